@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// Fledge needs a current Node; say so plainly instead of failing deep inside a dependency.
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 22) {
+  process.stderr.write(`fledge: Node.js 22 or newer is required (this is ${process.versions.node})\n`);
+  process.exit(1);
+}
+const { main } = await import('../dist/cli/main.js').catch((err) => {
+  process.stderr.write(`fledge: cannot load dist/ (${err.code ?? err.message}); run \`npm run build\` first\n`);
+  process.exit(1);
+});
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,25 @@
+/** Event reasons are constants so that users can alert and filter on them. */
+export const REASONS = {
+  started: 'RolloutStarted',
+  stepAdvanced: 'StepAdvanced',
+  promoted: 'Promoted',
+  rolledBack: 'RolledBack',
+  aborted: 'Aborted',
+  paused: 'Paused',
+  resumed: 'Resumed',
+  restarted: 'Restarted',
+  analysisFailed: 'AnalysisFailed',
+  analysisInconclusive: 'AnalysisInconclusive',
+  invalidSpec: 'InvalidSpec',
+  unsafeRelease: 'StableNotServing',
+  routingRestored: 'RoutingRestored',
+  waiting: 'WaitingForObject',
+} as const;
+
+export type Reason = (typeof REASONS)[keyof typeof REASONS];
+
+export interface PlannedEvent {
+  type: 'Normal' | 'Warning';
+  reason: Reason;
+  message: string;
+}

@@ -1,0 +1,114 @@
+import { DEFAULT_FAILURE_LIMIT, DEFAULT_INTERVAL, DEFAULT_MIN_REQUESTS, DEFAULT_SUBSETS } from './constants.ts';
+import { parseDuration } from './duration.ts';
+import type { Labels, MetricTemplate, Rollout } from './schema.ts';
+
+export interface ResolvedStep {
+  weight: number;
+  /** 'manual' waits for `fledge resume`; a number holds the step that long instead of the interval. */
+  pause?: 'manual' | number;
+}
+
+export interface ResolvedSubset { subset: string; labels: Labels }
+
+export type ResolvedVirtualService =
+  | { mode: 'generated'; name: string; hosts: string[]; gateways?: string[]; match?: Record<string, unknown>[]; http?: Record<string, unknown> }
+  | { mode: 'adopted'; name: string; routes?: string[] };
+
+export type ResolvedDestinationRule =
+  | { mode: 'generated'; name: string; trafficPolicy?: Record<string, unknown> }
+  | { mode: 'adopted'; name: string };
+
+export interface ResolvedMetric {
+  name: string;
+  template?: MetricTemplate;
+  query?: string;
+  max?: number;
+  min?: number;
+}
+
+export interface ResolvedAnalysis {
+  prometheusAddress: string;
+  metrics: ResolvedMetric[];
+  failureLimit: number;
+  minRequests: number;
+}
+
+/** A valid Rollout with every default filled in: what the planner and the renderer read. */
+export interface ResolvedRollout {
+  name: string;
+  namespace: string;
+  uid?: string;
+  generation: number;
+  annotations: Record<string, string>;
+  service: { name: string; port?: number };
+  stable: ResolvedSubset;
+  canary: ResolvedSubset;
+  virtualService: ResolvedVirtualService;
+  destinationRule: ResolvedDestinationRule;
+  steps: ResolvedStep[];
+  intervalMs: number;
+  analysis?: ResolvedAnalysis;
+}
+
+/** Fill in defaults. Only call on a Rollout that `parseRollout` accepted. */
+export function resolveRollout(rollout: Rollout): ResolvedRollout {
+  const { metadata, spec } = rollout;
+  const vs = spec.trafficRouting?.virtualService ?? {};
+  const dr = spec.trafficRouting?.destinationRule ?? {};
+  const metrics = spec.analysis?.metrics ?? [];
+  return {
+    name: metadata.name,
+    namespace: metadata.namespace ?? 'default',
+    ...(metadata.uid ? { uid: metadata.uid } : {}),
+    generation: metadata.generation ?? 0,
+    annotations: metadata.annotations ?? {},
+    service: { name: spec.service.name, ...(spec.service.port ? { port: spec.service.port } : {}) },
+    stable: { subset: spec.stable.subset ?? DEFAULT_SUBSETS.stable, labels: spec.stable.labels },
+    canary: { subset: spec.canary.subset ?? DEFAULT_SUBSETS.canary, labels: spec.canary.labels },
+    virtualService: vs.ref
+      ? { mode: 'adopted', name: vs.ref, ...(vs.routes ? { routes: vs.routes } : {}) }
+      : {
+          mode: 'generated',
+          name: vs.name ?? metadata.name,
+          hosts: vs.hosts ?? [spec.service.name],
+          ...(vs.gateways ? { gateways: vs.gateways } : {}),
+          ...(vs.match && vs.match.length > 0 ? { match: vs.match } : {}),
+          ...(vs.http && Object.keys(vs.http).length > 0 ? { http: vs.http } : {}),
+        },
+    destinationRule: dr.ref
+      ? { mode: 'adopted', name: dr.ref }
+      : {
+          mode: 'generated',
+          name: dr.name ?? metadata.name,
+          ...(dr.trafficPolicy && Object.keys(dr.trafficPolicy).length > 0 ? { trafficPolicy: dr.trafficPolicy } : {}),
+        },
+    steps: resolveSteps(spec.strategy),
+    intervalMs: parseDuration(spec.strategy.interval ?? DEFAULT_INTERVAL) ?? 60_000,
+    ...(metrics.length > 0 && spec.analysis?.prometheus
+      ? {
+          analysis: {
+            prometheusAddress: spec.analysis.prometheus.address,
+            metrics: metrics.map((m) => ({ ...m })),
+            failureLimit: spec.analysis.failureLimit ?? DEFAULT_FAILURE_LIMIT,
+            minRequests: spec.analysis.minRequests ?? DEFAULT_MIN_REQUESTS,
+          },
+        }
+      : {}),
+  };
+}
+
+export function resolveSteps(strategy: Rollout['spec']['strategy']): ResolvedStep[] {
+  if (strategy.steps) {
+    return strategy.steps.map((s) => {
+      if (typeof s === 'number') return { weight: s };
+      if (s.pause === undefined) return { weight: s.weight };
+      return { weight: s.weight, pause: s.pause === 'manual' ? 'manual' : (parseDuration(s.pause) ?? 0) };
+    });
+  }
+  const step = strategy.stepWeight ?? 100;
+  const max = strategy.maxWeight ?? 100;
+  const steps: ResolvedStep[] = [];
+  for (let w = step; w < max; w += step) steps.push({ weight: w });
+  steps.push({ weight: max });
+  return steps;
+}

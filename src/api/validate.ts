@@ -1,0 +1,172 @@
+import type { z } from 'zod';
+import { DEFAULT_SUBSETS } from './constants.ts';
+import { parseDuration } from './duration.ts';
+import { HTTP_EXTRA_FIELDS, RolloutSchema, type Labels, type Rollout, type RolloutSpec } from './schema.ts';
+
+export interface Problem {
+  /** Field path as users write it: `spec.strategy.steps[2]`. */
+  path: string;
+  message: string;
+}
+
+export type ParseResult = { ok: true; rollout: Rollout } | { ok: false; problems: Problem[] };
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else if (typeof part === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(part)) out += out ? `.${part}` : part;
+    else out += `[${JSON.stringify(String(part))}]`;
+  }
+  return out;
+}
+
+/** Parse and check a Rollout object; never throws on bad input. */
+export function parseRollout(input: unknown): ParseResult {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return { ok: false, problems: [{ path: '(document)', message: 'must be a Rollout object' }] };
+  }
+  const parsed = RolloutSchema.safeParse(input);
+  if (!parsed.success) return { ok: false, problems: dedupe(parsed.error.issues.flatMap((i) => issueProblems(i, []))) };
+  const problems = crossFieldProblems(parsed.data);
+  return problems.length ? { ok: false, problems } : { ok: true, rollout: parsed.data };
+}
+
+/**
+ * A union reports the errors of every branch; only the branch whose shape the value has is
+ * useful to a person (a number step is judged as a number, an object step as an object).
+ */
+function issueProblems(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[]): Problem[] {
+  const path = [...prefix, ...issue.path];
+  if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+    const branches = issue.errors.filter((b) => !b.some((i) => i.code === 'invalid_type' && i.path.length === 0));
+    const chosen = branches.length === 1 ? branches[0] : undefined;
+    if (chosen) return chosen.flatMap((i) => issueProblems(i, path));
+    return [{ path: formatPath(path), message: 'must be a weight (0..100) or {weight, pause}' }];
+  }
+  if (issue.code === 'invalid_type' && issue.input === undefined) {
+    return [{ path: formatPath(path), message: 'is required' }];
+  }
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((k) => ({ path: formatPath([...path, k]), message: 'is not a known field' }));
+  }
+  return [{ path: formatPath(path), message: issue.message }];
+}
+
+function dedupe(problems: Problem[]): Problem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = `${p.path}\0${p.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+export function crossFieldProblems(rollout: Rollout): Problem[] {
+  const spec = rollout.spec;
+  const problems: Problem[] = [];
+  const add = (path: string, message: string) => problems.push({ path, message });
+
+  checkSubsets(spec, add);
+  checkStrategy(spec, add);
+  checkRouting(spec, add);
+  checkAnalysis(spec, add);
+  checkServiceNamespace(spec.service.name, rollout.metadata.namespace ?? 'default', add);
+  return problems;
+}
+
+type Add = (path: string, message: string) => void;
+
+function checkSubsets(spec: RolloutSpec, add: Add): void {
+  const stableName = spec.stable.subset ?? DEFAULT_SUBSETS.stable;
+  const canaryName = spec.canary.subset ?? DEFAULT_SUBSETS.canary;
+  if (stableName === canaryName) add('spec.canary.subset', `must differ from the stable subset name "${stableName}"`);
+  if (!labelsDisjoint(spec.stable.labels, spec.canary.labels)) {
+    add('spec.canary.labels', sameLabels(spec.stable.labels, spec.canary.labels)
+      ? 'must differ from spec.stable.labels'
+      : 'must set a label that spec.stable.labels also sets, to a different value; otherwise one pod can match both subsets');
+  }
+}
+
+/** Two selectors can never match the same pod only if they disagree on a key both name. */
+export function labelsDisjoint(a: Labels, b: Labels): boolean {
+  return Object.entries(a).some(([k, v]) => k in b && b[k] !== v);
+}
+
+export function sameLabels(a: Labels, b: Labels): boolean {
+  const ka = Object.keys(a);
+  return ka.length === Object.keys(b).length && ka.every((k) => b[k] === a[k]);
+}
+
+function checkStrategy(spec: RolloutSpec, add: Add): void {
+  const s = spec.strategy;
+  if (s.steps && s.stepWeight !== undefined) add('spec.strategy', 'set either steps or stepWeight, not both');
+  if (!s.steps && s.stepWeight === undefined) add('spec.strategy', 'set steps (a list of weights) or stepWeight');
+  if (s.maxWeight !== undefined && s.stepWeight === undefined) add('spec.strategy.maxWeight', 'needs stepWeight');
+  if (s.maxWeight !== undefined && s.stepWeight !== undefined && s.maxWeight < s.stepWeight) {
+    add('spec.strategy.maxWeight', `must not be lower than stepWeight (${s.stepWeight})`);
+  }
+  let previous = -1;
+  (s.steps ?? []).forEach((step, i) => {
+    const w = typeof step === 'number' ? step : step.weight;
+    if (w < previous) add(`spec.strategy.steps[${i}]`, `must not be lower than the step before (${previous}): steps ascend`);
+    previous = Math.max(previous, w);
+    if (typeof step !== 'number' && step.pause !== undefined && step.pause !== 'manual' && !(parseDuration(step.pause)! > 0)) {
+      add(`spec.strategy.steps[${i}].pause`, 'must be "manual" or a duration longer than 0s');
+    }
+  });
+  if (s.interval !== undefined && !(parseDuration(s.interval)! >= 1000)) add('spec.strategy.interval', 'must be at least 1s');
+}
+
+function checkRouting(spec: RolloutSpec, add: Add): void {
+  const vs = spec.trafficRouting?.virtualService;
+  const base = 'spec.trafficRouting.virtualService';
+  if (vs?.ref !== undefined) {
+    for (const field of ['name', 'hosts', 'gateways', 'match', 'http'] as const) {
+      if (vs[field] !== undefined) add(`${base}.${field}`, 'cannot be set with ref: an adopted VirtualService keeps its own');
+    }
+  } else if (vs?.routes !== undefined) {
+    add(`${base}.routes`, 'only applies to an adopted VirtualService (set ref)');
+  }
+  for (const key of Object.keys(vs?.http ?? {})) {
+    if (!(HTTP_EXTRA_FIELDS as readonly string[]).includes(key)) {
+      add(`${base}.http.${key}`, `is not a route field Fledge passes through (allowed: ${HTTP_EXTRA_FIELDS.join(', ')})`);
+    }
+  }
+  if (vs?.routes && new Set(vs.routes).size !== vs.routes.length) add(`${base}.routes`, 'must not repeat a route');
+  const dr = spec.trafficRouting?.destinationRule;
+  if (dr?.ref !== undefined) {
+    for (const field of ['name', 'trafficPolicy'] as const) {
+      if (dr[field] !== undefined) add(`spec.trafficRouting.destinationRule.${field}`, 'cannot be set with ref: an adopted DestinationRule keeps its own');
+    }
+  }
+}
+
+function checkAnalysis(spec: RolloutSpec, add: Add): void {
+  const a = spec.analysis;
+  if (!a) return;
+  const metrics = a.metrics ?? [];
+  if (metrics.length > 0 && !a.prometheus) add('spec.analysis.prometheus.address', 'is required when metrics are given');
+  const names = new Set<string>();
+  metrics.forEach((m, i) => {
+    const at = `spec.analysis.metrics[${i}]`;
+    if (names.has(m.name)) add(`${at}.name`, `repeats the metric name "${m.name}"`);
+    names.add(m.name);
+    if ((m.template === undefined) === (m.query === undefined)) add(at, 'set exactly one of template or query');
+    if (m.max === undefined && m.min === undefined) add(at, 'set max, min or both');
+    if (m.max !== undefined && m.min !== undefined && m.min > m.max) add(`${at}.min`, `must not be greater than max (${m.max})`);
+  });
+}
+
+/** A Rollout may route only its own namespace's Service: a FQDN naming another one is refused. */
+function checkServiceNamespace(name: string, namespace: string, add: Add): void {
+  const parts = name.split('.');
+  if (parts.length < 2) return;
+  const [, ns, svc] = parts;
+  if (parts.length > 2 && svc !== 'svc') {
+    add('spec.service.name', 'must be a Service name, name.namespace, or name.namespace.svc.<cluster domain>');
+    return;
+  }
+  if (ns !== namespace) add('spec.service.name', `names a Service in namespace "${ns}"; a Rollout in "${namespace}" may route only its own namespace`);
+}

@@ -1,0 +1,84 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { readFileSync } from 'node:fs';
+import { renderCommand } from './render-command.ts';
+import { validateCommand } from './validate-command.ts';
+import { UsageError } from './documents.ts';
+
+const USAGE = `fledge: canary releases on Istio
+
+Usage:
+  fledge render -f FILE [--weight N]   print the DestinationRule and VirtualService of a Rollout
+  fledge validate -f FILE              check a Rollout; print every problem with its field path
+  fledge controller [--namespace NS]   run the operator against the current kubeconfig
+  fledge --version
+
+FILE may be - for standard input.`;
+
+type Handler = (args: string[]) => Promise<number>;
+
+const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export function parse<const T extends Options>(args: string[], options: T) {
+  try {
+    return parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>({ args, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+function requireFile(file: unknown): string {
+  if (typeof file !== 'string' || file === '') throw new UsageError('-f FILE is required');
+  return file;
+}
+
+export const commands: Record<string, Handler> = {
+  async render(args) {
+    const { values } = parse(args, { file: { type: 'string', short: 'f' }, weight: { type: 'string', short: 'w' } });
+    return renderCommand({ file: requireFile(values.file), ...(values.weight !== undefined ? { weight: values.weight } : {}) }, out, err);
+  },
+  async validate(args) {
+    const { values } = parse(args, { file: { type: 'string', short: 'f' } });
+    return validateCommand(requireFile(values.file), out, err);
+  },
+  async controller(args) {
+    const { runControllerCommand } = await import('./controller-command.ts');
+    return runControllerCommand(args);
+  },
+};
+
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    out(USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === 'version') {
+    out(version());
+    return 0;
+  }
+  const handler = commands[name];
+  if (!handler) {
+    err(`fledge: unknown command "${name}"\n\n${USAGE}`);
+    return 2;
+  }
+  try {
+    return await handler(rest);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`fledge ${name}: ${e.message}`);
+      return 2;
+    }
+    // A user should never see a stack trace; FLEDGE_DEBUG=1 shows it to us.
+    err(`fledge ${name}: ${e instanceof Error ? e.message : String(e)}`);
+    if (process.env.FLEDGE_DEBUG) err(String((e as Error).stack));
+    return 1;
+  }
+}

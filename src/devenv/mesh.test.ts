@@ -1,0 +1,142 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ISTIO_DURATION_BUCKETS, startMeshWorkload, type MeshWorkload } from './mesh.ts';
+import { mulberry32 } from './prng.ts';
+import { LATENCY_SPREAD, RateAccumulator, TrafficModel } from './traffic.ts';
+
+/** Requests due when `seconds` of simulated time pass in 100 ms ticks, like the mesh's timer. */
+function simulate(rps: number, seconds: number): number {
+  const acc = new RateAccumulator(rps);
+  let n = 0;
+  for (let i = 0; i < Math.round(seconds * 10); i++) n += acc.advance(0.1);
+  return n;
+}
+
+describe('RateAccumulator', () => {
+  it('keeps fractional rates accurate over time', () => {
+    expect(simulate(1, 3)).toBeGreaterThanOrEqual(2);
+    expect(simulate(1, 3)).toBeLessThanOrEqual(4);
+    expect(simulate(0.5, 10)).toBeGreaterThanOrEqual(4);
+    expect(simulate(0.5, 10)).toBeLessThanOrEqual(5);
+    expect(simulate(20, 10)).toBeGreaterThanOrEqual(199);
+    expect(simulate(0, 10)).toBe(0);
+  });
+
+  it('rejects nonsense rates', () => {
+    expect(() => new RateAccumulator(-1)).toThrow();
+    expect(() => new RateAccumulator(Number.NaN)).toThrow();
+  });
+});
+
+describe('TrafficModel', () => {
+  const draw = (m: TrafficModel, n: number) => Array.from({ length: n }, () => m.next());
+
+  it('sends all traffic to the first version until weights are set', () => {
+    const m = new TrafficModel(['v1', 'v2'], 1);
+    expect(draw(m, 100).every((r) => r?.version === 'v1')).toBe(true);
+  });
+
+  it('splits traffic by weight (90/10 gives ~10 % canary)', () => {
+    const m = new TrafficModel(['v1', 'v2'], 7);
+    m.setWeights({ v1: 90, v2: 10 });
+    const canary = draw(m, 10_000).filter((r) => r?.version === 'v2').length / 10_000;
+    expect(canary).toBeGreaterThan(0.08);
+    expect(canary).toBeLessThan(0.12);
+  });
+
+  it('fails the configured share and spreads latency within bounds', () => {
+    const m = new TrafficModel(['v1', 'v2'], 3);
+    m.setWeights({ v2: 1 });
+    m.setBehaviour('v2', { errorRate: 0.25, latencyMs: 100 });
+    const rs = draw(m, 4000);
+    const errors = rs.filter((r) => r && r.code >= 500).length / rs.length;
+    expect(errors).toBeGreaterThan(0.22);
+    expect(errors).toBeLessThan(0.28);
+    for (const r of rs) {
+      expect(r?.latencyMs).toBeGreaterThanOrEqual(100 * (1 - LATENCY_SPREAD));
+      expect(r?.latencyMs).toBeLessThanOrEqual(100 * (1 + LATENCY_SPREAD));
+    }
+  });
+
+  it('serves nothing when every weight is zero, and rejects unknown versions', () => {
+    const m = new TrafficModel(['v1', 'v2'], 1);
+    m.setWeights({ v1: 0, v2: 0 });
+    expect(m.next()).toBeUndefined();
+    expect(() => m.setWeights({ v3: 1 })).toThrow(/unknown version v3/);
+    expect(() => m.setBehaviour('v1', { errorRate: 2, latencyMs: 1 })).toThrow();
+  });
+
+  it('is reproducible for a seed', () => {
+    const run = (seed: number) => {
+      const m = new TrafficModel(['v1', 'v2'], seed);
+      m.setWeights({ v1: 50, v2: 50 });
+      m.setBehaviour('v2', { errorRate: 0.5, latencyMs: 10 });
+      return draw(m, 50);
+    };
+    expect(run(42)).toEqual(run(42));
+    expect(run(42)).not.toEqual(run(43));
+    expect(mulberry32(1)()).toBe(mulberry32(1)());
+  });
+});
+
+describe('startMeshWorkload', () => {
+  let mesh: MeshWorkload | undefined;
+  afterEach(async () => {
+    await mesh?.stop();
+    mesh = undefined;
+  });
+
+  it('generates load at the configured rate in real time (1 rps over 3 s)', async () => {
+    mesh = await startMeshWorkload({ service: 'reviews', namespace: 'shop', versions: ['v1', 'v2'], rps: 1, seed: 1 });
+    await new Promise((r) => setTimeout(r, 3000));
+    const s = mesh.served();
+    expect((s.v1?.requests ?? 0) + (s.v2?.requests ?? 0)).toBeGreaterThanOrEqual(2);
+    expect((s.v1?.requests ?? 0) + (s.v2?.requests ?? 0)).toBeLessThanOrEqual(4);
+    expect(s.v2).toEqual({ requests: 0, errors: 0 });
+  }, 10_000);
+
+  it('exposes Istio series in Prometheus text format, zero-initialised', async () => {
+    mesh = await startMeshWorkload({ service: 'reviews', namespace: 'shop', versions: ['v1', 'v2'] });
+    const res = await fetch(`http://${mesh.metricsAddress}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const base =
+      'reporter="destination",destination_service="reviews.shop.svc.cluster.local",destination_service_name="reviews",' +
+      'destination_service_namespace="shop",destination_workload="reviews-v2",destination_workload_namespace="shop",' +
+      'destination_app="reviews",destination_version="v2",request_protocol="http",response_code="503"';
+    expect(text).toContain(`istio_requests_total{${base}} 0`);
+    for (const le of ISTIO_DURATION_BUCKETS) {
+      expect(text).toContain(`istio_request_duration_milliseconds_bucket{le="${le}",${base}} 0`);
+    }
+    expect(text).toContain(`istio_request_duration_milliseconds_count{${base}} 0`);
+  });
+
+  it('answers GET / with the chosen version and status, and counts it', async () => {
+    mesh = await startMeshWorkload({
+      service: 'reviews', namespace: 'shop', versions: ['v1', 'v2'], seed: 5,
+      behaviour: { v2: { errorRate: 1, latencyMs: 5 } },
+    });
+    mesh.setWeights({ v2: 100 });
+    const res = await fetch(mesh.url);
+    expect(res.status).toBe(503);
+    expect(await res.json()).toEqual({ version: 'v2' });
+    mesh.setWeights({ v1: 100 });
+    const ok = await fetch(mesh.url);
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual({ version: 'v1' });
+    expect(mesh.served()).toEqual({ v1: { requests: 1, errors: 0 }, v2: { requests: 1, errors: 1 } });
+    const text = await (await fetch(`http://${mesh.metricsAddress}/metrics`)).text();
+    expect(text).toMatch(/istio_requests_total\{[^}]*destination_version="v2"[^}]*response_code="503"\} 1/);
+  });
+
+  it('applies rate and weight changes to the synthetic load', async () => {
+    mesh = await startMeshWorkload({ service: 'reviews', namespace: 'shop', versions: ['v1', 'v2'], rps: 0, seed: 9 });
+    mesh.setWeights({ v1: 0, v2: 100 });
+    mesh.setRate(50);
+    await new Promise((r) => setTimeout(r, 1000));
+    mesh.setRate(0);
+    const s = mesh.served();
+    expect(s.v1?.requests).toBe(0);
+    expect(s.v2?.requests).toBeGreaterThanOrEqual(40);
+    expect(s.v2?.requests).toBeLessThanOrEqual(60);
+  });
+});

@@ -1,0 +1,170 @@
+/**
+ * A fake Istio data plane for one service with several versions (stable/canary). It serves the
+ * series Envoy sidecars export, so a real Prometheus can scrape them and run the exact PromQL
+ * that production analysis runs. Load is synthetic (timers bump the counters); `GET /` also
+ * answers real HTTP so a demo can show traffic being shifted.
+ */
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Counter, Histogram, Registry } from 'prom-client';
+import { OK_CODE, ERROR_CODE, RateAccumulator, TrafficModel, type SyntheticRequest, type VersionBehaviour } from './traffic.ts';
+
+export type { VersionBehaviour } from './traffic.ts';
+export { LATENCY_SPREAD } from './traffic.ts';
+
+/** Istio's default buckets for istio_request_duration_milliseconds. */
+export const ISTIO_DURATION_BUCKETS: readonly number[] = [
+  1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000,
+];
+
+/** How often synthetic load is generated; fractional requests carry over between ticks. */
+const TICK_MS = 100;
+
+export interface MeshWorkload {
+  /** host:port to scrape (/metrics). */
+  metricsAddress: string;
+  /** Base URL of the service; `GET /` answers `{version}` with the drawn status code. */
+  url: string;
+  setBehaviour(version: string, b: VersionBehaviour): void;
+  /** Total synthetic request rate, all versions together. */
+  setRate(rps: number): void;
+  /** Share of traffic per version, e.g. {v1: 90, v2: 10}; versions left out get none. */
+  setWeights(w: Record<string, number>): void;
+  /** Requests served so far per version (synthetic and HTTP). */
+  served(): Record<string, { requests: number; errors: number }>;
+  stop(): Promise<void>;
+}
+
+export interface MeshOptions {
+  service: string;
+  namespace: string;
+  versions: string[];
+  /** Synthetic requests per second; default 0 (only real HTTP requests are counted). */
+  rps?: number;
+  seed?: number;
+  behaviour?: Record<string, VersionBehaviour>;
+}
+
+const LABELS = [
+  'reporter', 'destination_service', 'destination_service_name', 'destination_service_namespace',
+  'destination_workload', 'destination_workload_namespace', 'destination_app', 'destination_version',
+  'request_protocol', 'response_code',
+] as const;
+
+export async function startMeshWorkload(opts: MeshOptions): Promise<MeshWorkload> {
+  const model = new TrafficModel(opts.versions, opts.seed ?? 1);
+  for (const [v, b] of Object.entries(opts.behaviour ?? {})) model.setBehaviour(v, b);
+  const rate = new RateAccumulator(opts.rps ?? 0);
+  const counts = new Map(opts.versions.map((v) => [v, { requests: 0, errors: 0 }]));
+
+  // A registry of our own: the global one belongs to the operator's /metrics.
+  const registry = new Registry();
+  const requests = new Counter({ name: 'istio_requests_total', help: 'Total requests.', labelNames: LABELS, registers: [registry] });
+  const duration = new Histogram({
+    name: 'istio_request_duration_milliseconds', help: 'Request duration.', labelNames: LABELS,
+    buckets: [...ISTIO_DURATION_BUCKETS], registers: [registry],
+  });
+  const labels = (version: string, code: number): Record<(typeof LABELS)[number], string> => ({
+    reporter: 'destination',
+    destination_service: `${opts.service}.${opts.namespace}.svc.cluster.local`,
+    destination_service_name: opts.service,
+    destination_service_namespace: opts.namespace,
+    destination_workload: `${opts.service}-${version}`,
+    destination_workload_namespace: opts.namespace,
+    destination_app: opts.service,
+    destination_version: version,
+    request_protocol: 'http',
+    response_code: String(code),
+  });
+  // Series exist at 0 from the start: otherwise rate() misses the first increment of a series
+  // that appears mid-run (e.g. the first 5xx), skewing short-window error ratios.
+  for (const v of opts.versions) {
+    for (const code of [OK_CODE, ERROR_CODE]) {
+      requests.inc(labels(v, code), 0);
+      duration.zero(labels(v, code));
+    }
+  }
+
+  const record = (r: SyntheticRequest): void => {
+    requests.inc(labels(r.version, r.code));
+    duration.observe(labels(r.version, r.code), r.latencyMs);
+    const c = counts.get(r.version);
+    if (c) {
+      c.requests++;
+      if (r.code >= 500) c.errors++;
+    }
+  };
+
+  // Elapsed time is measured rather than assumed, so timer drift does not change the rate.
+  let last = performance.now();
+  const tick = (): void => {
+    const now = performance.now();
+    const due = rate.advance((now - last) / 1000);
+    last = now;
+    for (let i = 0; i < due; i++) {
+      const r = model.next();
+      if (r) record(r);
+    }
+  };
+  const timer = setInterval(tick, TICK_MS);
+  timer.unref();
+
+  const pendingReplies = new Set<NodeJS.Timeout>();
+  const reply = (res: ServerResponse, code: number, body: unknown): void => {
+    res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  };
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/metrics') {
+      registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+        (err: unknown) => reply(res, 500, { error: String(err) }),
+      );
+      return;
+    }
+    if (path !== '/') return reply(res, 404, { error: 'not found' });
+    const r = model.next();
+    if (!r) return reply(res, 503, { error: 'no healthy upstream: every weight is 0' });
+    // Answer after the drawn latency, so what a demo's client sees matches the histogram.
+    const t = setTimeout(() => {
+      pendingReplies.delete(t);
+      record(r);
+      reply(res, r.code, { version: r.version });
+    }, r.latencyMs);
+    pendingReplies.add(t);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+
+  let stopped: Promise<void> | undefined;
+  return {
+    metricsAddress: `127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${port}/`,
+    setBehaviour: (v, b) => {
+      tick(); // requests already due behaved the old way
+      model.setBehaviour(v, b);
+    },
+    setRate: (rps) => {
+      tick(); // bill the time so far at the old rate
+      rate.setRate(rps);
+    },
+    setWeights: (w) => {
+      tick(); // requests already due were routed by the old weights
+      model.setWeights(w);
+    },
+    served: () => Object.fromEntries([...counts].map(([v, c]) => [v, { ...c }])),
+    stop: () => {
+      stopped ??= new Promise<void>((resolve) => {
+        clearInterval(timer);
+        for (const t of pendingReplies) clearTimeout(t);
+        pendingReplies.clear();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,287 @@
+/**
+ * The rollout state machine, as a pure function. The controller reads the world, calls `plan`,
+ * and writes what it returns; status is the only memory, so a controller killed at any instant
+ * resumes from what the last write recorded.
+ */
+import { CONDITION_TYPES, removeCondition, setCondition } from '../api/conditions.ts';
+import { REASONS, type PlannedEvent } from '../api/events.ts';
+import { releaseId } from '../api/release.ts';
+import type { OperatorRequests } from '../api/requests.ts';
+import type { ResolvedRollout } from '../api/resolve.ts';
+import type { AnalysisResult, Labels, Phase, RolloutStatus } from '../api/schema.ts';
+import { sameLabels } from '../api/validate.ts';
+import type { PlanInput, PlanResult, Routing } from './types.ts';
+
+interface Ctx {
+  r: ResolvedRollout;
+  release: string;
+  now: Date;
+  events: PlannedEvent[];
+  requeueAfterMs?: number;
+  /** Set when a new release is held back by the guard; the phase stays what it was. */
+  blocked?: boolean;
+}
+
+type Status = RolloutStatus;
+
+export function plan(input: PlanInput): PlanResult {
+  const { rollout: r, requests: q, now } = input;
+  const prev = carryOnFromInvalid(input.status ?? {});
+  const ctx: Ctx = { r, release: releaseId(r.stable.labels, r.canary.labels), now, events: [] };
+
+  let next: Status;
+  if (prev.release === undefined || prev.stableLabels === undefined || prev.canaryLabels === undefined) {
+    next = enterStep(ctx, freshRelease(ctx, prev), 0, REASONS.started);
+  } else if (prev.release !== ctx.release) {
+    next = newRelease(ctx, prev, q);
+  } else {
+    next = sameRelease(ctx, prev, q, input.analysis);
+  }
+  const status = finish(ctx, prev, next);
+  return {
+    status,
+    routing: routingOf(status),
+    events: ctx.events,
+    ...(ctx.requeueAfterMs !== undefined ? { requeueAfterMs: Math.max(0, ctx.requeueAfterMs) } : {}),
+  };
+}
+
+function carryOnFromInvalid(status: Status): Status {
+  if (status.phase !== 'Invalid') return status;
+  const { phaseBeforeInvalid, ...rest } = status;
+  return { ...rest, phase: phaseBeforeInvalid ?? 'Pending' };
+}
+
+export function routingOf(status: Status): Routing {
+  return {
+    stableLabels: status.stableLabels ?? {},
+    canaryLabels: status.canaryLabels ?? {},
+    canaryWeight: status.canaryWeight ?? 0,
+  };
+}
+
+/** True when the controller must judge the current step before calling `plan`. */
+export function analysisDue(r: ResolvedRollout, status: Status | undefined, now: Date): boolean {
+  if (!r.analysis || !status?.release || status.release !== releaseId(r.stable.labels, r.canary.labels)) return false;
+  if (status.phase !== 'Progressing' && status.phase !== 'Paused') return false;
+  const idx = status.stepIndex ?? -1;
+  if (idx < 0) return false;
+  return elapsedMs(status, now) >= holdMs(r, Math.min(idx, r.steps.length - 1));
+}
+
+function holdMs(r: ResolvedRollout, idx: number): number {
+  const pause = r.steps[idx]?.pause;
+  return typeof pause === 'number' ? pause : r.intervalMs;
+}
+
+function elapsedMs(status: Status, now: Date): number {
+  const started = status.stepStartedAt ? Date.parse(status.stepStartedAt) : NaN;
+  return Number.isNaN(started) ? Infinity : now.getTime() - started;
+}
+
+function freshRelease(ctx: Ctx, prev: Status): Status {
+  return {
+    ...prev,
+    release: ctx.release,
+    stableLabels: ctx.r.stable.labels,
+    canaryLabels: ctx.r.canary.labels,
+    failedChecks: 0,
+    inconclusiveChecks: 0,
+    pausedBy: undefined,
+    lastAnalysis: undefined,
+  };
+}
+
+function servingLabels(prev: Status): Labels[] {
+  const w = prev.canaryWeight ?? 0;
+  const out: Labels[] = [];
+  if (w < 100 && prev.stableLabels) out.push(prev.stableLabels);
+  if (w > 0 && prev.canaryLabels) out.push(prev.canaryLabels);
+  return out;
+}
+
+function newRelease(ctx: Ctx, prev: Status, q: OperatorRequests): Status {
+  const { r, release } = ctx;
+  if (q.abort === release) return rolledBack(ctx, freshRelease(ctx, prev), REASONS.aborted, 'aborted by `fledge abort`');
+  if (q.promote === release) return promoted(ctx, freshRelease(ctx, prev), 'promoted by `fledge promote`');
+
+  const serving = servingLabels(prev);
+  if (!serving.some((l) => sameLabels(l, r.stable.labels))) {
+    // Starting this release would move (nearly) all traffic onto pods that serve none of it.
+    const fix = serving.map(fmtLabels).join(' or ');
+    const message = `spec.stable.labels ${fmtLabels(r.stable.labels)} select pods that serve no traffic now; ` +
+      `set spec.stable.labels to ${fix} (the labels serving now), or override with \`fledge promote\` or \`fledge abort\``;
+    if (prev.message !== message) ctx.events.push({ type: 'Warning', reason: REASONS.unsafeRelease, message });
+    ctx.blocked = true;
+    return { ...prev, message };
+  }
+  if ((prev.phase === 'Progressing' || prev.phase === 'Paused') && (prev.canaryWeight ?? 0) > 0) {
+    // The canary changed under a running rollout: take traffic off the old canary first, then
+    // start the schedule again for the new one on the next reconcile.
+    ctx.events.push({ type: 'Normal', reason: REASONS.restarted, message: `release changed mid-rollout: all traffic back to ${r.stable.subset}, schedule restarts` });
+    ctx.requeueAfterMs = 0;
+    return {
+      ...freshRelease(ctx, prev), phase: 'Progressing', stepIndex: -1, canaryWeight: 0,
+      stepStartedAt: ctx.now.toISOString(), message: 'restarting: all traffic on stable',
+    };
+  }
+  return enterStep(ctx, freshRelease(ctx, prev), 0, REASONS.started);
+}
+
+function sameRelease(ctx: Ctx, prev: Status, q: OperatorRequests, analysis: AnalysisResult | undefined): Status {
+  const { r, release } = ctx;
+  if (q.abort === release) {
+    return prev.phase === 'RolledBack' ? prev : rolledBack(ctx, prev, REASONS.aborted, 'aborted by `fledge abort`');
+  }
+  if (q.promote === release) {
+    return prev.phase === 'Promoted' ? prev : promoted(ctx, prev, 'promoted by `fledge promote`');
+  }
+  if (prev.phase === 'Promoted' || prev.phase === 'RolledBack') return prev;
+
+  const last = r.steps.length - 1;
+  const idx = Math.min(prev.stepIndex ?? 0, last);
+  if (idx < 0) return enterStep(ctx, prev, 0, REASONS.stepAdvanced);
+
+  let st: Status = { ...prev, stepIndex: idx, canaryWeight: r.steps[idx]!.weight };
+  let passed = false;
+  if (analysis && r.analysis) {
+    st = { ...st, lastAnalysis: analysis };
+    if (analysis.verdict === 'fail') {
+      const failed = (st.failedChecks ?? 0) + 1;
+      st = { ...st, failedChecks: failed };
+      if (failed > r.analysis.failureLimit) {
+        return rolledBack(ctx, st, REASONS.rolledBack, `analysis failed ${failed} time(s), limit ${r.analysis.failureLimit}: ${analysis.reason}`);
+      }
+      ctx.events.push({ type: 'Warning', reason: REASONS.analysisFailed, message: `step ${idx + 1}: ${analysis.reason} (${failed} of ${r.analysis.failureLimit} tolerated)` });
+      st = { ...st, stepStartedAt: ctx.now.toISOString() };
+    } else if (analysis.verdict === 'inconclusive') {
+      ctx.events.push({ type: 'Normal', reason: REASONS.analysisInconclusive, message: `step ${idx + 1} held: ${analysis.reason}` });
+      st = { ...st, inconclusiveChecks: (st.inconclusiveChecks ?? 0) + 1, stepStartedAt: ctx.now.toISOString() };
+    } else {
+      passed = true;
+    }
+  }
+
+  if (q.paused) {
+    if (st.pausedBy !== 'user') ctx.events.push({ type: 'Normal', reason: REASONS.paused, message: `paused by \`fledge pause\` at canary weight ${st.canaryWeight}` });
+    if (r.analysis) ctx.requeueAfterMs = remaining(ctx, st, r.intervalMs);
+    return { ...st, phase: 'Paused', pausedBy: 'user', message: `paused by user at step ${idx + 1}/${r.steps.length}` };
+  }
+  if (st.pausedBy === 'user') {
+    ctx.events.push({ type: 'Normal', reason: REASONS.resumed, message: `resumed at step ${idx + 1}/${r.steps.length}` });
+    st = { ...st, pausedBy: undefined, stepStartedAt: ctx.now.toISOString() };
+    passed = false;
+  }
+
+  const step = r.steps[idx]!;
+  if (step.pause === 'manual') {
+    if (q.resume?.release === release && q.resume.stepIndex === idx) return advance(ctx, st, idx);
+    if (st.pausedBy !== 'step') ctx.events.push({ type: 'Normal', reason: REASONS.paused, message: `step ${idx + 1} waits for \`fledge resume\`` });
+    if (passed) st = { ...st, stepStartedAt: ctx.now.toISOString() };
+    if (r.analysis) ctx.requeueAfterMs = remaining(ctx, st, r.intervalMs);
+    return { ...st, phase: 'Paused', pausedBy: 'step', message: `step ${idx + 1}/${r.steps.length} waits for \`fledge resume\`` };
+  }
+
+  const left = remaining(ctx, st, holdMs(r, idx));
+  if (left > 0) {
+    ctx.requeueAfterMs = left;
+    return progressing(st, r, idx);
+  }
+  if (!r.analysis || passed) return advance(ctx, st, idx);
+  // A judgement is due but was not supplied (or was not a pass): hold and look again shortly.
+  ctx.requeueAfterMs = analysis ? holdMs(r, idx) : 1000;
+  return progressing(st, r, idx);
+}
+
+function remaining(ctx: Ctx, st: Status, hold: number): number {
+  const e = elapsedMs(st, ctx.now);
+  return e === Infinity ? 0 : hold - e;
+}
+
+function progressing(st: Status, r: ResolvedRollout, idx: number): Status {
+  return { ...st, phase: 'Progressing', pausedBy: undefined, message: stepMessage(r, idx) };
+}
+
+function stepMessage(r: ResolvedRollout, idx: number): string {
+  const w = r.steps[idx]!.weight;
+  return `step ${idx + 1}/${r.steps.length}: ${r.stable.subset} ${100 - w} / ${r.canary.subset} ${w}`;
+}
+
+function advance(ctx: Ctx, st: Status, idx: number): Status {
+  if (idx + 1 >= ctx.r.steps.length) return promoted(ctx, st, 'all steps passed');
+  return enterStep(ctx, st, idx + 1, REASONS.stepAdvanced);
+}
+
+function enterStep(ctx: Ctx, st: Status, idx: number, reason: PlannedEvent['reason']): Status {
+  const { r } = ctx;
+  const step = r.steps[idx]!;
+  ctx.events.push({ type: 'Normal', reason, message: stepMessage(r, idx) });
+  const next: Status = { ...st, stepIndex: idx, canaryWeight: step.weight, stepStartedAt: ctx.now.toISOString(), pausedBy: undefined };
+  if (step.pause === 'manual') {
+    ctx.events.push({ type: 'Normal', reason: REASONS.paused, message: `step ${idx + 1} waits for \`fledge resume\`` });
+    if (r.analysis) ctx.requeueAfterMs = r.intervalMs;
+    return { ...next, phase: 'Paused', pausedBy: 'step', message: `step ${idx + 1}/${r.steps.length} waits for \`fledge resume\`` };
+  }
+  ctx.requeueAfterMs = holdMs(r, idx);
+  return { ...next, phase: 'Progressing', message: stepMessage(r, idx) };
+}
+
+function promoted(ctx: Ctx, st: Status, why: string): Status {
+  ctx.events.push({ type: 'Normal', reason: REASONS.promoted, message: `${ctx.r.canary.subset} ${fmtLabels(ctx.r.canary.labels)} promoted: ${why}` });
+  return { ...st, phase: 'Promoted', canaryWeight: 100, stepIndex: ctx.r.steps.length, pausedBy: undefined, message: `promoted: ${why}` };
+}
+
+function rolledBack(ctx: Ctx, st: Status, reason: PlannedEvent['reason'], why: string): Status {
+  ctx.events.push({ type: 'Warning', reason, message: `all traffic back to ${ctx.r.stable.subset}: ${why}` });
+  return { ...st, phase: 'RolledBack', canaryWeight: 0, pausedBy: undefined, message: `rolled back: ${why}` };
+}
+
+export function fmtLabels(labels: Labels): string {
+  return `{${Object.entries(labels).map(([k, v]) => `${k}: ${v}`).join(', ')}}`;
+}
+
+/** Derived fields and conditions, recomputed from the phase so they can never disagree with it. */
+function finish(ctx: Ctx, prev: Status, st: Status): Status {
+  const { r, now } = ctx;
+  const g = r.generation;
+  const phase: Phase = st.phase ?? 'Pending';
+  let conditions = prev.conditions ?? [];
+  const ready = ctx.blocked
+    ? { status: 'False' as const, reason: REASONS.unsafeRelease }
+    : phase === 'Pending' || phase === 'Invalid'
+      ? { status: 'False' as const, reason: phase }
+      : phase === 'RolledBack'
+      ? { status: 'False' as const, reason: 'RolledBack' }
+      : { status: 'True' as const, reason: phase };
+  conditions = setCondition(conditions, { type: CONDITION_TYPES.ready, ...ready, message: st.message ?? '', observedGeneration: g }, now);
+  conditions = setCondition(conditions, {
+    type: CONDITION_TYPES.progressing,
+    status: phase === 'Progressing' ? 'True' : 'False',
+    reason: phase === 'Paused' ? (st.pausedBy === 'user' ? 'PausedByUser' : 'ManualStep') : phase,
+    message: st.message ?? '',
+    observedGeneration: g,
+  }, now);
+  if (r.analysis && st.lastAnalysis) {
+    const v = st.lastAnalysis.verdict;
+    conditions = setCondition(conditions, {
+      type: CONDITION_TYPES.analysis,
+      status: v === 'pass' ? 'True' : v === 'fail' ? 'False' : 'Unknown',
+      reason: v === 'pass' ? 'Passed' : v === 'fail' ? 'Failed' : 'Inconclusive',
+      message: st.lastAnalysis.reason,
+      observedGeneration: g,
+    }, now);
+  } else {
+    conditions = removeCondition(conditions, CONDITION_TYPES.analysis);
+  }
+  const out: Status = {
+    ...st,
+    phase,
+    observedGeneration: g,
+    stableWeight: 100 - (st.canaryWeight ?? 0),
+    conditions,
+  };
+  // Undefined members would survive JSON round trips as absent anyway; drop them so that equal
+  // states compare equal and an unchanged rollout never writes its status.
+  for (const k of Object.keys(out) as (keyof Status)[]) if (out[k] === undefined) delete out[k];
+  return out;
+}

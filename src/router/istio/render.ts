@@ -1,0 +1,83 @@
+import { API_VERSION, ISTIO_API_VERSION, KIND, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ROLLOUT_LABEL } from '../../api/constants.ts';
+import type { KubeObject, ObjectMeta } from '../../api/object.ts';
+import type { ResolvedRollout } from '../../api/resolve.ts';
+import type { Routing } from '../../plan/types.ts';
+import type { TrafficRouter } from '../types.ts';
+
+/** Route names Fledge gives the routes it generates; adopted VirtualServices keep their own. */
+export const PRIMARY_ROUTE = 'primary';
+export const FALLBACK_ROUTE = 'fallback';
+
+function meta(r: ResolvedRollout, name: string): ObjectMeta {
+  return {
+    name,
+    namespace: r.namespace,
+    labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [ROLLOUT_LABEL]: r.name },
+    // Offline renders have no uid to point at; live ones always do.
+    ...(r.uid ? { ownerReferences: [{ apiVersion: API_VERSION, kind: KIND, name: r.name, uid: r.uid, controller: true, blockOwnerDeletion: true }] } : {}),
+  };
+}
+
+export function renderDestinationRule(r: ResolvedRollout, routing: Routing): KubeObject {
+  if (r.destinationRule.mode !== 'generated') throw new Error('renderDestinationRule: the DestinationRule is adopted, not generated');
+  return {
+    apiVersion: ISTIO_API_VERSION,
+    kind: 'DestinationRule',
+    metadata: meta(r, r.destinationRule.name),
+    spec: {
+      host: r.service.name,
+      ...(r.destinationRule.trafficPolicy ? { trafficPolicy: r.destinationRule.trafficPolicy } : {}),
+      subsets: [
+        { name: r.stable.subset, labels: { ...routing.stableLabels } },
+        { name: r.canary.subset, labels: { ...routing.canaryLabels } },
+      ],
+    },
+  };
+}
+
+function destination(r: ResolvedRollout, subset: string): Record<string, unknown> {
+  return { host: r.service.name, subset, ...(r.service.port ? { port: { number: r.service.port } } : {}) };
+}
+
+export function renderVirtualService(r: ResolvedRollout, routing: Routing): KubeObject {
+  const vs = r.virtualService;
+  if (vs.mode !== 'generated') throw new Error('renderVirtualService: the VirtualService is adopted, not generated');
+  const canary = clampWeight(routing.canaryWeight);
+  const weighted = {
+    name: PRIMARY_ROUTE,
+    ...(vs.match ? { match: vs.match } : {}),
+    route: [
+      { destination: destination(r, r.stable.subset), weight: 100 - canary },
+      { destination: destination(r, r.canary.subset), weight: canary },
+    ],
+    ...(vs.http ?? {}),
+  };
+  // A matched route alone would leave every other request without a destination (Istio answers
+  // 404): the fallback keeps them on stable.
+  const fallback = { name: FALLBACK_ROUTE, route: [{ destination: destination(r, r.stable.subset), weight: 100 }] };
+  return {
+    apiVersion: ISTIO_API_VERSION,
+    kind: 'VirtualService',
+    metadata: meta(r, vs.name),
+    spec: {
+      hosts: [...vs.hosts],
+      ...(vs.gateways ? { gateways: [...vs.gateways] } : {}),
+      http: vs.match ? [weighted, fallback] : [weighted],
+    },
+  };
+}
+
+/** Weights must be integers 0..100 whatever reaches here; the stable share is the remainder. */
+function clampWeight(w: number): number {
+  if (!Number.isFinite(w)) return 0;
+  return Math.min(100, Math.max(0, Math.round(w)));
+}
+
+export const istioRouter: TrafficRouter = {
+  desiredObjects(r, routing) {
+    const out: KubeObject[] = [];
+    if (r.destinationRule.mode === 'generated') out.push(renderDestinationRule(r, routing));
+    if (r.virtualService.mode === 'generated') out.push(renderVirtualService(r, routing));
+    return out;
+  },
+};
