@@ -1,8 +1,8 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { renderCommand } from './render-command.ts';
 import { validateCommand } from './validate-command.ts';
 import { UsageError } from './documents.ts';
+import { parse } from './args.ts';
 
 const USAGE = `fledge: canary releases on Istio
 
@@ -18,16 +18,6 @@ type Handler = (args: string[]) => Promise<number>;
 
 const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
-
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-export function parse<const T extends Options>(args: string[], options: T) {
-  try {
-    return parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>({ args, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-}
 
 function requireFile(file: unknown): string {
   if (typeof file !== 'string' || file === '') throw new UsageError('-f FILE is required');

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Prepares a CI machine for the integration tests: the local Kubernetes control plane
+# (etcd, kube-apiserver, kube-controller-manager, Istio CRDs) cached outside the repo.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+if ! command -v openssl >/dev/null; then
+  echo "cluster-setup: installing openssl"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq openssl
+fi
+
+bash "$here/test/cluster/build.sh"

@@ -1,0 +1,159 @@
+/**
+ * One reconcile: read the Rollout and its Istio objects from the informer caches, call the pure
+ * planner, write what it returns. Status is written before the routing objects, so a crash
+ * between the two leaves a status that the next reconcile re-applies, never a weight the status
+ * does not remember (which could later step backwards).
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { API_VERSION, FIELD_MANAGER, GROUP, KIND, PLURAL, VERSION } from '../api/constants.ts';
+import { REASONS, type PlannedEvent } from '../api/events.ts';
+import type { KubeObject } from '../api/object.ts';
+import { readRequests } from '../api/requests.ts';
+import { resolveRollout, type ResolvedRollout } from '../api/resolve.ts';
+import type { AnalysisResult, RolloutStatus } from '../api/schema.ts';
+import { parseRollout, type Problem } from '../api/validate.ts';
+import { applyWouldChange, otherManagers } from '../kube/apply-diff.ts';
+import type { KubeClient } from '../kube/client.ts';
+import { KubeApiError } from '../kube/errors.ts';
+import type { EventRecorder } from '../kube/events.ts';
+import type { Logger } from '../kube/log.ts';
+import type { QueueResult } from '../kube/workqueue.ts';
+import { planInvalid } from '../plan/invalid.ts';
+import { analysisDue, plan, routingOf } from '../plan/plan.ts';
+import type { TrafficRouter } from '../router/types.ts';
+import type { Analyzer } from './analyzer.ts';
+import { ownershipProblems } from './conflicts.ts';
+import type { ControllerMetrics } from './metrics.ts';
+
+export const ROLLOUT_REF = { group: GROUP, version: VERSION, plural: PLURAL };
+
+export interface Cache<T> {
+  get(name: string, namespace?: string): T | undefined;
+  list(namespace?: string): readonly T[];
+  /** Record an object we just wrote, until the watch delivers it. */
+  remember(obj: T): void;
+}
+
+export type RolloutObject = KubeObject & { status?: RolloutStatus; metadata: KubeObject['metadata'] & { creationTimestamp?: string | Date } };
+
+export interface ReconcilerDeps {
+  rollouts: Cache<RolloutObject>;
+  virtualServices: Cache<KubeObject>;
+  destinationRules: Cache<KubeObject>;
+  client: KubeClient;
+  recorder: EventRecorder;
+  router: TrafficRouter;
+  analyzer?: Analyzer;
+  metrics: ControllerMetrics;
+  log: Logger;
+  now?: () => Date;
+}
+
+export class Reconciler {
+  private readonly d: ReconcilerDeps;
+
+  constructor(deps: ReconcilerDeps) {
+    this.d = deps;
+  }
+
+  async reconcile(key: string): Promise<QueueResult> {
+    const [namespace, name] = splitKey(key);
+    const raw = this.d.rollouts.get(name, namespace);
+    if (!raw) {
+      // Deleted: generated objects go with it through their ownerReferences.
+      this.d.metrics.forgetRollout(namespace, name);
+      return {};
+    }
+    if (raw.metadata.deletionTimestamp) return {};
+    const now = this.d.now?.() ?? new Date();
+    const generation = raw.metadata.generation ?? 0;
+
+    const parsed = parseRollout(raw);
+    if (!parsed.ok) return this.invalid(raw, parsed.problems, generation, now);
+    const r: ResolvedRollout = resolveRollout({ ...parsed.rollout, metadata: { ...parsed.rollout.metadata, namespace } });
+
+    const liveVs = r.virtualService.mode === 'generated' ? this.d.virtualServices.get(r.virtualService.name, namespace) : undefined;
+    const liveDr = r.destinationRule.mode === 'generated' ? this.d.destinationRules.get(r.destinationRule.name, namespace) : undefined;
+    const conflicts = ownershipProblems(raw as never, r, this.d.rollouts.list(namespace) as never, liveVs, liveDr);
+    if (conflicts.length > 0) return this.invalid(raw, conflicts, generation, now);
+
+    const previous = raw.status;
+    let analysis: AnalysisResult | undefined;
+    if (this.d.analyzer && analysisDue(r, previous, now)) {
+      analysis = await this.d.analyzer.analyze(r, previous ?? {}, now);
+      this.d.metrics.analyses.inc({ verdict: analysis.verdict });
+    }
+    const result = plan({ rollout: r, status: previous, requests: readRequests(raw.metadata.annotations), ...(analysis ? { analysis } : {}), now });
+
+    await this.writeStatus(raw, result.status);
+    const restored = await this.writeRouting(r, result.routing, previous);
+    const events: PlannedEvent[] = [...result.events];
+    if (restored.length > 0) {
+      events.push({ type: 'Warning', reason: REASONS.routingRestored, message: `put back fields owned by Fledge in ${restored.join(', ')}` });
+    }
+    for (const e of events) {
+      this.d.log.info({ rollout: key, reason: e.reason, type: e.type, message: e.message }, 'event');
+      await this.d.recorder.record(raw, e);
+    }
+    this.d.metrics.setRollout(namespace, name, result.status.phase ?? 'Pending', result.status.canaryWeight ?? 0);
+    return result.requeueAfterMs !== undefined ? { requeueAfterMs: result.requeueAfterMs } : {};
+  }
+
+  private async invalid(raw: RolloutObject, problems: Problem[], generation: number, now: Date): Promise<QueueResult> {
+    const { status, events } = planInvalid(problems, raw.status, generation, now);
+    await this.writeStatus(raw, status);
+    for (const e of events) await this.d.recorder.record(raw, e);
+    const ns = raw.metadata.namespace ?? 'default';
+    this.d.log.warn({ rollout: `${ns}/${raw.metadata.name}`, problems: problems.map((p) => `${p.path}: ${p.message}`) }, 'invalid rollout');
+    this.d.metrics.setRollout(ns, raw.metadata.name, 'Invalid', raw.status?.canaryWeight ?? 0);
+    return {};
+  }
+
+  private async writeStatus(raw: RolloutObject, status: RolloutStatus): Promise<void> {
+    if (isDeepStrictEqual(json(raw.status ?? {}), json(status))) {
+      this.d.metrics.writesSkipped.inc({ kind: 'status' });
+      return;
+    }
+    const written = await this.d.client.applyStatus(ROLLOUT_REF, {
+      apiVersion: API_VERSION,
+      kind: KIND,
+      // resourceVersion: refuse to write a decision made from a stale cache; the retry re-reads.
+      metadata: { name: raw.metadata.name, namespace: raw.metadata.namespace ?? 'default', ...(raw.metadata.resourceVersion ? { resourceVersion: raw.metadata.resourceVersion } : {}) },
+      status,
+    });
+    this.d.rollouts.remember(written as RolloutObject);
+  }
+
+  /** Applies what differs; returns the objects whose drift from a hand edit it put back. */
+  private async writeRouting(r: ResolvedRollout, routing: ReturnType<typeof routingOf>, previous: RolloutStatus | undefined): Promise<string[]> {
+    const restored: string[] = [];
+    const routingUnchanged = previous !== undefined && isDeepStrictEqual(json(routingOf(previous)), json(routing));
+    for (const desired of this.d.router.desiredObjects(r, routing)) {
+      const cache = desired.kind === 'VirtualService' ? this.d.virtualServices : this.d.destinationRules;
+      const live = cache.get(desired.metadata.name, r.namespace);
+      if (!applyWouldChange(live, desired, FIELD_MANAGER)) {
+        this.d.metrics.writesSkipped.inc({ kind: desired.kind });
+        continue;
+      }
+      cache.remember(await this.d.client.apply(desired));
+      if (live && routingUnchanged) {
+        const who = otherManagers(live, FIELD_MANAGER)[0];
+        restored.push(`${desired.kind} ${desired.metadata.name}${who ? ` (changed by ${who})` : ''}`);
+      }
+    }
+    return restored;
+  }
+}
+
+export function splitKey(key: string): [string, string] {
+  const i = key.indexOf('/');
+  return [key.slice(0, i), key.slice(i + 1)];
+}
+
+function json(v: unknown): unknown {
+  return JSON.parse(JSON.stringify(v));
+}
+
+export function isStaleWrite(err: unknown): boolean {
+  return err instanceof KubeApiError && err.isStale;
+}

@@ -1,0 +1,108 @@
+import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from './log.ts';
+
+export type ChangeType = 'add' | 'update' | 'delete';
+export type ChangeHandler<T> = (type: ChangeType, obj: T) => void;
+
+export interface InformerOptions<T extends KubernetesObject> {
+  name: string;
+  path: string;
+  list: () => Promise<KubernetesListObject<T>>;
+  labelSelector?: string;
+  log: Logger;
+  maxBackoffMs?: number;
+}
+
+/**
+ * A cache of one resource kept current by list+watch. client-node relists by itself on 410 Gone
+ * but stops on any other error; this restarts it with back-off, so a dropped connection or an
+ * API server restart heals without anyone noticing.
+ */
+export class Informer<T extends KubernetesObject> {
+  private readonly lw: ListWatch<T>;
+  private readonly handlers: ChangeHandler<T>[] = [];
+  private readonly opts: InformerOptions<T>;
+  private backoffMs = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  synced = false;
+  healthy = false;
+  lastContact = 0;
+  restarts = 0;
+
+  private readonly firstList: Promise<void>;
+  private listed!: () => void;
+
+  constructor(kc: KubeConfig, opts: InformerOptions<T>) {
+    this.opts = opts;
+    this.firstList = new Promise((resolve) => { this.listed = resolve; });
+    const listFn = async () => {
+      const list = await opts.list();
+      this.touch();
+      this.synced = true;
+      this.listed();
+      return list;
+    };
+    this.lw = new ListWatch<T>(opts.path, new Watch(kc), listFn, false, opts.labelSelector);
+    this.lw.on('add', (o) => this.emit('add', o));
+    this.lw.on('update', (o) => this.emit('update', o));
+    this.lw.on('delete', (o) => this.emit('delete', o));
+    this.lw.on('connect', () => this.touch());
+    this.lw.on('error', (err) => this.onError(err));
+  }
+
+  onChange(handler: ChangeHandler<T>): void {
+    this.handlers.push(handler);
+  }
+
+  private emit(type: ChangeType, obj: T): void {
+    this.touch();
+    for (const h of this.handlers) h(type, obj);
+  }
+
+  private touch(): void {
+    this.lastContact = Date.now();
+    this.healthy = true;
+    this.backoffMs = 0;
+  }
+
+  /** Resolves after the first successful list; failed lists are retried with back-off. */
+  async start(): Promise<void> {
+    this.stopped = false;
+    this.lw.start().catch((err) => this.onError(err));
+    await this.firstList;
+  }
+
+  private nextBackoff(): number {
+    this.backoffMs = Math.min(this.opts.maxBackoffMs ?? 30_000, this.backoffMs ? this.backoffMs * 2 : 500);
+    return this.backoffMs;
+  }
+
+  private onError(err: unknown): void {
+    this.healthy = false;
+    if (this.stopped) return;
+    const e = err as { message?: string; code?: unknown; statusCode?: unknown };
+    this.opts.log.warn({ informer: this.opts.name, err: e?.message ?? String(err), code: e?.code ?? e?.statusCode }, 'watch failed; restarting');
+    if (this.restartTimer) return;
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      this.restarts++;
+      if (!this.stopped) this.lw.start().then(() => this.touch(), (e2) => this.onError(e2));
+    }, this.nextBackoff());
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.lw.get(name, namespace);
+  }
+
+  list(namespace?: string): readonly T[] {
+    return this.lw.list(namespace);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.listed();
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    await this.lw.stop();
+  }
+}
