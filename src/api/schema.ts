@@ -3,6 +3,8 @@
  * CLI and the controller, and the CRD's OpenAPI schema (scripts/gen-crd.ts) all come from here.
  * Field-level rules live in the schema so the API server enforces them too; rules that span
  * fields live in `crossFieldProblems` (validate.ts), which the CRD cannot express.
+ * Spec objects are strict: the API server would prune a misspelt field without a word, so
+ * `fledge validate` in CI is where a typo such as `gatways` must be caught.
  */
 import { z } from 'zod';
 import { API_VERSION, KIND, MAX_STEPS } from './constants.ts';
@@ -43,12 +45,12 @@ export const LabelsSchema = z
   .refine((l) => Object.keys(l).length <= 16, 'must have at most 16 labels')
   .meta({ minProperties: 1, maxProperties: 16 });
 
-export const SubsetSchema = z.object({
+export const SubsetSchema = z.strictObject({
   subset: dnsLabel('subset name').optional(),
   labels: LabelsSchema,
 });
 
-export const ServiceSchema = z.object({
+export const ServiceSchema = z.strictObject({
   name: dnsSubdomain('service name'),
   port: z.number().int('must be an integer').min(1, 'must be between 1 and 65535')
     .max(65535, 'must be between 1 and 65535').optional(),
@@ -58,7 +60,7 @@ export const HTTP_EXTRA_FIELDS = [
   'timeout', 'retries', 'fault', 'mirror', 'mirrors', 'mirrorPercentage', 'headers', 'corsPolicy', 'rewrite',
 ] as const;
 
-export const VirtualServiceRefSchema = z.object({
+export const VirtualServiceRefSchema = z.strictObject({
   name: dnsSubdomain('name').optional(),
   hosts: z.array(z.string().min(1, 'host must not be empty').max(253), { error: 'must be a list of hosts' })
     .min(1, 'must list at least one host').max(64).optional(),
@@ -71,7 +73,7 @@ export const VirtualServiceRefSchema = z.object({
   routes: z.array(z.string().min(1).max(253), { error: 'must be a list of route names' }).min(1).max(64).optional(),
 });
 
-export const DestinationRuleRefSchema = z.object({
+export const DestinationRuleRefSchema = z.strictObject({
   name: dnsSubdomain('name').optional(),
   trafficPolicy: passthrough.optional(),
   ref: dnsSubdomain('ref').optional(),
@@ -81,10 +83,10 @@ export const PauseSchema = z.string({ error: 'must be "manual" or a duration suc
   .regex(new RegExp(`^manual$|${DURATION_PATTERN}`), 'must be "manual" or a duration such as 10m')
   .min(2, 'must be "manual" or a duration such as 10m');
 
-export const StepObjectSchema = z.object({ weight, pause: PauseSchema.optional() });
+export const StepObjectSchema = z.strictObject({ weight, pause: PauseSchema.optional() });
 export const StepSchema = z.union([weight, StepObjectSchema]);
 
-export const StrategySchema = z.object({
+export const StrategySchema = z.strictObject({
   steps: z.array(StepSchema, { error: 'must be a list of weights' })
     .min(1, 'must have at least one step').max(MAX_STEPS, `must have at most ${MAX_STEPS} steps`).optional(),
   stepWeight: z.number().int('must be an integer').min(1, 'must be between 1 and 100').max(100, 'must be between 1 and 100').optional(),
@@ -92,7 +94,7 @@ export const StrategySchema = z.object({
   interval: duration('interval').optional(),
 });
 
-export const MetricSchema = z.object({
+export const MetricSchema = z.strictObject({
   name: dnsLabel('metric name'),
   template: z.enum(METRIC_TEMPLATES, { error: `unknown template (known: ${METRIC_TEMPLATES.join(', ')})` }).optional(),
   query: z.string().min(1, 'must not be empty').max(4096, 'must be at most 4096 characters').optional(),
@@ -100,23 +102,23 @@ export const MetricSchema = z.object({
   min: z.number({ error: 'must be a number' }).optional(),
 });
 
-export const PrometheusSchema = z.object({
+export const PrometheusSchema = z.strictObject({
   address: z.string({ error: 'must be the URL of a Prometheus server' })
     .regex(/^https?:\/\/[^\s/]+(\/\S*)?$/, 'must be an http:// or https:// URL'),
 });
 
-export const AnalysisSchema = z.object({
+export const AnalysisSchema = z.strictObject({
   prometheus: PrometheusSchema.optional(),
   metrics: z.array(MetricSchema, { error: 'must be a list of metrics' }).max(32, 'must have at most 32 metrics').optional(),
   failureLimit: z.number().int('must be an integer').min(0, 'must be between 0 and 100').max(100, 'must be between 0 and 100').optional(),
   minRequests: z.number().int('must be an integer').min(0, 'must not be negative').max(1_000_000_000).optional(),
 });
 
-export const RolloutSpecSchema = z.object({
+export const RolloutSpecSchema = z.strictObject({
   service: ServiceSchema,
   stable: SubsetSchema,
   canary: SubsetSchema,
-  trafficRouting: z.object({
+  trafficRouting: z.strictObject({
     virtualService: VirtualServiceRefSchema.optional(),
     destinationRule: DestinationRuleRefSchema.optional(),
   }).optional(),

@@ -26,7 +26,8 @@ export function parseRollout(input: unknown): ParseResult {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return { ok: false, problems: [{ path: '(document)', message: 'must be a Rollout object' }] };
   }
-  const parsed = RolloutSchema.safeParse(input);
+  // reportInput: without it zod leaves `issue.input` unset, and every wrong type read as missing.
+  const parsed = RolloutSchema.safeParse(input, { reportInput: true });
   if (!parsed.success) return { ok: false, problems: dedupe(parsed.error.issues.flatMap((i) => issueProblems(i, []))) };
   const problems = crossFieldProblems(parsed.data);
   return problems.length ? { ok: false, problems } : { ok: true, rollout: parsed.data };
@@ -39,13 +40,19 @@ export function parseRollout(input: unknown): ParseResult {
 function issueProblems(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[]): Problem[] {
   const path = [...prefix, ...issue.path];
   if (issue.code === 'invalid_union' && issue.errors.length > 0) {
-    const branches = issue.errors.filter((b) => !b.some((i) => i.code === 'invalid_type' && i.path.length === 0));
+    // A branch of the wrong base type is no candidate; one that failed only `.int()` is (zod 4
+    // reports that as invalid_type too, with expected 'int').
+    const branches = issue.errors.filter((b) => !b.some((i) => i.code === 'invalid_type' && i.path.length === 0 && i.expected !== 'int'));
     const chosen = branches.length === 1 ? branches[0] : undefined;
     if (chosen) return chosen.flatMap((i) => issueProblems(i, path));
     return [{ path: formatPath(path), message: 'must be a weight (0..100) or {weight, pause}' }];
   }
   if (issue.code === 'invalid_type' && issue.input === undefined) {
     return [{ path: formatPath(path), message: 'is required' }];
+  }
+  if (issue.code === 'invalid_key' && issue.issues.length > 0) {
+    // A bad map key: say what is wrong with the key, not with the map.
+    return issue.issues.map((i) => ({ path: formatPath(path), message: i.message }));
   }
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((k) => ({ path: formatPath([...path, k]), message: 'is not a known field' }));

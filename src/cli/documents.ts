@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { parseAllDocuments } from 'yaml';
+import { isScalar, parseAllDocuments } from 'yaml';
 import { parseRollout, type Problem } from '../api/validate.ts';
 import type { Rollout } from '../api/schema.ts';
 
@@ -29,14 +29,23 @@ async function readStdin(): Promise<string> {
 
 /** Every YAML document of a file, parsed and validated as a Rollout; never throws on content. */
 export function loadRollouts(file: string, text: string): LoadedDocument[] {
-  const docs = parseAllDocuments(text, { uniqueKeys: true }).filter((d) => d.contents !== null || d.errors.length > 0);
+  // An empty document (a trailing `---`, as generators and GitOps tools write) is no document at
+  // all, as kubectl sees it; the yaml library parses it to a null scalar.
+  const docs = parseAllDocuments(text, { uniqueKeys: true })
+    .filter((d) => d.errors.length > 0 || !(d.contents === null || (isScalar(d.contents) && d.contents.value === null)));
   if (docs.length === 0) return [{ label: file, problems: [{ path: '(document)', message: 'the file holds no YAML document' }] }];
   return docs.map((doc, i) => {
     const label = docs.length > 1 ? `${file}#${i + 1}` : file;
     if (doc.errors.length > 0) {
       return { label, problems: doc.errors.map((e) => ({ path: `line ${e.linePos?.[0]?.line ?? '?'}`, message: `broken YAML: ${firstLine(e.message)}` })) };
     }
-    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      // An alias bomb, for one: refused by the parser, reported like any other problem.
+      return { label, problems: [{ path: '(document)', message: `cannot read YAML: ${firstLine(e instanceof Error ? e.message : String(e))}` }] };
+    }
     const kind = (value as { kind?: unknown } | null)?.kind;
     if (typeof value === 'object' && value !== null && kind !== undefined && kind !== 'Rollout') {
       return { label, problems: [{ path: 'kind', message: `must be Rollout (got ${JSON.stringify(kind)})` }] };

@@ -3,7 +3,7 @@
  * and writes what it returns; status is the only memory, so a controller killed at any instant
  * resumes from what the last write recorded.
  */
-import { CONDITION_TYPES, removeCondition, setCondition } from '../api/conditions.ts';
+import { CONDITION_TYPES, findCondition, removeCondition, setCondition } from '../api/conditions.ts';
 import { REASONS, type PlannedEvent } from '../api/events.ts';
 import { releaseId } from '../api/release.ts';
 import type { OperatorRequests } from '../api/requests.ts';
@@ -131,12 +131,12 @@ function newRelease(ctx: Ctx, prev: Status, q: OperatorRequests): Status {
 function sameRelease(ctx: Ctx, prev: Status, q: OperatorRequests, analysis: AnalysisResult | undefined): Status {
   const { r, release } = ctx;
   if (q.abort === release) {
-    return prev.phase === 'RolledBack' ? prev : rolledBack(ctx, prev, REASONS.aborted, 'aborted by `fledge abort`');
+    return prev.phase === 'RolledBack' ? settled(prev) : rolledBack(ctx, prev, REASONS.aborted, 'aborted by `fledge abort`');
   }
   if (q.promote === release) {
-    return prev.phase === 'Promoted' ? prev : promoted(ctx, prev, 'promoted by `fledge promote`');
+    return prev.phase === 'Promoted' ? settled(prev) : promoted(ctx, prev, 'promoted by `fledge promote`');
   }
-  if (prev.phase === 'Promoted' || prev.phase === 'RolledBack') return prev;
+  if (prev.phase === 'Promoted' || prev.phase === 'RolledBack') return settled(prev);
 
   const last = r.steps.length - 1;
   const idx = Math.min(prev.stepIndex ?? 0, last);
@@ -163,6 +163,8 @@ function sameRelease(ctx: Ctx, prev: Status, q: OperatorRequests, analysis: Anal
   }
 
   if (q.paused) {
+    // A pass while paused starts a new window; otherwise the judgement would be due again at once.
+    if (passed) st = { ...st, stepStartedAt: ctx.now.toISOString() };
     if (st.pausedBy !== 'user') ctx.events.push({ type: 'Normal', reason: REASONS.paused, message: `paused by \`fledge pause\` at canary weight ${st.canaryWeight}` });
     if (r.analysis) ctx.requeueAfterMs = remaining(ctx, st, r.intervalMs);
     return { ...st, phase: 'Paused', pausedBy: 'user', message: `paused by user at step ${idx + 1}/${r.steps.length}` };
@@ -191,6 +193,16 @@ function sameRelease(ctx: Ctx, prev: Status, q: OperatorRequests, analysis: Anal
   // A judgement is due but was not supplied (or was not a pass): hold and look again shortly.
   ctx.requeueAfterMs = analysis ? holdMs(r, idx) : 1000;
   return progressing(st, r, idx);
+}
+
+/**
+ * A finished release keeps its message, unless that message was about a spec that is gone: an
+ * invalid one, or a new release the guard held back (the commit was reverted).
+ */
+function settled(prev: Status): Status {
+  const reason = findCondition(prev.conditions, CONDITION_TYPES.ready)?.reason;
+  if (reason !== REASONS.invalidSpec && reason !== REASONS.unsafeRelease) return prev;
+  return { ...prev, message: prev.phase === 'Promoted' ? 'promoted' : 'rolled back' };
 }
 
 function remaining(ctx: Ctx, st: Status, hold: number): number {
