@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs before `npm test`: makes sure the real components the integration tests start are here.
+# Builds the local kube-apiserver/etcd once (cached outside the repo); never installs system
+# packages behind your back, but says exactly what is missing.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+if ! command -v prometheus >/dev/null && [ ! -x /usr/bin/prometheus ]; then
+  echo "test setup: Prometheus is missing; install Debian's package: apt-get install -y prometheus" >&2
+  exit 1
+fi
+if ! command -v go >/dev/null && [ ! -x /usr/local/go/bin/go ]; then
+  cache="${FLEDGE_CACHE_DIR:-$HOME/.cache/fledge}"
+  if ! ls "$cache"/k8s-*/bin/kube-apiserver >/dev/null 2>&1; then
+    echo "test setup: Go is needed once to build the local kube-apiserver for the tests (https://go.dev/dl)" >&2
+    exit 1
+  fi
+fi
+bash "$here/cluster/build.sh"
