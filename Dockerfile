@@ -10,15 +10,17 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts
 
-# Distroless: no shell, no package manager at run time.
-FROM gcr.io/distroless/nodejs24-debian12:nonroot
+# Runtime: production dependencies and the compiled output only; exec-form entrypoint, so no
+# shell is needed at run time; runs as the image's unprivileged `node` user.
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 COPY crds ./crds
-USER 65532:65532
+USER 1000:1000
 EXPOSE 8080
-ENTRYPOINT ["/nodejs/bin/node", "bin/fledge.js"]
+ENTRYPOINT ["node", "bin/fledge.js"]
 CMD ["controller"]

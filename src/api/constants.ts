@@ -33,3 +33,6 @@ export const DEFAULT_INTERVAL = '1m';
 export const DEFAULT_FAILURE_LIMIT = 1;
 export const DEFAULT_MIN_REQUESTS = 50;
 export const MAX_STEPS = 100;
+export const DEFAULT_CHECK_INTERVAL = '10s';
+export const DEFAULT_PROMETHEUS_TIMEOUT = '5s';
+export const DEFAULT_COMPARISON = { confidence: 0.99, tolerance: 0.005, relativeTolerance: 1 } as const;

@@ -1,4 +1,7 @@
-import { DEFAULT_FAILURE_LIMIT, DEFAULT_INTERVAL, DEFAULT_MIN_REQUESTS, DEFAULT_SUBSETS } from './constants.ts';
+import {
+  DEFAULT_CHECK_INTERVAL, DEFAULT_COMPARISON, DEFAULT_FAILURE_LIMIT, DEFAULT_INTERVAL, DEFAULT_MIN_REQUESTS,
+  DEFAULT_PROMETHEUS_TIMEOUT, DEFAULT_SUBSETS,
+} from './constants.ts';
 import { parseDuration } from './duration.ts';
 import type { Labels, MetricTemplate, Rollout } from './schema.ts';
 
@@ -26,11 +29,27 @@ export interface ResolvedMetric {
   min?: number;
 }
 
+export interface ResolvedPrometheus {
+  address: string;
+  timeoutMs: number;
+  auth?: { type: 'bearer' | 'basic'; file?: string; secretRef?: { name: string; key: string } };
+}
+
+export interface ResolvedComparison {
+  confidence: number;
+  tolerance: number;
+  relativeTolerance: number;
+}
+
 export interface ResolvedAnalysis {
-  prometheusAddress: string;
+  prometheus: ResolvedPrometheus;
   metrics: ResolvedMetric[];
+  /** Canary against stable error rates; absent when disabled. */
+  comparison?: ResolvedComparison;
   failureLimit: number;
   minRequests: number;
+  inconclusiveLimit?: number;
+  checkIntervalMs: number;
 }
 
 /** A valid Rollout with every default filled in: what the planner and the renderer read. */
@@ -84,16 +103,36 @@ export function resolveRollout(rollout: Rollout): ResolvedRollout {
         },
     steps: resolveSteps(spec.strategy),
     intervalMs: parseDuration(spec.strategy.interval ?? DEFAULT_INTERVAL) ?? 60_000,
-    ...(metrics.length > 0 && spec.analysis?.prometheus
-      ? {
-          analysis: {
-            prometheusAddress: spec.analysis.prometheus.address,
-            metrics: metrics.map((m) => ({ ...m })),
-            failureLimit: spec.analysis.failureLimit ?? DEFAULT_FAILURE_LIMIT,
-            minRequests: spec.analysis.minRequests ?? DEFAULT_MIN_REQUESTS,
-          },
-        }
-      : {}),
+    ...resolveAnalysis(spec.analysis, metrics),
+  };
+}
+
+function resolveAnalysis(a: Rollout['spec']['analysis'], metrics: NonNullable<NonNullable<Rollout['spec']['analysis']>['metrics']>): { analysis?: ResolvedAnalysis } {
+  const comparisonOn = a?.comparison?.enabled !== false;
+  if (!a?.prometheus || (metrics.length === 0 && !comparisonOn)) return {};
+  const p = a.prometheus;
+  return {
+    analysis: {
+      prometheus: {
+        address: p.address.replace(/\/+$/, ''),
+        timeoutMs: parseDuration(p.timeout ?? DEFAULT_PROMETHEUS_TIMEOUT) ?? 5000,
+        ...(p.auth ? { auth: { type: p.auth.type, ...(p.auth.file ? { file: p.auth.file } : {}), ...(p.auth.secretRef ? { secretRef: p.auth.secretRef } : {}) } } : {}),
+      },
+      metrics: metrics.map((m) => ({ ...m })),
+      ...(comparisonOn
+        ? {
+            comparison: {
+              confidence: a.comparison?.confidence ?? DEFAULT_COMPARISON.confidence,
+              tolerance: a.comparison?.tolerance ?? DEFAULT_COMPARISON.tolerance,
+              relativeTolerance: a.comparison?.relativeTolerance ?? DEFAULT_COMPARISON.relativeTolerance,
+            },
+          }
+        : {}),
+      failureLimit: a.failureLimit ?? DEFAULT_FAILURE_LIMIT,
+      minRequests: a.minRequests ?? DEFAULT_MIN_REQUESTS,
+      ...(a.inconclusiveLimit !== undefined ? { inconclusiveLimit: a.inconclusiveLimit } : {}),
+      checkIntervalMs: parseDuration(a.checkInterval ?? DEFAULT_CHECK_INTERVAL) ?? 10_000,
+    },
   };
 }
 

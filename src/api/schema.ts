@@ -102,9 +102,37 @@ export const MetricSchema = z.strictObject({
   min: z.number({ error: 'must be a number' }).optional(),
 });
 
+export const SecretKeyRefSchema = z.strictObject({
+  name: dnsSubdomain('secret name'),
+  key: z.string().min(1, 'must not be empty').max(253).regex(/^[-._a-zA-Z0-9]+$/, 'must be a Secret data key'),
+});
+
+export const PrometheusAuthSchema = z.strictObject({
+  type: z.enum(['bearer', 'basic'], { error: 'must be bearer or basic' }),
+  /** bearer: the token; basic: `user:password`. Read at each query, so a rotated file is picked up. */
+  file: z.string().min(1).max(4096).optional(),
+  secretRef: SecretKeyRefSchema.optional(),
+});
+
 export const PrometheusSchema = z.strictObject({
   address: z.string({ error: 'must be the URL of a Prometheus server' })
     .regex(/^https?:\/\/[^\s/]+(\/\S*)?$/, 'must be an http:// or https:// URL'),
+  timeout: duration('timeout').optional(),
+  auth: PrometheusAuthSchema.optional(),
+});
+
+const probability = (what: string) => z.number({ error: `${what} must be a number` })
+  .gt(0, `${what} must be between 0 and 1`).lt(1, `${what} must be between 0 and 1`);
+
+/** The statistical judge: canary against stable on the same window, not against a fixed bar. */
+export const ComparisonSchema = z.strictObject({
+  enabled: z.boolean({ error: 'must be true or false' }).optional(),
+  /** Fail when P(canary error rate > stable's + tolerance) reaches this. */
+  confidence: probability('confidence').optional(),
+  /** Absolute error-rate margin the canary is allowed above stable (0.005 = half a percentage point). */
+  tolerance: z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1').optional(),
+  /** Relative margin: 1 lets the canary reach twice the stable's error rate. The larger margin applies. */
+  relativeTolerance: z.number().min(0, 'must not be negative').max(100, 'must be at most 100').optional(),
 });
 
 export const AnalysisSchema = z.strictObject({
@@ -112,6 +140,11 @@ export const AnalysisSchema = z.strictObject({
   metrics: z.array(MetricSchema, { error: 'must be a list of metrics' }).max(32, 'must have at most 32 metrics').optional(),
   failureLimit: z.number().int('must be an integer').min(0, 'must be between 0 and 100').max(100, 'must be between 0 and 100').optional(),
   minRequests: z.number().int('must be an integer').min(0, 'must not be negative').max(1_000_000_000).optional(),
+  /** Extra intervals a step may wait for enough traffic before the rollout is rolled back. */
+  inconclusiveLimit: z.number().int('must be an integer').min(0, 'must be between 0 and 1000').max(1000, 'must be between 0 and 1000').optional(),
+  /** How often a step is re-judged while it is held, so a bad canary is caught early. */
+  checkInterval: duration('checkInterval').optional(),
+  comparison: ComparisonSchema.optional(),
 });
 
 export const RolloutSpecSchema = z.strictObject({
@@ -156,11 +189,20 @@ export const MetricResultSchema = z.object({
   reason: z.string(),
 });
 
+export const TrafficCountsSchema = z.object({ requests: z.number().min(0), errors: z.number().min(0) });
+
 export const AnalysisResultSchema = z.object({
   verdict: z.enum(['pass', 'fail', 'inconclusive']),
   reason: z.string(),
   at: z.string(),
   stepIndex: z.number().int(),
+  /** True when the step's hold had elapsed: the judgement that can advance the step. */
+  final: z.boolean().optional(),
+  windowSeconds: z.number().int().min(0).optional(),
+  canary: TrafficCountsSchema.optional(),
+  stable: TrafficCountsSchema.optional(),
+  /** P(canary error rate exceeds stable's by more than the tolerance), from the comparison. */
+  probabilityWorse: z.number().min(0).max(1).optional(),
   metrics: z.array(MetricResultSchema),
 });
 
@@ -203,3 +245,4 @@ export type MetricResult = z.infer<typeof MetricResultSchema>;
 export type AnalysisResult = z.infer<typeof AnalysisResultSchema>;
 export type Verdict = AnalysisResult['verdict'];
 export type Step = z.infer<typeof StepSchema>;
+export type TrafficCounts = z.infer<typeof TrafficCountsSchema>;

@@ -96,6 +96,14 @@ function checkSubsets(spec: RolloutSpec, add: Add): void {
   }
 }
 
+/** Pod labels that Istio copies into its metrics, so a subset's traffic can be counted. */
+export const VERSION_LABELS = ['version', 'app.kubernetes.io/version', 'service.istio.io/canonical-revision'] as const;
+
+export function versionLabel(labels: Labels): { key: (typeof VERSION_LABELS)[number]; value: string } | undefined {
+  for (const key of VERSION_LABELS) if (labels[key] !== undefined) return { key, value: labels[key]! };
+  return undefined;
+}
+
 /** Two selectors can never match the same pod only if they disagree on a key both name. */
 export function labelsDisjoint(a: Labels, b: Labels): boolean {
   return Object.entries(a).some(([k, v]) => k in b && b[k] !== v);
@@ -155,6 +163,20 @@ function checkAnalysis(spec: RolloutSpec, add: Add): void {
   if (!a) return;
   const metrics = a.metrics ?? [];
   if (metrics.length > 0 && !a.prometheus) add('spec.analysis.prometheus.address', 'is required when metrics are given');
+  else if (!a.prometheus && a.comparison?.enabled !== false) add('spec.analysis.prometheus.address', 'is required: analysis compares canary and stable from Prometheus');
+  const auth = a.prometheus?.auth;
+  if (auth && (auth.file === undefined) === (auth.secretRef === undefined)) add('spec.analysis.prometheus.auth', 'set exactly one of file or secretRef');
+  for (const [field, text] of [['timeout', a.prometheus?.timeout], ['checkInterval', a.checkInterval]] as const) {
+    if (text !== undefined && !(parseDuration(text)! >= 1000)) add(`spec.analysis.${field === 'timeout' ? 'prometheus.timeout' : field}`, 'must be at least 1s');
+  }
+  const needsVersionLabel = a.comparison?.enabled !== false || metrics.some((m) => m.template !== undefined);
+  if (needsVersionLabel) {
+    for (const side of ['stable', 'canary'] as const) {
+      if (!versionLabel(spec[side].labels)) {
+        add(`spec.${side}.labels`, `Istio metrics tell versions apart by a label (${VERSION_LABELS.join(', ')}); set one, or use metrics with query and comparison.enabled: false`);
+      }
+    }
+  }
   const names = new Set<string>();
   metrics.forEach((m, i) => {
     const at = `spec.analysis.metrics[${i}]`;

@@ -10,6 +10,7 @@ import type { OperatorRequests } from '../api/requests.ts';
 import type { ResolvedRollout } from '../api/resolve.ts';
 import type { AnalysisResult, Labels, Phase, RolloutStatus } from '../api/schema.ts';
 import { sameLabels } from '../api/validate.ts';
+import { elapsedMs, holdMs, msUntilCheck, stepClock } from './clock.ts';
 import type { PlanInput, PlanResult, Routing } from './types.ts';
 
 interface Ctx {
@@ -64,19 +65,8 @@ export function routingOf(status: Status): Routing {
 export function analysisDue(r: ResolvedRollout, status: Status | undefined, now: Date): boolean {
   if (!r.analysis || !status?.release || status.release !== releaseId(r.stable.labels, r.canary.labels)) return false;
   if (status.phase !== 'Progressing' && status.phase !== 'Paused') return false;
-  const idx = status.stepIndex ?? -1;
-  if (idx < 0) return false;
-  return elapsedMs(status, now) >= holdMs(r, Math.min(idx, r.steps.length - 1));
-}
-
-function holdMs(r: ResolvedRollout, idx: number): number {
-  const pause = r.steps[idx]?.pause;
-  return typeof pause === 'number' ? pause : r.intervalMs;
-}
-
-function elapsedMs(status: Status, now: Date): number {
-  const started = status.stepStartedAt ? Date.parse(status.stepStartedAt) : NaN;
-  return Number.isNaN(started) ? Infinity : now.getTime() - started;
+  if ((status.stepIndex ?? -1) < 0) return false;
+  return (msUntilCheck(r, status, now) ?? 1) <= 0;
 }
 
 function freshRelease(ctx: Ctx, prev: Status): Status {
@@ -143,9 +133,12 @@ function sameRelease(ctx: Ctx, prev: Status, q: OperatorRequests, analysis: Anal
   if (idx < 0) return enterStep(ctx, prev, 0, REASONS.stepAdvanced);
 
   let st: Status = { ...prev, stepIndex: idx, canaryWeight: r.steps[idx]!.weight };
-  let passed = false;
+  const clock = stepClock(r, st, ctx.now);
+  let passedFinal = false;
   if (analysis && r.analysis) {
-    st = { ...st, lastAnalysis: analysis };
+    const final = analysis.final ?? clock.final;
+    const before = st.lastAnalysis;
+    st = { ...st, lastAnalysis: { ...analysis, final } };
     if (analysis.verdict === 'fail') {
       const failed = (st.failedChecks ?? 0) + 1;
       st = { ...st, failedChecks: failed };
@@ -153,45 +146,58 @@ function sameRelease(ctx: Ctx, prev: Status, q: OperatorRequests, analysis: Anal
         return rolledBack(ctx, st, REASONS.rolledBack, `analysis failed ${failed} time(s), limit ${r.analysis.failureLimit}: ${analysis.reason}`);
       }
       ctx.events.push({ type: 'Warning', reason: REASONS.analysisFailed, message: `step ${idx + 1}: ${analysis.reason} (${failed} of ${r.analysis.failureLimit} tolerated)` });
+      // The evidence is spent: the next failure must come from new traffic.
       st = { ...st, stepStartedAt: ctx.now.toISOString() };
-    } else if (analysis.verdict === 'inconclusive') {
-      ctx.events.push({ type: 'Normal', reason: REASONS.analysisInconclusive, message: `step ${idx + 1} held: ${analysis.reason}` });
-      st = { ...st, inconclusiveChecks: (st.inconclusiveChecks ?? 0) + 1, stepStartedAt: ctx.now.toISOString() };
-    } else {
-      passed = true;
+    } else if (analysis.verdict === 'inconclusive' && final) {
+      // The window keeps growing from the step's start, so a slow trickle of requests adds up.
+      const again = before?.verdict === 'inconclusive' && before.final === true && before.stepIndex === idx && Date.parse(before.at) >= Date.parse(st.stepStartedAt ?? '');
+      if (!again) ctx.events.push({ type: 'Normal', reason: REASONS.analysisInconclusive, message: `step ${idx + 1} held: ${analysis.reason}` });
+      st = { ...st, inconclusiveChecks: (st.inconclusiveChecks ?? 0) + 1 };
+      const limit = r.analysis.inconclusiveLimit;
+      if (limit !== undefined && clock.elapsedMs >= clock.holdMs * (1 + limit)) {
+        return rolledBack(ctx, st, REASONS.rolledBack, `no conclusive analysis after ${limit + 1} interval(s) at step ${idx + 1}: ${analysis.reason}`);
+      }
+    } else if (analysis.verdict === 'pass' && final) {
+      passedFinal = true;
     }
   }
+  const recheck = () => {
+    const next = msUntilCheck(r, st, ctx.now);
+    if (next !== undefined) ctx.requeueAfterMs = Math.max(0, next);
+  };
 
   if (q.paused) {
-    // A pass while paused starts a new window; otherwise the judgement would be due again at once.
-    if (passed) st = { ...st, stepStartedAt: ctx.now.toISOString() };
+    // A final pass while paused starts a new window; otherwise it would be due again at once.
+    if (passedFinal) st = { ...st, stepStartedAt: ctx.now.toISOString() };
     if (st.pausedBy !== 'user') ctx.events.push({ type: 'Normal', reason: REASONS.paused, message: `paused by \`fledge pause\` at canary weight ${st.canaryWeight}` });
-    if (r.analysis) ctx.requeueAfterMs = remaining(ctx, st, r.intervalMs);
+    recheck();
     return { ...st, phase: 'Paused', pausedBy: 'user', message: `paused by user at step ${idx + 1}/${r.steps.length}` };
   }
   if (st.pausedBy === 'user') {
     ctx.events.push({ type: 'Normal', reason: REASONS.resumed, message: `resumed at step ${idx + 1}/${r.steps.length}` });
     st = { ...st, pausedBy: undefined, stepStartedAt: ctx.now.toISOString() };
-    passed = false;
+    passedFinal = false;
   }
 
   const step = r.steps[idx]!;
   if (step.pause === 'manual') {
     if (q.resume?.release === release && q.resume.stepIndex === idx) return advance(ctx, st, idx);
     if (st.pausedBy !== 'step') ctx.events.push({ type: 'Normal', reason: REASONS.paused, message: `step ${idx + 1} waits for \`fledge resume\`` });
-    if (passed) st = { ...st, stepStartedAt: ctx.now.toISOString() };
-    if (r.analysis) ctx.requeueAfterMs = remaining(ctx, st, r.intervalMs);
+    if (passedFinal) st = { ...st, stepStartedAt: ctx.now.toISOString() };
+    recheck();
     return { ...st, phase: 'Paused', pausedBy: 'step', message: `step ${idx + 1}/${r.steps.length} waits for \`fledge resume\`` };
   }
 
   const left = remaining(ctx, st, holdMs(r, idx));
   if (left > 0) {
     ctx.requeueAfterMs = left;
+    recheck();
+    ctx.requeueAfterMs = Math.min(left, ctx.requeueAfterMs);
     return progressing(st, r, idx);
   }
-  if (!r.analysis || passed) return advance(ctx, st, idx);
-  // A judgement is due but was not supplied (or was not a pass): hold and look again shortly.
-  ctx.requeueAfterMs = analysis ? holdMs(r, idx) : 1000;
+  if (!r.analysis || passedFinal) return advance(ctx, st, idx);
+  // The hold is over but no passing judgement yet: look again at the next check.
+  ctx.requeueAfterMs = analysis ? r.analysis.checkIntervalMs : 1000;
   return progressing(st, r, idx);
 }
 
@@ -231,10 +237,10 @@ function enterStep(ctx: Ctx, st: Status, idx: number, reason: PlannedEvent['reas
   const next: Status = { ...st, stepIndex: idx, canaryWeight: step.weight, stepStartedAt: ctx.now.toISOString(), pausedBy: undefined };
   if (step.pause === 'manual') {
     ctx.events.push({ type: 'Normal', reason: REASONS.paused, message: `step ${idx + 1} waits for \`fledge resume\`` });
-    if (r.analysis) ctx.requeueAfterMs = r.intervalMs;
+    if (r.analysis) ctx.requeueAfterMs = Math.min(r.intervalMs, r.analysis.checkIntervalMs);
     return { ...next, phase: 'Paused', pausedBy: 'step', message: `step ${idx + 1}/${r.steps.length} waits for \`fledge resume\`` };
   }
-  ctx.requeueAfterMs = holdMs(r, idx);
+  ctx.requeueAfterMs = r.analysis ? Math.min(holdMs(r, idx), r.analysis.checkIntervalMs) : holdMs(r, idx);
   return { ...next, phase: 'Progressing', message: stepMessage(r, idx) };
 }
 

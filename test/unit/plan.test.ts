@@ -206,17 +206,56 @@ describe('analysis', () => {
     expect(cond(res.status, 'Analysis')).toMatchObject({ status: 'True', reason: 'Passed' });
   });
 
-  it('holds on an inconclusive judgement, restarting the window', () => {
+  it('holds on an inconclusive judgement; the window keeps growing from the step start', () => {
     const sim = new Sim(rollout({ analysis: 2 }));
     sim.plan();
     const res = sim.judge('inconclusive');
-    expect(res.status).toMatchObject({ phase: 'Progressing', stepIndex: 0, canaryWeight: 10, inconclusiveChecks: 1, failedChecks: 0, stepStartedAt: iso(M) });
+    expect(res.status).toMatchObject({ phase: 'Progressing', stepIndex: 0, canaryWeight: 10, inconclusiveChecks: 1, failedChecks: 0, stepStartedAt: iso(0) });
     expect(reasons(res)).toEqual(['AnalysisInconclusive']);
-    expect(res.requeueAfterMs).toBe(M);
+    expect(res.requeueAfterMs).toBe(10 * S);
     expect(cond(res.status, 'Analysis')).toMatchObject({ status: 'Unknown', reason: 'Inconclusive' });
-    // Inconclusive never counts as a failure, however often it happens.
-    for (let i = 0; i < 5; i++) sim.judge('inconclusive');
-    expect(sim.status).toMatchObject({ phase: 'Progressing', stepIndex: 0, inconclusiveChecks: 6, failedChecks: 0 });
+    // Inconclusive never counts as a failure, however often it happens, and says so only once.
+    for (let i = 0; i < 5; i++) expect(reasons(sim.judge('inconclusive', 10 * S))).toEqual([]);
+    expect(sim.status).toMatchObject({ phase: 'Progressing', stepIndex: 0, inconclusiveChecks: 6, failedChecks: 0, stepStartedAt: iso(0) });
+    // Once enough traffic has come in, the same step passes and moves on.
+    expect(sim.judge('pass', 10 * S).status).toMatchObject({ stepIndex: 1, canaryWeight: 50 });
+  });
+
+  it('rolls back after inconclusiveLimit extra intervals without a conclusive judgement', () => {
+    const r = rollout({ analysis: 2 });
+    const sim = new Sim({ ...r, analysis: { ...r.analysis!, inconclusiveLimit: 2 } });
+    sim.plan();
+    sim.judge('inconclusive');
+    // 3 intervals (the hold plus 2 extra) after the step began, the silence is a rollback.
+    for (let t = M + 10 * S; t < 3 * M; t += 10 * S) expect(sim.judge('inconclusive', 10 * S).status.phase).toBe('Progressing');
+    const res = sim.judge('inconclusive', 10 * S);
+    expect(res.status).toMatchObject({ phase: 'RolledBack', canaryWeight: 0 });
+    expect(res.status.message).toContain('no conclusive analysis');
+  });
+
+  it('judges inside the step every checkInterval: a fail counts at once, a pass does not advance early', () => {
+    const sim = new Sim(rollout({ analysis: 0 }));
+    sim.plan();
+    expect(analysisDue(sim.r, sim.status, at(5 * S))).toBe(false);
+    expect(analysisDue(sim.r, sim.status, at(10 * S))).toBe(true);
+    const early = sim.plan({ after: 10 * S, verdict: 'pass' });
+    expect(early.status).toMatchObject({ phase: 'Progressing', stepIndex: 0, canaryWeight: 10 });
+    expect(early.requeueAfterMs).toBe(10 * S);
+    expect(analysisDue(sim.r, sim.status, at(15 * S))).toBe(false);
+    expect(analysisDue(sim.r, sim.status, at(20 * S))).toBe(true);
+    const bad = sim.plan({ after: 10 * S, verdict: 'fail' });
+    expect(bad.status).toMatchObject({ phase: 'RolledBack', canaryWeight: 0 });
+  });
+
+  it('asks for a final judgement exactly when the hold ends, even between periodic checks', () => {
+    const r = rollout({ analysis: 2 });
+    const sim = new Sim({ ...r, analysis: { ...r.analysis!, checkIntervalMs: 25 * S } });
+    sim.plan();
+    sim.plan({ after: 25 * S, verdict: 'pass' });
+    sim.plan({ after: 25 * S, verdict: 'pass' });
+    expect(analysisDue(sim.r, sim.status, at(59 * S))).toBe(false);
+    expect(analysisDue(sim.r, sim.status, at(M))).toBe(true);
+    expect(sim.plan({ after: 10 * S, verdict: 'pass' }).status).toMatchObject({ stepIndex: 1 });
   });
 
   it('holds, and asks again soon, when a judgement is due but none was given', () => {
