@@ -10,6 +10,12 @@ Usage:
   fledge render -f FILE [--weight N]   print the DestinationRule and VirtualService of a Rollout
   fledge validate -f FILE              check a Rollout; print every problem with its field path
   fledge controller [--namespace NS]   run the operator against the current kubeconfig
+  fledge list [-n NS | -A]             list Rollouts
+  fledge status NAME [-n NS] [-o json] phase, weights, step, last analysis, recent events
+  fledge promote NAME [-n NS]          send 100 % to the canary now
+  fledge abort NAME [-n NS]            send 100 % back to stable now
+  fledge pause NAME [-n NS]            hold the current weights
+  fledge resume NAME [-n NS]           undo pause; release a {pause: manual} step
   fledge --version
 
 FILE may be - for standard input.`;
@@ -33,6 +39,10 @@ export const commands: Record<string, Handler> = {
     const { values } = parse(args, { file: { type: 'string', short: 'f' } });
     return validateCommand(requireFile(values.file), out, err);
   },
+  ...Object.fromEntries(['status', 'list', 'promote', 'abort', 'pause', 'resume'].map((verb) => [verb, async (args: string[]) => {
+    const { opsCommand } = await import('./ops-command.ts');
+    return opsCommand(verb, args, out);
+  }])),
   async controller(args) {
     const { runControllerCommand } = await import('./controller-command.ts');
     return runControllerCommand(args);

@@ -15,6 +15,7 @@ import type { Analyzer } from './analyzer.ts';
 import { claimedVirtualService } from './conflicts.ts';
 import { startHealthServer } from './health.ts';
 import { ControllerMetrics } from './metrics.ts';
+import { PrometheusAnalyzer } from './prometheus-analyzer.ts';
 import { Reconciler, isStaleWrite, type RolloutObject } from './reconciler.ts';
 
 export interface ControllerOptions {
@@ -31,6 +32,7 @@ export interface ControllerOptions {
   leaseNamespace?: string;
   leaseName?: string;
   identity?: string;
+  /** Judges steps; the default reads Prometheus. */
   analyzer?: Analyzer;
   onLostLeadership?: () => void;
 }
@@ -138,7 +140,14 @@ export class Controller {
       client: this.client,
       recorder: new EventRecorder(this.client, `${GROUP}/controller`, this.o.identity ?? `${hostname()}-${process.pid}`, log),
       router: istioRouter,
-      ...(this.o.analyzer ? { analyzer: this.o.analyzer } : {}),
+      analyzer: this.o.analyzer ?? new PrometheusAnalyzer({
+        log,
+        readSecret: (ns, name, key) => this.client.readSecretKey(ns, name, key),
+        onQuery: (_q, ms, outcome) => {
+          this.metrics.promQueries.inc({ outcome });
+          this.metrics.promQueryDuration.observe(ms / 1000);
+        },
+      }),
       metrics: this.metrics,
       log,
     });

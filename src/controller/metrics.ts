@@ -15,6 +15,8 @@ export class ControllerMetrics {
   readonly writesSkipped = new Counter({ name: 'fledge_writes_skipped_total', help: 'Writes not sent because nothing changed', labelNames: ['kind'], registers: [this.registry] });
   readonly canaryWeight = new Gauge({ name: 'fledge_rollout_canary_weight', help: 'Percent of traffic on the canary', labelNames: ['namespace', 'name'], registers: [this.registry] });
   readonly phase = new Gauge({ name: 'fledge_rollout_phase', help: '1 for the phase the rollout is in', labelNames: ['namespace', 'name', 'phase'], registers: [this.registry] });
+  readonly promQueries = new Counter({ name: 'fledge_prometheus_queries_total', help: 'Queries sent to Prometheus', labelNames: ['outcome'], registers: [this.registry] });
+  readonly promQueryDuration = new Histogram({ name: 'fledge_prometheus_query_duration_seconds', help: 'Prometheus query latency', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry] });
   readonly analyses = new Counter({ name: 'fledge_analysis_total', help: 'Step judgements', labelNames: ['verdict'], registers: [this.registry] });
 
   constructor() {

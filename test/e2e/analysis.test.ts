@@ -1,0 +1,172 @@
+/**
+ * Canary analysis end to end, with every part real: the controller process, a kube-apiserver with
+ * Istio's CRDs, a Prometheus scraping a fake mesh whose traffic split follows the live
+ * VirtualService, and Istio's standard metrics queried with production PromQL.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalCluster } from '../../src/devenv/cluster.ts';
+import { followVirtualService, type DataPlane } from '../../src/devenv/dataplane.ts';
+import { startMeshWorkload, type MeshWorkload } from '../../src/devenv/mesh.ts';
+import { startLocalPrometheus, type LocalPrometheus } from '../../src/devenv/prometheus.ts';
+import { startTestCluster } from '../support/cluster.ts';
+import { ControllerProcess } from '../support/controller-process.ts';
+import {
+  ROLLOUTS, VIRTUAL_SERVICES, createNamespace, eventually, expectValidWeights, getObject, gitopsApply, listEvents,
+  rolloutManifest, testKube, weightsOf, type RolloutLike, type TestKube, type VirtualServiceLike,
+} from '../support/kube.ts';
+
+const NS = 'e2e';
+const SERVICES = ['healthy', 'bad', 'quiet', 'outage'] as const;
+type Service = (typeof SERVICES)[number];
+
+let cluster: LocalCluster;
+let k: TestKube;
+let prometheus: LocalPrometheus;
+let controller: ControllerProcess;
+const mesh = {} as Record<Service, MeshWorkload>;
+const planes: DataPlane[] = [];
+
+interface RolloutStatusFull extends RolloutLike {
+  status?: RolloutLike['status'] & { lastAnalysis?: { verdict: string; reason: string; canary?: { requests: number; errors: number }; stable?: { requests: number; errors: number }; probabilityWorse?: number } };
+}
+
+function spec(service: Service, strategy: Record<string, unknown>, analysis: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    service: { name: service, port: 8080 },
+    stable: { labels: { app: service, version: 'v1' } },
+    canary: { labels: { app: service, version: 'v2' } },
+    strategy,
+    analysis: {
+      prometheus: { address: prometheus.url, timeout: '2s' },
+      metrics: [{ name: 'error-rate', template: 'istio-error-rate', max: 0.1 }],
+      minRequests: 20,
+      failureLimit: 1,
+      checkInterval: '1s',
+      ...analysis,
+    },
+  };
+}
+
+const rolloutOf = (name: string) => getObject<RolloutStatusFull>(k, ROLLOUTS, NS, name);
+const vsOf = (name: string) => getObject<VirtualServiceLike>(k, VIRTUAL_SERVICES, NS, name);
+
+/** Polls until the phase is reached, checking on the way that it never passes through `never`. */
+async function waitPhase(name: string, phase: string, timeoutMs: number, never?: string): Promise<RolloutStatusFull> {
+  return eventually(async () => {
+    const r = await rolloutOf(name);
+    const vs = await vsOf(name);
+    if (vs) expectValidWeights(vs);
+    if (never) expect(r?.status?.phase, `${name} must never be ${never}: ${r?.status?.message}`).not.toBe(never);
+    return r?.status?.phase === phase ? r : undefined;
+  }, `${name} to be ${phase}`, timeoutMs, 250);
+}
+
+beforeAll(async () => {
+  const behaviours: Record<Service, { rps: number; v1: number; v2: number }> = {
+    healthy: { rps: 40, v1: 0.01, v2: 0.01 },
+    bad: { rps: 40, v1: 0.01, v2: 0.05 },
+    quiet: { rps: 1, v1: 0.01, v2: 0.01 },
+    outage: { rps: 40, v1: 0.01, v2: 0.01 },
+  };
+  for (const [i, s] of SERVICES.entries()) {
+    const b = behaviours[s];
+    mesh[s] = await startMeshWorkload({
+      service: s, namespace: NS, versions: ['v1', 'v2'], rps: b.rps, seed: 7 + i,
+      behaviour: { v1: { errorRate: b.v1, latencyMs: 20 }, v2: { errorRate: b.v2, latencyMs: 20 } },
+    });
+  }
+  [cluster, prometheus] = await Promise.all([
+    startTestCluster(),
+    startLocalPrometheus({ scrapeTargets: SERVICES.map((s) => mesh[s].metricsAddress), scrapeInterval: '1s' }),
+  ]);
+  k = testKube(cluster.kubeconfigPath);
+  await createNamespace(k, NS);
+  for (const s of SERVICES) planes.push(followVirtualService(k.kc, mesh[s], { namespace: NS, virtualService: s, destinationRule: s }));
+  controller = await ControllerProcess.start({ kubeconfig: cluster.kubeconfigPath, args: ['--namespace', NS, '--resync', '30s'] });
+  // Prometheus sees new targets only after its first discovery cycle (~5 s).
+  await eventually(async () => {
+    const res = await fetch(`${prometheus.url}/api/v1/query?query=${encodeURIComponent('sum(istio_requests_total)')}`);
+    const body = (await res.json()) as { data?: { result?: unknown[] } };
+    return (body.data?.result?.length ?? 0) > 0;
+  }, 'Prometheus to scrape the mesh', 30_000, 500);
+}, 240_000);
+
+afterAll(async () => {
+  for (const p of planes) p.stop();
+  await controller?.stop();
+  await prometheus?.stop();
+  await Promise.all(Object.values(mesh).map((m) => m.stop()));
+  await cluster?.stop();
+});
+
+describe('canary analysis from a real Prometheus', () => {
+  it('promotes a healthy canary, 90/10 through 0/100', async () => {
+    await gitopsApply(k, rolloutManifest(NS, 'healthy', spec('healthy', { steps: [10, 50, 100], interval: '4s' })));
+    const weights = new Set<number>();
+    const done = await eventually(async () => {
+      const vs = await vsOf('healthy');
+      if (vs) {
+        expectValidWeights(vs);
+        weights.add(weightsOf(vs).canary!);
+      }
+      const r = await rolloutOf('healthy');
+      expect(r?.status?.phase).not.toBe('RolledBack');
+      return r?.status?.phase === 'Promoted' ? r : undefined;
+    }, 'promotion', 90_000, 200);
+    expect(done.status?.canaryWeight).toBe(100);
+    expect(weightsOf((await vsOf('healthy'))!)).toEqual({ stable: 0, canary: 100 });
+    expect([...weights]).toEqual(expect.arrayContaining([10, 50, 100]));
+    expect(done.status?.lastAnalysis?.verdict).toBe('pass');
+    expect(done.status?.lastAnalysis?.canary?.requests).toBeGreaterThan(20);
+    // The mesh really did send canary traffic the controller's way.
+    expect(mesh.healthy.served().v2!.requests).toBeGreaterThan(50);
+  });
+
+  it('rolls back a canary with 5x the stable error rate to 100/0, with the reason in status', async () => {
+    await gitopsApply(k, rolloutManifest(NS, 'bad', spec('bad', { steps: [50, 100], interval: '30s' })));
+    const t0 = Date.now();
+    const r = await waitPhase('bad', 'RolledBack', 90_000, 'Promoted');
+    const took = Date.now() - t0;
+    expect(r.status?.canaryWeight).toBe(0);
+    expect(weightsOf((await vsOf('bad'))!)).toEqual({ stable: 100, canary: 0 });
+    expect(r.status?.message).toContain('analysis failed');
+    expect(r.status?.lastAnalysis?.verdict).toBe('fail');
+    expect(r.status?.lastAnalysis?.reason).toMatch(/comparison|error-rate/);
+    // Caught by the comparison inside the first 30 s step, not after whole intervals.
+    expect(took).toBeLessThan(60_000);
+    const events = await listEvents(k, NS, 'bad');
+    expect(events.map((e) => e.reason)).toContain('RolledBack');
+  });
+
+  it('never rolls back a healthy canary at 1 request per second', async () => {
+    await gitopsApply(k, rolloutManifest(NS, 'quiet', spec('quiet', { steps: [50, 100], interval: '5s' })));
+    const deadline = Date.now() + 40_000;
+    const phases = new Set<string>();
+    while (Date.now() < deadline) {
+      const r = await rolloutOf('quiet');
+      if (r?.status?.phase) phases.add(r.status.phase);
+      expect(r?.status?.phase, r?.status?.message).not.toBe('RolledBack');
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    const r = await rolloutOf('quiet');
+    // Traffic this low is inconclusive until enough requests have come in: it waits, then moves on.
+    expect(['Progressing', 'Promoted']).toContain(r?.status?.phase);
+    expect(r?.status?.lastAnalysis).toBeDefined();
+  });
+
+  it('holds the step while Prometheus is down, and carries on when it returns', async () => {
+    await gitopsApply(k, rolloutManifest(NS, 'outage', spec('outage', { steps: [20, 40, 100], interval: '4s' })));
+    await eventually(async () => (await rolloutOf('outage'))?.status?.canaryWeight === 20, 'step 1');
+    await prometheus.pause();
+    try {
+      await new Promise((res) => setTimeout(res, 9000));
+      const held = await rolloutOf('outage');
+      expect(held?.status?.phase).toBe('Progressing');
+      expect(held?.status?.canaryWeight).toBe(20);
+      expect(held?.status?.lastAnalysis?.verdict).toBe('inconclusive');
+    } finally {
+      await prometheus.resume();
+    }
+    await waitPhase('outage', 'Promoted', 90_000, 'RolledBack');
+  });
+});
