@@ -35,4 +35,4 @@ export const DEFAULT_MIN_REQUESTS = 50;
 export const MAX_STEPS = 100;
 export const DEFAULT_CHECK_INTERVAL = '10s';
 export const DEFAULT_PROMETHEUS_TIMEOUT = '5s';
-export const DEFAULT_COMPARISON = { confidence: 0.99, tolerance: 0.005, relativeTolerance: 1 } as const;
+export const DEFAULT_COMPARISON = { confidence: 0.98, tolerance: 0.005, relativeTolerance: 0.5, baselineWindow: '10m' } as const;

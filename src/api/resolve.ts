@@ -39,6 +39,7 @@ export interface ResolvedComparison {
   confidence: number;
   tolerance: number;
   relativeTolerance: number;
+  baselineWindowMs: number;
 }
 
 export interface ResolvedAnalysis {
@@ -125,6 +126,7 @@ function resolveAnalysis(a: Rollout['spec']['analysis'], metrics: NonNullable<No
               confidence: a.comparison?.confidence ?? DEFAULT_COMPARISON.confidence,
               tolerance: a.comparison?.tolerance ?? DEFAULT_COMPARISON.tolerance,
               relativeTolerance: a.comparison?.relativeTolerance ?? DEFAULT_COMPARISON.relativeTolerance,
+              baselineWindowMs: parseDuration(a.comparison?.baselineWindow ?? DEFAULT_COMPARISON.baselineWindow) ?? 600_000,
             },
           }
         : {}),

@@ -133,6 +133,11 @@ export const ComparisonSchema = z.strictObject({
   tolerance: z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1').optional(),
   /** Relative margin: 1 lets the canary reach twice the stable's error rate. The larger margin applies. */
   relativeTolerance: z.number().min(0, 'must not be negative').max(100, 'must be at most 100').optional(),
+  /**
+   * Stable's error rate is read over at least this long: stable is the known quantity, more of
+   * its history makes the comparison sharper, and it still has data when the canary takes 100 %.
+   */
+  baselineWindow: duration('baselineWindow').optional(),
 });
 
 export const AnalysisSchema = z.strictObject({

@@ -166,8 +166,8 @@ function checkAnalysis(spec: RolloutSpec, add: Add): void {
   else if (!a.prometheus && a.comparison?.enabled !== false) add('spec.analysis.prometheus.address', 'is required: analysis compares canary and stable from Prometheus');
   const auth = a.prometheus?.auth;
   if (auth && (auth.file === undefined) === (auth.secretRef === undefined)) add('spec.analysis.prometheus.auth', 'set exactly one of file or secretRef');
-  for (const [field, text] of [['timeout', a.prometheus?.timeout], ['checkInterval', a.checkInterval]] as const) {
-    if (text !== undefined && !(parseDuration(text)! >= 1000)) add(`spec.analysis.${field === 'timeout' ? 'prometheus.timeout' : field}`, 'must be at least 1s');
+  for (const [path, text] of [['prometheus.timeout', a.prometheus?.timeout], ['checkInterval', a.checkInterval], ['comparison.baselineWindow', a.comparison?.baselineWindow]] as const) {
+    if (text !== undefined && !(parseDuration(text)! >= 1000)) add(`spec.analysis.${path}`, 'must be at least 1s');
   }
   const needsVersionLabel = a.comparison?.enabled !== false || metrics.some((m) => m.template !== undefined);
   if (needsVersionLabel) {
@@ -175,6 +175,12 @@ function checkAnalysis(spec: RolloutSpec, add: Add): void {
       if (!versionLabel(spec[side].labels)) {
         add(`spec.${side}.labels`, `Istio metrics tell versions apart by a label (${VERSION_LABELS.join(', ')}); set one, or use metrics with query and comparison.enabled: false`);
       }
+    }
+    // Equal versions select the same series: the canary would be measured on stable's traffic too.
+    const s = versionLabel(spec.stable.labels);
+    const c = versionLabel(spec.canary.labels);
+    if (s && c && s.value === c.value) {
+      add('spec.canary.labels', `${c.key}: ${c.value} is stable's version too (${s.key}); Istio metrics could not tell the canary's traffic from stable's: give the canary its own version`);
     }
   }
   const names = new Set<string>();

@@ -10,7 +10,7 @@ import type { Logger } from '../kube/log.ts';
 import { fileCredentials } from '../metrics/credentials.ts';
 import { PrometheusProvider } from '../metrics/prometheus.ts';
 import { MetricsError, NoDataError, type MetricsProvider } from '../metrics/provider.ts';
-import { metricQuery, trafficQueries, type QueryContext } from '../metrics/templates.ts';
+import { metricQuery, queryContext, queryWindowSeconds, trafficQueries, type QueryContext } from '../metrics/templates.ts';
 import { stepClock } from '../plan/clock.ts';
 import type { Analyzer } from './analyzer.ts';
 
@@ -25,10 +25,6 @@ export interface PrometheusAnalyzerOptions {
   onQuery?: (promql: string, ms: number, outcome: string) => void;
 }
 
-const KINDS: Record<string, 'nodata' | 'multiple' | 'query' | 'unavailable'> = { nodata: 'nodata', multiple: 'multiple', query: 'query', unavailable: 'unavailable' };
-
-/** Prometheus needs at least two samples in a range; production scrapes every 15-30 s. */
-export const MIN_WINDOW_SECONDS = 10;
 
 export class PrometheusAnalyzer implements Analyzer {
   private readonly o: PrometheusAnalyzerOptions;
@@ -41,19 +37,14 @@ export class PrometheusAnalyzer implements Analyzer {
   async analyze(r: ResolvedRollout, status: RolloutStatus, now: Date): Promise<AnalysisResult> {
     const a = r.analysis!;
     const clock = stepClock(r, status, now);
-    const windowSeconds = Math.max(MIN_WINDOW_SECONDS, Math.ceil(Math.min(clock.elapsedMs, 366 * 86_400_000) / 1000));
-    const ctx: QueryContext = {
-      service: r.service.name.split('.')[0]!,
-      namespace: r.namespace,
-      stableLabels: status.stableLabels ?? r.stable.labels,
-      canaryLabels: status.canaryLabels ?? r.canary.labels,
-      windowSeconds,
-    };
+    // The window is the whole step so far: slow traffic accumulates instead of being judged in slices.
+    const windowSeconds = queryWindowSeconds(Math.min(clock.elapsedMs, 366 * 86_400_000) / 1000);
+    const ctx: QueryContext = queryContext(r, windowSeconds);
     const provider = this.providerFor(a.prometheus, r.namespace);
     const needsCounts = a.comparison !== undefined || a.metrics.some((m) => m.template !== undefined) || a.minRequests > 0;
     const [counts, metrics] = await Promise.all([
-      needsCounts ? this.counts(provider, ctx, a.comparison !== undefined) : Promise.resolve(undefined),
-      Promise.all(a.metrics.map((m) => this.observe(provider, ctx, m))),
+      needsCounts ? this.counts(provider, ctx, a.comparison ? queryContext(r, queryWindowSeconds(Math.max(windowSeconds, a.comparison.baselineWindowMs / 1000))) : undefined, now) : Promise.resolve(undefined),
+      Promise.all(a.metrics.map((m) => this.observe(provider, ctx, m, now))),
     ]);
     return judgeStep({
       analysis: a,
@@ -97,11 +88,11 @@ export class PrometheusAnalyzer implements Analyzer {
     };
   }
 
-  private async counts(provider: MetricsProvider, ctx: QueryContext, withStable: boolean): Promise<{ canary: TrafficCounts; stable?: TrafficCounts } | { error: string }> {
+  private async counts(provider: MetricsProvider, ctx: QueryContext, stableCtx: QueryContext | undefined, now: Date): Promise<{ canary: TrafficCounts; stable?: TrafficCounts } | { error: string }> {
     try {
       const [canary, stable] = await Promise.all([
-        this.subsetCounts(provider, ctx, 'canary'),
-        withStable ? this.subsetCounts(provider, ctx, 'stable') : Promise.resolve(undefined),
+        this.subsetCounts(provider, ctx, 'canary', now),
+        stableCtx ? this.subsetCounts(provider, stableCtx, 'stable', now) : Promise.resolve(undefined),
       ]);
       return { canary, ...(stable ? { stable } : {}) };
     } catch (err) {
@@ -110,21 +101,22 @@ export class PrometheusAnalyzer implements Analyzer {
   }
 
   /** No series means no requests (or no 5xx) in the window: zero, not a failure. */
-  private async subsetCounts(provider: MetricsProvider, ctx: QueryContext, subset: 'canary' | 'stable'): Promise<TrafficCounts> {
+  private async subsetCounts(provider: MetricsProvider, ctx: QueryContext, subset: 'canary' | 'stable', now: Date): Promise<TrafficCounts> {
     const q = trafficQueries(ctx, subset);
     const zeroIfNone = (p: Promise<number>) => p.then((v) => (Number.isFinite(v) ? v : 0), (err) => {
       if (err instanceof NoDataError) return 0;
       throw err;
     });
-    const [requests, errors] = await Promise.all([zeroIfNone(provider.query(q.requests)), zeroIfNone(provider.query(q.errors))]);
+    // One evaluation instant for every query, so the counts describe the same window.
+    const [requests, errors] = await Promise.all([zeroIfNone(provider.query(q.requests, { time: now })), zeroIfNone(provider.query(q.errors, { time: now }))]);
     return { requests, errors: Math.min(errors, requests) };
   }
 
-  private async observe(provider: MetricsProvider, ctx: QueryContext, m: ResolvedMetric): Promise<MetricObservation> {
+  private async observe(provider: MetricsProvider, ctx: QueryContext, m: ResolvedMetric, now: Date): Promise<MetricObservation> {
     try {
-      return { name: m.name, value: await provider.query(metricQuery(ctx, m)) };
+      return { name: m.name, value: await provider.query(metricQuery(ctx, m), { time: now }) };
     } catch (err) {
-      if (err instanceof MetricsError) return { name: m.name, error: KINDS[err.kind] ?? 'query', message: err.message };
+      if (err instanceof MetricsError) return { name: m.name, error: err.kind, message: err.message };
       const message = err instanceof Error ? err.message : String(err);
       this.o.log.warn({ metric: m.name, err: message }, 'metric query failed');
       return { name: m.name, error: 'query', message };

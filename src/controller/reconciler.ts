@@ -82,6 +82,7 @@ export class Reconciler {
     if (this.d.analyzer && analysisDue(r, previous, now)) {
       analysis = await this.d.analyzer.analyze(r, previous ?? {}, now);
       this.d.metrics.analyses.inc({ verdict: analysis.verdict });
+      this.d.log.debug({ rollout: key, step: analysis.stepIndex, final: analysis.final, verdict: analysis.verdict, reason: analysis.reason, canary: analysis.canary, stable: analysis.stable, pWorse: analysis.probabilityWorse, windowSeconds: analysis.windowSeconds }, 'analysis');
     }
     const result = plan({ rollout: r, status: previous, requests: readRequests(raw.metadata.annotations), ...(analysis ? { analysis } : {}), now });
 

@@ -154,7 +154,9 @@ function sameRelease(ctx: Ctx, prev: Status, q: OperatorRequests, analysis: Anal
       if (!again) ctx.events.push({ type: 'Normal', reason: REASONS.analysisInconclusive, message: `step ${idx + 1} held: ${analysis.reason}` });
       st = { ...st, inconclusiveChecks: (st.inconclusiveChecks ?? 0) + 1 };
       const limit = r.analysis.inconclusiveLimit;
-      if (limit !== undefined && clock.elapsedMs >= clock.holdMs * (1 + limit)) {
+      // A step waiting for a person (or paused by one) has no traffic to wait for.
+      const waitingForPerson = q.paused || r.steps[idx]!.pause === 'manual';
+      if (limit !== undefined && !waitingForPerson && clock.elapsedMs >= clock.holdMs * (1 + limit)) {
         return rolledBack(ctx, st, REASONS.rolledBack, `no conclusive analysis after ${limit + 1} interval(s) at step ${idx + 1}: ${analysis.reason}`);
       }
     } else if (analysis.verdict === 'pass' && final) {

@@ -99,7 +99,7 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-describe('canary analysis from a real Prometheus', () => {
+describe('canary analysis from a real Prometheus', { timeout: 150_000 }, () => {
   it('promotes a healthy canary, 90/10 through 0/100', async () => {
     await gitopsApply(k, rolloutManifest(NS, 'healthy', spec('healthy', { steps: [10, 50, 100], interval: '4s' })));
     const weights = new Set<number>();

@@ -24,6 +24,8 @@ interface Opts {
   interval?: string;
   /** undefined: no analysis; a number: analysis with that failureLimit; true: analysis with the default limit. */
   analysis?: number | true;
+  /** More fields of spec.analysis (inconclusiveLimit, checkInterval...), when analysis is on. */
+  analysisSpec?: Record<string, unknown>;
   stable?: Labels;
   canary?: Labels;
   generation?: number;
@@ -40,15 +42,15 @@ function rollout(o: Opts = {}): ResolvedRollout {
   };
   if (o.stable) doc.spec.stable = { labels: o.stable };
   if (o.canary) doc.spec.canary = { labels: o.canary };
-  if (o.analysis !== undefined) doc.spec.analysis = { ...ANALYSIS, ...(o.analysis === true ? {} : { failureLimit: o.analysis }) };
+  if (o.analysis !== undefined) doc.spec.analysis = { ...ANALYSIS, ...(o.analysis === true ? {} : { failureLimit: o.analysis }), ...o.analysisSpec };
   return resolveValid(doc);
 }
 
 const V = (v: string): Labels => ({ version: v });
 const rel = (r: ResolvedRollout) => releaseId(r.stable.labels, r.canary.labels);
 
-function verdict(v: Verdict, status: RolloutStatus | undefined, now: number): AnalysisResult {
-  return { verdict: v, reason: `${v} at step ${status?.stepIndex}`, at: iso(now), stepIndex: status?.stepIndex ?? 0, metrics: [] };
+function verdict(v: Verdict, status: RolloutStatus | undefined, now: number, final?: boolean): AnalysisResult {
+  return { verdict: v, reason: `${v} at step ${status?.stepIndex}`, at: iso(now), stepIndex: status?.stepIndex ?? 0, metrics: [], ...(final !== undefined ? { final } : {}) };
 }
 
 /** A controller in miniature: status round-trips through JSON like it does through the API server. */
@@ -62,10 +64,11 @@ class Sim {
     this.status = status;
   }
 
-  plan(o: { after?: number; requests?: OperatorRequests; verdict?: Verdict; rollout?: ResolvedRollout } = {}): PlanResult {
+  /** `final` is what the analyzer says about the hold; left out, the planner reads its own clock. */
+  plan(o: { after?: number; requests?: OperatorRequests; verdict?: Verdict; final?: boolean; rollout?: ResolvedRollout } = {}): PlanResult {
     this.now += o.after ?? 0;
     if (o.rollout) this.r = o.rollout;
-    const analysis = o.verdict ? verdict(o.verdict, this.status, this.now) : undefined;
+    const analysis = o.verdict ? verdict(o.verdict, this.status, this.now, o.final) : undefined;
     this.last = plan({ rollout: this.r, status: this.status, requests: o.requests ?? NO, now: at(this.now), ...(analysis ? { analysis } : {}) });
     this.status = JSON.parse(JSON.stringify(this.last.status)) as RolloutStatus;
     return this.last;
@@ -76,6 +79,14 @@ class Sim {
     this.now += hold;
     expect(analysisDue(this.r, this.status, at(this.now))).toBe(true);
     return this.plan({ verdict: v, requests });
+  }
+
+  /** Wait as long as the last plan asked, insist that a check is due then (not a moment sooner), and judge. */
+  check(v: Verdict, requests: OperatorRequests = NO): PlanResult {
+    const wait = this.last.requeueAfterMs!;
+    expect(wait).toBeGreaterThan(0);
+    expect(analysisDue(this.r, this.status, at(this.now + wait - 1))).toBe(false);
+    return this.judge(v, wait, requests);
   }
 }
 
@@ -197,40 +208,35 @@ describe('holding and advancing on time (no analysis)', () => {
 });
 
 describe('analysis', () => {
-  it('advances on a pass', () => {
+  // rollout({ analysis }) holds each step 1m and checks every 10s (the default checkInterval).
+  it('advances on a pass when the hold ends: the final judgement', () => {
     const sim = new Sim(rollout({ analysis: 2 }));
     sim.plan();
     const res = sim.judge('pass');
-    expect(res.status).toMatchObject({ phase: 'Progressing', stepIndex: 1, canaryWeight: 50, lastAnalysis: { verdict: 'pass' } });
+    expect(res.status).toMatchObject({ phase: 'Progressing', stepIndex: 1, canaryWeight: 50, stepStartedAt: iso(M), lastAnalysis: { verdict: 'pass', final: true, at: iso(M) } });
     expect(reasons(res)).toEqual(['StepAdvanced']);
+    expect(res.requeueAfterMs).toBe(10 * S);
     expect(cond(res.status, 'Analysis')).toMatchObject({ status: 'True', reason: 'Passed' });
   });
 
-  it('holds on an inconclusive judgement; the window keeps growing from the step start', () => {
+  it('judges every checkInterval inside the step; passes there only record, the one when the hold ends advances', () => {
     const sim = new Sim(rollout({ analysis: 2 }));
-    sim.plan();
-    const res = sim.judge('inconclusive');
-    expect(res.status).toMatchObject({ phase: 'Progressing', stepIndex: 0, canaryWeight: 10, inconclusiveChecks: 1, failedChecks: 0, stepStartedAt: iso(0) });
-    expect(reasons(res)).toEqual(['AnalysisInconclusive']);
-    expect(res.requeueAfterMs).toBe(10 * S);
-    expect(cond(res.status, 'Analysis')).toMatchObject({ status: 'Unknown', reason: 'Inconclusive' });
-    // Inconclusive never counts as a failure, however often it happens, and says so only once.
-    for (let i = 0; i < 5; i++) expect(reasons(sim.judge('inconclusive', 10 * S))).toEqual([]);
-    expect(sim.status).toMatchObject({ phase: 'Progressing', stepIndex: 0, inconclusiveChecks: 6, failedChecks: 0, stepStartedAt: iso(0) });
-    // Once enough traffic has come in, the same step passes and moves on.
-    expect(sim.judge('pass', 10 * S).status).toMatchObject({ stepIndex: 1, canaryWeight: 50 });
-  });
-
-  it('rolls back after inconclusiveLimit extra intervals without a conclusive judgement', () => {
-    const r = rollout({ analysis: 2 });
-    const sim = new Sim({ ...r, analysis: { ...r.analysis!, inconclusiveLimit: 2 } });
-    sim.plan();
-    sim.judge('inconclusive');
-    // 3 intervals (the hold plus 2 extra) after the step began, the silence is a rollback.
-    for (let t = M + 10 * S; t < 3 * M; t += 10 * S) expect(sim.judge('inconclusive', 10 * S).status.phase).toBe('Progressing');
-    const res = sim.judge('inconclusive', 10 * S);
-    expect(res.status).toMatchObject({ phase: 'RolledBack', canaryWeight: 0 });
-    expect(res.status.message).toContain('no conclusive analysis');
+    expect(sim.plan().requeueAfterMs).toBe(10 * S);
+    for (let t = 10 * S; t < M; t += 10 * S) {
+      const res = sim.check('pass');
+      expect(sim.now).toBe(t);
+      expect(res.status).toMatchObject({
+        phase: 'Progressing', stepIndex: 0, canaryWeight: 10, stepStartedAt: iso(0), failedChecks: 0, inconclusiveChecks: 0,
+        lastAnalysis: { verdict: 'pass', final: false, at: iso(t), stepIndex: 0 },
+      });
+      expect(res.events).toEqual([]);
+      expect(res.requeueAfterMs).toBe(10 * S);
+      expect(cond(res.status, 'Analysis')).toMatchObject({ status: 'True', reason: 'Passed' });
+    }
+    const res = sim.check('pass');
+    expect(sim.now).toBe(M);
+    expect(res.status).toMatchObject({ stepIndex: 1, canaryWeight: 50, stepStartedAt: iso(M), lastAnalysis: { verdict: 'pass', final: true } });
+    expect(reasons(res)).toEqual(['StepAdvanced']);
   });
 
   it('judges inside the step every checkInterval: a fail counts at once, a pass does not advance early', () => {
@@ -239,36 +245,166 @@ describe('analysis', () => {
     expect(analysisDue(sim.r, sim.status, at(5 * S))).toBe(false);
     expect(analysisDue(sim.r, sim.status, at(10 * S))).toBe(true);
     const early = sim.plan({ after: 10 * S, verdict: 'pass' });
-    expect(early.status).toMatchObject({ phase: 'Progressing', stepIndex: 0, canaryWeight: 10 });
+    expect(early.status).toMatchObject({ phase: 'Progressing', stepIndex: 0, canaryWeight: 10, lastAnalysis: { final: false } });
     expect(early.requeueAfterMs).toBe(10 * S);
     expect(analysisDue(sim.r, sim.status, at(15 * S))).toBe(false);
     expect(analysisDue(sim.r, sim.status, at(20 * S))).toBe(true);
     const bad = sim.plan({ after: 10 * S, verdict: 'fail' });
-    expect(bad.status).toMatchObject({ phase: 'RolledBack', canaryWeight: 0 });
+    expect(bad.status).toMatchObject({ phase: 'RolledBack', canaryWeight: 0, failedChecks: 1, lastAnalysis: { verdict: 'fail', final: false } });
+    expect(bad.events.map((e) => [e.type, e.reason])).toEqual([['Warning', 'RolledBack']]);
+  });
+
+  it('a tolerated failure inside the hold warns and restarts the window from that check', () => {
+    const sim = new Sim(rollout({ analysis: 2 }));
+    sim.plan();
+    const res = sim.check('fail');
+    expect(res.events.map((e) => [e.type, e.reason])).toEqual([['Warning', 'AnalysisFailed']]);
+    expect(res.events[0]!.message).toContain('(1 of 2 tolerated)');
+    expect(res.status).toMatchObject({ phase: 'Progressing', stepIndex: 0, failedChecks: 1, stepStartedAt: iso(10 * S), lastAnalysis: { verdict: 'fail', final: false } });
+    expect(res.requeueAfterMs).toBe(10 * S);
+    // The new window is held a full interval: the final judgement is due at 10s + 1m, not at 1m.
+    expect(analysisDue(sim.r, sim.status, at(M))).toBe(true); // a periodic check
+    sim.plan({ after: M - 10 * S, verdict: 'pass' });
+    expect(sim.status).toMatchObject({ stepIndex: 0, lastAnalysis: { final: false } });
+    expect(sim.last.requeueAfterMs).toBe(10 * S);
+    expect(sim.check('pass').status).toMatchObject({ stepIndex: 1, stepStartedAt: iso(M + 10 * S) });
   });
 
   it('asks for a final judgement exactly when the hold ends, even between periodic checks', () => {
-    const r = rollout({ analysis: 2 });
-    const sim = new Sim({ ...r, analysis: { ...r.analysis!, checkIntervalMs: 25 * S } });
-    sim.plan();
-    sim.plan({ after: 25 * S, verdict: 'pass' });
-    sim.plan({ after: 25 * S, verdict: 'pass' });
+    const sim = new Sim(rollout({ analysis: 2, analysisSpec: { checkInterval: '25s' } }));
+    expect(sim.r.analysis?.checkIntervalMs).toBe(25 * S);
+    // Requeue: the sooner of the next check and the end of the hold.
+    expect(sim.plan().requeueAfterMs).toBe(25 * S);
+    expect(sim.check('pass').requeueAfterMs).toBe(25 * S); // at 25s: next check 50s, hold ends 60s
+    expect(sim.check('pass').requeueAfterMs).toBe(10 * S); // at 50s: the hold ends before the next check at 75s
     expect(analysisDue(sim.r, sim.status, at(59 * S))).toBe(false);
-    expect(analysisDue(sim.r, sim.status, at(M))).toBe(true);
-    expect(sim.plan({ after: 10 * S, verdict: 'pass' }).status).toMatchObject({ stepIndex: 1 });
+    const res = sim.check('pass');
+    expect(sim.now).toBe(M);
+    expect(res.status).toMatchObject({ stepIndex: 1, lastAnalysis: { final: true } });
+  });
+
+  it('a hold shorter than the checkInterval is judged once, when it ends', () => {
+    const sim = new Sim(rollout({ analysis: 2, steps: [{ weight: 10, pause: '5s' }, 100] }));
+    expect(sim.plan().requeueAfterMs).toBe(5 * S);
+    const res = sim.check('pass');
+    expect(sim.now).toBe(5 * S);
+    expect(res.status).toMatchObject({ stepIndex: 1, canaryWeight: 100, lastAnalysis: { final: true } });
+  });
+
+  it('a late check sets the next one a checkInterval after it was made', () => {
+    const sim = new Sim(rollout({ analysis: 2 }));
+    sim.plan();
+    const res = sim.plan({ after: 17 * S, verdict: 'pass' });
+    expect(res.requeueAfterMs).toBe(10 * S);
+    expect(analysisDue(sim.r, sim.status, at(27 * S - 1))).toBe(false);
+    expect(analysisDue(sim.r, sim.status, at(27 * S))).toBe(true);
+  });
+
+  it('trusts the analyzer on finality: a non-final pass never advances, a final pass never cuts the hold short', () => {
+    // The analyzer leaves threshold metrics unjudged in a non-final check; advancing on one would skip them.
+    const late = new Sim(rollout({ analysis: 2 }));
+    late.plan();
+    const res = late.plan({ after: M, verdict: 'pass', final: false });
+    expect(res.status).toMatchObject({ phase: 'Progressing', stepIndex: 0, stepStartedAt: iso(0), lastAnalysis: { verdict: 'pass', final: false } });
+    expect(res.events).toEqual([]);
+    expect(res.requeueAfterMs).toBe(10 * S);
+
+    const early = new Sim(rollout({ analysis: 2 }));
+    early.plan();
+    const e = early.plan({ after: 10 * S, verdict: 'pass', final: true });
+    expect(e.status).toMatchObject({ phase: 'Progressing', stepIndex: 0, stepStartedAt: iso(0), lastAnalysis: { final: true } });
+    expect(e.requeueAfterMs).toBe(10 * S);
+    expect(early.plan({ after: M - 10 * S }).status.stepIndex).toBe(0); // the hold is over, but no judgement of it yet
+  });
+
+  it('holds on an inconclusive judgement; the window keeps growing from the step start', () => {
+    const sim = new Sim(rollout({ analysis: 2 }));
+    sim.plan();
+    const res = sim.judge('inconclusive');
+    expect(res.status).toMatchObject({
+      phase: 'Progressing', stepIndex: 0, canaryWeight: 10, inconclusiveChecks: 1, failedChecks: 0, stepStartedAt: iso(0),
+      lastAnalysis: { verdict: 'inconclusive', final: true },
+    });
+    expect(reasons(res)).toEqual(['AnalysisInconclusive']);
+    expect(res.events[0]).toMatchObject({ type: 'Normal', message: expect.stringContaining('step 1 held') });
+    expect(res.requeueAfterMs).toBe(10 * S);
+    expect(cond(res.status, 'Analysis')).toMatchObject({ status: 'Unknown', reason: 'Inconclusive' });
+    // Inconclusive never counts as a failure, however often it happens, and says so only once.
+    for (let i = 0; i < 5; i++) expect(reasons(sim.check('inconclusive'))).toEqual([]);
+    expect(sim.now).toBe(M + 50 * S);
+    expect(sim.status).toMatchObject({ phase: 'Progressing', stepIndex: 0, inconclusiveChecks: 6, failedChecks: 0, stepStartedAt: iso(0) });
+    // Once enough traffic has come in, the same step passes and moves on.
+    expect(sim.check('pass').status).toMatchObject({ stepIndex: 1, canaryWeight: 50, stepStartedAt: iso(M + 60 * S) });
+  });
+
+  it('a non-final inconclusive only records: no event, no count, no restart', () => {
+    const sim = new Sim(rollout({ analysis: 2, analysisSpec: { inconclusiveLimit: 0 } }));
+    sim.plan();
+    const res = sim.check('inconclusive');
+    expect(res.status).toMatchObject({
+      phase: 'Progressing', stepIndex: 0, inconclusiveChecks: 0, failedChecks: 0, stepStartedAt: iso(0),
+      lastAnalysis: { verdict: 'inconclusive', final: false, at: iso(10 * S) },
+    });
+    expect(res.events).toEqual([]);
+    expect(res.requeueAfterMs).toBe(10 * S);
+    expect(cond(res.status, 'Analysis')).toMatchObject({ status: 'Unknown', reason: 'Inconclusive' });
+    for (let i = 0; i < 4; i++) sim.check('inconclusive');
+    expect(sim.judge('pass', 10 * S).status).toMatchObject({ stepIndex: 1 });
+  });
+
+  it('says AnalysisInconclusive again in a new window', () => {
+    const sim = new Sim(rollout({ analysis: 2 }));
+    sim.plan();
+    expect(reasons(sim.judge('inconclusive'))).toEqual(['AnalysisInconclusive']);
+    expect(reasons(sim.check('inconclusive'))).toEqual([]);
+    expect(reasons(sim.check('fail'))).toEqual(['AnalysisFailed']); // the window restarts at M + 20s
+    expect(sim.status).toMatchObject({ stepStartedAt: iso(M + 20 * S), inconclusiveChecks: 2, failedChecks: 1 });
+    const res = sim.judge('inconclusive');
+    expect(reasons(res)).toEqual(['AnalysisInconclusive']);
+    expect(res.status).toMatchObject({ inconclusiveChecks: 3, stepStartedAt: iso(M + 20 * S) });
+  });
+
+  it('rolls back after inconclusiveLimit extra intervals without a conclusive judgement', () => {
+    const sim = new Sim(rollout({ analysis: 2, analysisSpec: { inconclusiveLimit: 2 } }));
+    expect(sim.r.analysis?.inconclusiveLimit).toBe(2);
+    sim.plan();
+    sim.judge('inconclusive');
+    // 3 intervals (the hold plus 2 extra) after the step began, the silence is a rollback.
+    while (sim.now + 10 * S < 3 * M) expect(sim.check('inconclusive').status.phase).toBe('Progressing');
+    expect(sim.now).toBe(3 * M - 10 * S);
+    const res = sim.check('inconclusive');
+    expect(sim.now).toBe(3 * M);
+    expect(res.status).toMatchObject({ phase: 'RolledBack', canaryWeight: 0, stepIndex: 0, inconclusiveChecks: 13, failedChecks: 0 });
+    expect(res.status.message).toContain('no conclusive analysis after 3 interval(s) at step 1');
+    expect(res.events.map((e) => [e.type, e.reason])).toEqual([['Warning', 'RolledBack']]);
+    expect(res.requeueAfterMs).toBeUndefined();
+  });
+
+  it('inconclusiveLimit 0 rolls back at the first final inconclusive; a timed pause is the hold it multiplies', () => {
+    const zero = new Sim(rollout({ analysis: 2, analysisSpec: { inconclusiveLimit: 0 } }));
+    zero.plan();
+    zero.check('inconclusive');
+    expect(zero.judge('inconclusive', M - 10 * S).status).toMatchObject({ phase: 'RolledBack', inconclusiveChecks: 1 });
+
+    const timed = new Sim(rollout({ analysis: 2, analysisSpec: { inconclusiveLimit: 1 }, steps: [{ weight: 10, pause: '2m' }, 100] }));
+    timed.plan();
+    timed.judge('inconclusive', 2 * M);
+    while (timed.now + 10 * S < 4 * M) expect(timed.check('inconclusive').status.phase).toBe('Progressing');
+    expect(timed.check('inconclusive').status).toMatchObject({ phase: 'RolledBack', canaryWeight: 0 });
+    expect(timed.now).toBe(4 * M);
   });
 
   it('holds, and asks again soon, when a judgement is due but none was given', () => {
     const sim = new Sim(rollout({ analysis: 2 }));
     sim.plan();
     const res = sim.plan({ after: M });
-    expect(res.status).toMatchObject({ phase: 'Progressing', stepIndex: 0, canaryWeight: 10 });
-    expect(res.requeueAfterMs).toBeGreaterThan(0);
-    expect(res.requeueAfterMs).toBeLessThanOrEqual(M);
+    expect(res.status).toMatchObject({ phase: 'Progressing', stepIndex: 0, canaryWeight: 10, stepStartedAt: iso(0) });
+    expect(res.requeueAfterMs).toBe(S);
     expect(res.events).toEqual([]);
+    expect(analysisDue(sim.r, sim.status, at(M))).toBe(true);
   });
 
-  // [failureLimit, verdicts, expected phase at the end, expected failedChecks, expected canary weight]
+  // [failureLimit, verdicts (each when the hold ends), expected phase at the end, expected failedChecks, expected canary weight]
   it.each<[number, Verdict[], string, number, number]>([
     [2, ['fail'], 'Progressing', 1, 10],
     [2, ['fail', 'fail'], 'Progressing', 2, 10],
@@ -288,6 +424,21 @@ describe('analysis', () => {
     expect(sim.last.routing.canaryWeight).toBe(weight);
   });
 
+  // The same, judged at every check as the controller does: [failureLimit, verdicts, phase, failedChecks, weight, time at the end]
+  it.each<[number, Verdict[], string, number, number, number]>([
+    [1, ['fail', 'fail'], 'RolledBack', 2, 0, 20 * S],
+    [2, ['fail', 'pass', 'pass', 'fail'], 'Progressing', 2, 10, 40 * S],
+    [0, ['pass', 'pass', 'pass', 'pass', 'pass', 'pass'], 'Progressing', 0, 50, M],
+    [0, ['pass', 'pass', 'pass', 'pass', 'pass', 'inconclusive', 'fail'], 'RolledBack', 1, 0, M + 10 * S],
+    [1, ['inconclusive', 'fail', 'pass', 'pass', 'pass', 'pass', 'pass', 'pass'], 'Progressing', 1, 50, 20 * S + M],
+  ])('failureLimit %d, checks %j: %s with %d failed checks at canary %d, at %d ms', (limit, verdicts, phase, failed, weight, end) => {
+    const sim = new Sim(rollout({ analysis: limit }));
+    sim.plan();
+    for (const v of verdicts) sim.check(v);
+    expect(sim.status).toMatchObject({ phase, failedChecks: failed, canaryWeight: weight });
+    expect(sim.now).toBe(end);
+  });
+
   it('records a rollback with a Warning event, the reason, and Ready=False', () => {
     const sim = new Sim(rollout({ analysis: 0 }));
     sim.plan();
@@ -303,13 +454,17 @@ describe('analysis', () => {
     expect(res.requeueAfterMs).toBeUndefined();
   });
 
-  it('a tolerated failure warns and restarts the window', () => {
+  it('a tolerated failure when the hold ends warns and restarts the window', () => {
     const sim = new Sim(rollout({ analysis: 2 }));
     sim.plan();
     const res = sim.judge('fail');
     expect(res.events.map((e) => [e.type, e.reason])).toEqual([['Warning', 'AnalysisFailed']]);
-    expect(res.status.stepStartedAt).toBe(iso(M));
-    expect(res.requeueAfterMs).toBe(M);
+    expect(res.status).toMatchObject({ stepIndex: 0, stepStartedAt: iso(M), failedChecks: 1, lastAnalysis: { verdict: 'fail', final: true } });
+    // The next check comes a checkInterval into the new window; its final one a whole interval later.
+    expect(res.requeueAfterMs).toBe(10 * S);
+    expect(analysisDue(sim.r, sim.status, at(M + 10 * S - 1))).toBe(false);
+    expect(analysisDue(sim.r, sim.status, at(M + 10 * S))).toBe(true);
+    expect(sim.judge('pass', M).status).toMatchObject({ stepIndex: 1, stepStartedAt: iso(2 * M) });
   });
 
   it('stays rolled back: time passing and passes change nothing', () => {
@@ -325,20 +480,41 @@ describe('analysis', () => {
 });
 
 describe('analysisDue', () => {
+  // Interval 1m, checkInterval 10s; step 1 is a timed pause of 5m, step 2 a manual pause.
   const withAnalysis = rollout({ analysis: 1, interval: '1m', steps: [10, { weight: 20, pause: '5m' }, { weight: 30, pause: 'manual' }, 100] });
   const release = rel(withAnalysis);
   const base: RolloutStatus = { phase: 'Progressing', release, stepIndex: 0, stepStartedAt: iso(0), canaryWeight: 10 };
+  /** A status whose last judgement was of `step` at `ms`. */
+  const judged = (st: RolloutStatus, step: number, ms: number, final = false): RolloutStatus =>
+    ({ ...st, lastAnalysis: { verdict: 'pass', reason: 'ok', at: iso(ms), stepIndex: step, final, metrics: [] } });
+  const step1 = { ...base, stepIndex: 1, canaryWeight: 20 };
 
   it.each<[string, ResolvedRollout, RolloutStatus | undefined, number, boolean]>([
     ['no analysis configured', rollout({ interval: '1m' }), { ...base, release: rel(rollout()) }, 2 * M, false],
     ['no status yet', withAnalysis, undefined, 2 * M, false],
     ['a status of another release', withAnalysis, { ...base, release: '0123456789' }, 2 * M, false],
-    ['before the interval ends', withAnalysis, base, M - 1, false],
+    ['before the first check', withAnalysis, base, 10 * S - 1, false],
+    ['at the first check, inside the hold', withAnalysis, base, 10 * S, true],
+    ['between checks, after one at 30s', withAnalysis, judged(base, 0, 30 * S), 40 * S - 1, false],
+    ['a checkInterval after one at 30s', withAnalysis, judged(base, 0, 30 * S), 40 * S, true],
+    ['after a check at 55s, before the interval ends', withAnalysis, judged(base, 0, 55 * S), M - 1, false],
+    ['after a check at 55s, when the interval ends (the final check)', withAnalysis, judged(base, 0, 55 * S), M, true],
     ['when the interval ends', withAnalysis, base, M, true],
     ['after the interval ends', withAnalysis, base, 3 * M, true],
-    ['on a timed pause step, after the interval but before the pause ends', withAnalysis, { ...base, stepIndex: 1 }, 4 * M, false],
-    ['on a timed pause step, when the pause ends', withAnalysis, { ...base, stepIndex: 1 }, 5 * M, true],
-    ['on a manual step, paused, after the interval', withAnalysis, { ...base, phase: 'Paused', pausedBy: 'step', stepIndex: 2 }, M, true],
+    ['after the final check, before the next checkInterval', withAnalysis, judged(base, 0, M, true), M + 10 * S - 1, false],
+    ['after the final check, a checkInterval later', withAnalysis, judged(base, 0, M, true), M + 10 * S, true],
+    ['a check recorded for another step does not count', withAnalysis, judged(base, 1, 30 * S), 35 * S, true],
+    ['a check from before the window restarted does not count', withAnalysis, judged({ ...base, stepStartedAt: iso(20 * S) }, 0, 15 * S), 30 * S - 1, false],
+    ['the restarted window is checked a checkInterval after it began', withAnalysis, judged({ ...base, stepStartedAt: iso(20 * S) }, 0, 15 * S), 30 * S, true],
+    ['a check made when the window began counts', withAnalysis, judged({ ...base, stepStartedAt: iso(20 * S) }, 0, 20 * S), 30 * S, true],
+    ['on a timed pause step, between checks after the interval', withAnalysis, judged(step1, 1, 4 * M - 5 * S), 4 * M, false],
+    ['on a timed pause step, a checkInterval after the last check', withAnalysis, judged(step1, 1, 4 * M - 10 * S), 4 * M, true],
+    ['on a timed pause step, just before the pause ends', withAnalysis, judged(step1, 1, 5 * M - S), 5 * M - 1, false],
+    ['on a timed pause step, when the pause ends', withAnalysis, judged(step1, 1, 5 * M - S), 5 * M, true],
+    ['on a manual step, paused, before the first check', withAnalysis, { ...base, phase: 'Paused', pausedBy: 'step', stepIndex: 2 }, 10 * S - 1, false],
+    ['on a manual step, paused, at the first check', withAnalysis, { ...base, phase: 'Paused', pausedBy: 'step', stepIndex: 2 }, 10 * S, true],
+    ['on a manual step, paused, when the interval ends', withAnalysis, judged({ ...base, phase: 'Paused', pausedBy: 'step', stepIndex: 2 }, 2, 55 * S), M, true],
+    ['paused by the user, at a check', withAnalysis, { ...base, phase: 'Paused', pausedBy: 'user' }, 10 * S, true],
     ['paused by the user, after the interval', withAnalysis, { ...base, phase: 'Paused', pausedBy: 'user' }, M, true],
     ['while restarting (step -1)', withAnalysis, { ...base, stepIndex: -1 }, 3 * M, false],
     ['when Promoted', withAnalysis, { ...base, phase: 'Promoted', stepIndex: 4, canaryWeight: 100 }, 3 * M, false],
@@ -402,21 +578,49 @@ describe('manual pause', () => {
     expect(sim.status).toMatchObject({ stepIndex: 2, canaryWeight: 40 });
   });
 
-  it('a failing analysis on a manual step still rolls back', () => {
+  it('a failing analysis on a manual step still rolls back, at the first check', () => {
     const sim = new Sim(rollout({ steps: [{ weight: 10, pause: 'manual' }, 100], analysis: 0 }));
     sim.plan();
-    expect(sim.last.requeueAfterMs).toBe(M);
-    const res = sim.judge('fail');
-    expect(res.status).toMatchObject({ phase: 'RolledBack', canaryWeight: 0 });
+    expect(sim.last.requeueAfterMs).toBe(10 * S);
+    const res = sim.check('fail');
+    expect(sim.now).toBe(10 * S);
+    expect(res.status).toMatchObject({ phase: 'RolledBack', canaryWeight: 0, failedChecks: 1, lastAnalysis: { final: false } });
   });
 
-  it('a passing analysis on a manual step keeps it paused and does not ask again at once', () => {
+  it('a passing analysis on a manual step keeps it paused; only the pass when the interval ends starts a new window', () => {
     const sim = new Sim(rollout({ steps: [{ weight: 10, pause: 'manual' }, 100], analysis: 0 }));
     sim.plan();
-    const res = sim.judge('pass');
-    expect(res.status).toMatchObject({ phase: 'Paused', stepIndex: 0, canaryWeight: 10 });
-    expect(res.requeueAfterMs).toBe(M);
+    // The interval is the hold that sets the cadence on a manual step: checks every 10s, the final one at 1m.
+    for (let t = 10 * S; t < M; t += 10 * S) {
+      const res = sim.check('pass');
+      expect(res.status).toMatchObject({ phase: 'Paused', pausedBy: 'step', stepIndex: 0, stepStartedAt: iso(0), lastAnalysis: { final: false } });
+      expect(res.events).toEqual([]);
+      expect(res.requeueAfterMs).toBe(10 * S);
+    }
+    const res = sim.check('pass');
+    expect(sim.now).toBe(M);
+    expect(res.status).toMatchObject({ phase: 'Paused', pausedBy: 'step', stepIndex: 0, canaryWeight: 10, stepStartedAt: iso(M), lastAnalysis: { final: true } });
+    expect(res.events).toEqual([]);
+    expect(res.requeueAfterMs).toBe(10 * S);
     expect(analysisDue(sim.r, sim.status, at(sim.now))).toBe(false);
+    // The new window is judged like the first one.
+    sim.check('pass');
+    expect(sim.status).toMatchObject({ stepStartedAt: iso(M), lastAnalysis: { final: false } });
+    expect(sim.judge('pass', M - 10 * S).status).toMatchObject({ phase: 'Paused', stepIndex: 0, stepStartedAt: iso(2 * M) });
+  });
+
+  it('an inconclusive analysis on a manual step holds its window open and is said once', () => {
+    const sim = new Sim(rollout({ steps: [{ weight: 10, pause: 'manual' }, 100], analysis: 0 }));
+    sim.plan();
+    const res = sim.judge('inconclusive');
+    expect(res.status).toMatchObject({ phase: 'Paused', pausedBy: 'step', stepIndex: 0, stepStartedAt: iso(0), inconclusiveChecks: 1 });
+    expect(reasons(res)).toEqual(['AnalysisInconclusive']);
+    expect(res.requeueAfterMs).toBe(10 * S);
+    expect(reasons(sim.check('inconclusive'))).toEqual([]);
+    expect(sim.status).toMatchObject({ phase: 'Paused', stepStartedAt: iso(0), inconclusiveChecks: 2 });
+    // A resume still moves on, whatever the analysis says.
+    const resumed = sim.plan({ after: S, requests: { paused: false, resume: { release: rel(sim.r), stepIndex: 0 } } });
+    expect(resumed.status).toMatchObject({ phase: 'Progressing', stepIndex: 1, canaryWeight: 100 });
   });
 });
 
@@ -487,11 +691,40 @@ describe('pause and resume by the user', () => {
     const sim = new Sim(rollout({ analysis: 1, interval: '1m' }));
     sim.plan();
     sim.plan({ after: S, requests: PAUSED });
-    const res = sim.judge('pass', M, PAUSED);
-    expect(res.status).toMatchObject({ phase: 'Paused', pausedBy: 'user', stepIndex: 0, canaryWeight: 10 });
-    // A requeue of 0 here would judge the paused step again and again, as fast as Prometheus answers.
-    expect(res.requeueAfterMs).toBeGreaterThan(0);
+    // Checks go on while paused; a pass inside the hold only records.
+    const early = sim.judge('pass', 9 * S, PAUSED);
+    expect(early.status).toMatchObject({ phase: 'Paused', pausedBy: 'user', stepIndex: 0, stepStartedAt: iso(0), lastAnalysis: { final: false } });
+    expect(early.requeueAfterMs).toBe(10 * S);
+    const res = sim.judge('pass', M - 10 * S, PAUSED);
+    expect(res.status).toMatchObject({ phase: 'Paused', pausedBy: 'user', stepIndex: 0, canaryWeight: 10, lastAnalysis: { final: true } });
+    // The final pass starts a new window: a requeue of 0 here would judge the paused step again and
+    // again, as fast as Prometheus answers.
+    expect(res.status.stepStartedAt).toBe(iso(M));
+    expect(res.events).toEqual([]);
+    expect(res.requeueAfterMs).toBe(10 * S);
     expect(analysisDue(sim.r, sim.status, at(sim.now))).toBe(false);
+  });
+
+  it('a failure while paused by the user counts; the resume then starts a fresh hold', () => {
+    const sim = new Sim(rollout({ analysis: 1, interval: '1m' }));
+    sim.plan();
+    sim.plan({ after: S, requests: PAUSED });
+    const res = sim.judge('fail', 9 * S, PAUSED);
+    expect(res.status).toMatchObject({ phase: 'Paused', pausedBy: 'user', failedChecks: 1, stepStartedAt: iso(10 * S) });
+    expect(reasons(res)).toEqual(['AnalysisFailed']);
+    expect(sim.judge('fail', 10 * S, PAUSED).status).toMatchObject({ phase: 'RolledBack', canaryWeight: 0, failedChecks: 2 });
+
+    const resumed = new Sim(rollout({ analysis: 1, interval: '1m' }));
+    resumed.plan();
+    resumed.plan({ after: S, requests: PAUSED });
+    resumed.judge('pass', 9 * S, PAUSED);
+    const back = resumed.plan({ after: 5 * S });
+    expect(back.status).toMatchObject({ phase: 'Progressing', stepStartedAt: iso(15 * S) });
+    expect(reasons(back)).toEqual(['Resumed']);
+    // The check made before the resume belongs to the old window: the next one is a checkInterval after the resume.
+    expect(back.requeueAfterMs).toBe(10 * S);
+    expect(analysisDue(resumed.r, resumed.status, at(25 * S - 1))).toBe(false);
+    expect(analysisDue(resumed.r, resumed.status, at(25 * S))).toBe(true);
   });
 
   it('does not pause a Promoted or RolledBack rollout', () => {
@@ -584,7 +817,9 @@ describe('release changes', () => {
     res = sim.plan();
     expect(res.status).toMatchObject({ phase: 'Progressing', stepIndex: 0, canaryWeight: 10, stepStartedAt: iso(sim.now) });
     expect(res.routing).toEqual({ stableLabels: V('v1'), canaryLabels: V('v3'), canaryWeight: 10 });
-    expect(res.requeueAfterMs).toBe(M);
+    // With analysis, the first check of the new release comes a checkInterval in, well before the 1m hold ends.
+    expect(res.requeueAfterMs).toBe(10 * S);
+    expect(analysisDue(next, sim.status, at(sim.now + 10 * S))).toBe(true);
   });
 
   it('a new canary while still at weight 0 starts the new release at step 0 directly', () => {
@@ -720,7 +955,8 @@ describe('the guard: never move all traffic onto pods that serve none of it', ()
 });
 
 describe('an unchanged re-plan writes nothing', () => {
-  // Each builds a state, then returns the Sim; the re-plan happens a little later, inside any hold.
+  // Each builds a state, then returns the Sim; the re-plan happens a little later, inside any hold
+  // and before any check is due.
   const states: [string, () => { sim: Sim; requests?: OperatorRequests; rollout?: ResolvedRollout }][] = [
     ['holding a step', () => { const sim = new Sim(rollout()); sim.plan(); return { sim }; }],
     ['holding a step after a tolerated failure', () => { const sim = new Sim(rollout({ analysis: 2 })); sim.plan(); sim.judge('fail'); return { sim }; }],
@@ -739,7 +975,8 @@ describe('an unchanged re-plan writes nothing', () => {
   it.each(states)('%s', (_name, build) => {
     const { sim, requests, rollout: r } = build();
     const before = sim.status;
-    const res = sim.plan({ after: 10 * S, ...(requests ? { requests } : {}), ...(r ? { rollout: r } : {}) });
+    expect(analysisDue(r ?? sim.r, sim.status, at(sim.now + 5 * S))).toBe(false);
+    const res = sim.plan({ after: 5 * S, ...(requests ? { requests } : {}), ...(r ? { rollout: r } : {}) });
     expect(res.status).toEqual(before);
     expect(res.events).toEqual([]);
   });
@@ -1008,16 +1245,52 @@ describe('properties', () => {
     fc.assert(fc.property(rolloutArb, fc.constantFrom<Verdict>('pass', 'fail'), (spec, v) => {
       const steps = spec.steps.map((s) => (typeof s === 'number' || s.pause !== 'manual' ? s : s.weight));
       const r = rollout({ steps, interval: `${spec.intervalSecs}s`, ...(spec.analysis !== undefined ? { analysis: spec.analysis } : {}) });
+      const holds = r.steps.map((s) => (typeof s.pause === 'number' ? s.pause : r.intervalMs));
+      const every = r.analysis?.checkIntervalMs;
+      // What the controller should see: every step judged each checkInterval and exactly when its hold
+      // ends, only that last judgement final, and each step starting when the one before ended.
+      const expected: { step: number; at: number; final: boolean }[] = [];
+      if (every !== undefined) {
+        let start = 0;
+        holds.forEach((h, step) => {
+          for (let t = every; t < h; t += every) expected.push({ step, at: start + t, final: false });
+          expected.push({ step, at: start + h, final: true });
+          start += h;
+        });
+      }
+      // One plan to start, then one per judgement (or per step without analysis): a stuck rollout runs out.
+      const judgements = v === 'pass' ? expected.length : (r.analysis?.failureLimit ?? 0) + 1;
+      const budget = 1 + (every === undefined ? holds.length : judgements);
       let now = 0;
       let status: RolloutStatus | undefined;
-      for (let i = 0; i < 200 && status?.phase !== 'Promoted' && status?.phase !== 'RolledBack'; i++) {
-        const analysis = analysisDue(r, status, at(now)) ? verdict(v, status, now) : undefined;
+      const judged: { step: number; at: number; final: boolean }[] = [];
+      for (let i = 0; i < budget && status?.phase !== 'Promoted' && status?.phase !== 'RolledBack'; i++) {
+        const due = analysisDue(r, status, at(now));
+        const analysis = due ? verdict(v, status, now) : undefined;
         const res = plan({ rollout: r, status, requests: NO, now: at(now), ...(analysis ? { analysis } : {}) });
         checkInvariants(r, status, res);
-        status = res.status;
+        if (analysis) judged.push({ step: analysis.stepIndex, at: now, final: res.status.lastAnalysis!.final! });
+        status = JSON.parse(JSON.stringify(res.status)) as RolloutStatus;
+        if (status.phase === 'Progressing') {
+          // The controller is always told when to come back, and never to come back at once.
+          expect(res.requeueAfterMs).toBeGreaterThan(0);
+          // Between now and then nothing is due: the requeue is the next check, not later.
+          expect(analysisDue(r, status, at(now + res.requeueAfterMs! - 1))).toBe(false);
+        }
         now += res.requeueAfterMs ?? 0;
       }
       expect(status?.phase).toBe(!r.analysis || v === 'pass' ? 'Promoted' : 'RolledBack');
+      if (!r.analysis) {
+        expect(now).toBe(holds.reduce((a, b) => a + b, 0));
+      } else if (v === 'pass') {
+        expect(judged).toEqual(expected);
+      } else {
+        // Each failure restarts the window, so every one comes a checkInterval (or the whole hold, if shorter) after the last.
+        const first = Math.min(every!, holds[0]!);
+        const fails = r.analysis.failureLimit + 1;
+        expect(judged).toEqual(Array.from({ length: fails }, (_, k) => ({ step: 0, at: first * (k + 1), final: first === holds[0] })));
+        expect(status).toMatchObject({ stepIndex: 0, failedChecks: fails, canaryWeight: 0 });
+      }
     }), { numRuns: 300 });
   });
 });

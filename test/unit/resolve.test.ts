@@ -25,7 +25,7 @@ describe('resolveRollout defaults', () => {
     expect(r.destinationRule).toEqual({ mode: 'generated', name: 'web' });
   });
 
-  it('holds each step for 1m and has no analysis without metrics', () => {
+  it('holds each step for 1m and has no analysis without spec.analysis', () => {
     expect(r.intervalMs).toBe(60_000);
     expect(r.analysis).toBeUndefined();
     expect(r.service).toEqual({ name: 'web' });
@@ -41,15 +41,94 @@ describe('resolveRollout defaults', () => {
     expect(d.annotations).toEqual({});
   });
 
-  it('fills in failureLimit 1 and minRequests 50 when metrics are given', () => {
+  const withAnalysis = (analysis: Record<string, unknown>) => {
     const doc = minimalRollout();
-    doc.spec.analysis = { prometheus: { address: 'http://p:9090' }, metrics: [{ name: 'e', template: 'istio-error-rate', max: 0.01 }] };
-    expect(resolveValid(doc).analysis).toEqual({
-      prometheusAddress: 'http://p:9090',
-      metrics: [{ name: 'e', template: 'istio-error-rate', max: 0.01 }],
+    doc.spec.analysis = analysis;
+    return resolveValid(doc).analysis;
+  };
+  const DEFAULT_COMPARISON = { confidence: 0.98, tolerance: 0.005, relativeTolerance: 0.5, baselineWindowMs: 600_000 };
+
+  it('analysis with only a Prometheus address is the comparison of canary and stable, every default filled in', () => {
+    expect(withAnalysis({ prometheus: { address: 'http://p:9090' } })).toEqual({
+      prometheus: { address: 'http://p:9090', timeoutMs: 5000 },
+      metrics: [],
+      comparison: DEFAULT_COMPARISON,
       failureLimit: 1,
       minRequests: 50,
+      checkIntervalMs: 10_000,
     });
+  });
+
+  it('fills in failureLimit 1, minRequests 50, the comparison and the timings when metrics are given', () => {
+    expect(withAnalysis({ prometheus: { address: 'http://p:9090' }, metrics: [{ name: 'e', template: 'istio-error-rate', max: 0.01 }] })).toEqual({
+      prometheus: { address: 'http://p:9090', timeoutMs: 5000 },
+      metrics: [{ name: 'e', template: 'istio-error-rate', max: 0.01 }],
+      comparison: DEFAULT_COMPARISON,
+      failureLimit: 1,
+      minRequests: 50,
+      checkIntervalMs: 10_000,
+    });
+  });
+
+  it('leaves inconclusiveLimit out unless set: an inconclusive step waits for traffic without limit', () => {
+    expect(withAnalysis({ prometheus: { address: 'http://p:9090' } })).not.toHaveProperty('inconclusiveLimit');
+    expect(withAnalysis({ prometheus: { address: 'http://p:9090' }, inconclusiveLimit: 0 })?.inconclusiveLimit).toBe(0);
+    expect(withAnalysis({ prometheus: { address: 'http://p:9090' }, inconclusiveLimit: 3 })?.inconclusiveLimit).toBe(3);
+  });
+
+  it('takes every analysis setting the user gives', () => {
+    expect(withAnalysis({
+      prometheus: { address: 'https://thanos.example.com/prom', timeout: '2s', auth: { type: 'bearer', file: '/var/run/secrets/token' } },
+      metrics: [{ name: 'q', query: 'up', min: 1 }],
+      comparison: { enabled: true, confidence: 0.95, tolerance: 0.01, relativeTolerance: 0.5 },
+      failureLimit: 3,
+      minRequests: 200,
+      inconclusiveLimit: 4,
+      checkInterval: '1m30s',
+    })).toEqual({
+      prometheus: { address: 'https://thanos.example.com/prom', timeoutMs: 2000, auth: { type: 'bearer', file: '/var/run/secrets/token' } },
+      metrics: [{ name: 'q', query: 'up', min: 1 }],
+      comparison: { confidence: 0.95, tolerance: 0.01, relativeTolerance: 0.5, baselineWindowMs: 600_000 },
+      failureLimit: 3,
+      minRequests: 200,
+      inconclusiveLimit: 4,
+      checkIntervalMs: 90_000,
+    });
+  });
+
+  it.each<[string, Record<string, unknown>, Record<string, unknown>]>([
+    ['confidence alone', { confidence: 0.9 }, { ...DEFAULT_COMPARISON, confidence: 0.9 }],
+    ['tolerance 0 (no falsy defaulting)', { tolerance: 0 }, { ...DEFAULT_COMPARISON, tolerance: 0 }],
+    ['relativeTolerance 0 (no falsy defaulting)', { relativeTolerance: 0 }, { ...DEFAULT_COMPARISON, relativeTolerance: 0 }],
+    ['enabled: true alone', { enabled: true }, DEFAULT_COMPARISON],
+  ])('fills in the rest of a partial comparison: %s', (_name, comparison, expected) => {
+    expect(withAnalysis({ prometheus: { address: 'http://p:9090' }, comparison })?.comparison).toEqual(expected);
+  });
+
+  it('reads Prometheus credentials from a Secret key', () => {
+    expect(withAnalysis({ prometheus: { address: 'http://p:9090', auth: { type: 'basic', secretRef: { name: 'prom-creds', key: 'userpass' } } } })?.prometheus).toEqual({
+      address: 'http://p:9090', timeoutMs: 5000, auth: { type: 'basic', secretRef: { name: 'prom-creds', key: 'userpass' } },
+    });
+  });
+
+  it.each<[string, string]>([
+    ['http://p:9090/', 'http://p:9090'],
+    ['http://p:9090//', 'http://p:9090'],
+    ['http://p:9090/prometheus/', 'http://p:9090/prometheus'],
+    ['http://p:9090/prometheus', 'http://p:9090/prometheus'],
+    ['https://p.example.com', 'https://p.example.com'],
+  ])('trims the trailing slash of %s', (address, expected) => {
+    expect(withAnalysis({ prometheus: { address } })?.prometheus.address).toBe(expected);
+  });
+
+  it('with the comparison turned off, analysis is only the metrics, and none without them', () => {
+    const metrics = [{ name: 'q', query: 'up', min: 1 }];
+    const a = withAnalysis({ prometheus: { address: 'http://p:9090' }, comparison: { enabled: false, confidence: 0.9 }, metrics });
+    expect(a).toEqual({ prometheus: { address: 'http://p:9090', timeoutMs: 5000 }, metrics, failureLimit: 1, minRequests: 50, checkIntervalMs: 10_000 });
+    expect(a).not.toHaveProperty('comparison');
+    expect(withAnalysis({ prometheus: { address: 'http://p:9090' }, comparison: { enabled: false } })).toBeUndefined();
+    expect(withAnalysis({ prometheus: { address: 'http://p:9090' }, comparison: { enabled: false }, metrics: [] })).toBeUndefined();
+    expect(withAnalysis({ comparison: { enabled: false }, failureLimit: 3 })).toBeUndefined();
   });
 
   it('keeps failureLimit 0 and minRequests 0 when the user sets them (no falsy defaulting)', () => {
@@ -89,7 +168,11 @@ describe('resolveRollout defaults', () => {
     const product = resolvedExample('product-service.yaml');
     expect(product.steps).toEqual([{ weight: 0, pause: 'manual' }, { weight: 20 }, { weight: 40 }, { weight: 60 }, { weight: 80 }, { weight: 100 }]);
     expect(product.intervalMs).toBe(120_000);
-    expect(product.analysis).toMatchObject({ failureLimit: 2, minRequests: 100, prometheusAddress: 'http://prometheus.monitoring:9090' });
+    expect(product.analysis).toMatchObject({
+      failureLimit: 2, minRequests: 100, prometheus: { address: 'http://prometheus.monitoring:9090', timeoutMs: 5000 },
+      comparison: { confidence: 0.98, tolerance: 0.005, relativeTolerance: 0.5, baselineWindowMs: 600_000 }, checkIntervalMs: 10_000,
+    });
+    expect(product.analysis?.metrics.map((m) => m.name)).toEqual(['error-rate', 'p99-latency']);
 
     const staff = resolvedExample('staff-safe-risky.yaml');
     expect(staff.stable.subset).toBe('safe');

@@ -51,7 +51,47 @@ describe('parseRollout accepts', () => {
     ['analysis with a template, a query and a min', (r) => {
       r.spec.analysis = { prometheus: PROM, metrics: [metric(), { name: 'custom', query: 'sum(rate(x[1m]))', min: 1 }], failureLimit: 0, minRequests: 0 };
     }],
-    ['analysis without metrics (no Prometheus needed)', (r) => { r.spec.analysis = { failureLimit: 3 }; }],
+    ['analysis with only a Prometheus address (the comparison, on by default)', (r) => { r.spec.analysis = { prometheus: PROM }; }],
+    ['analysis with the comparison turned off and no metrics (no Prometheus needed)', (r) => { r.spec.analysis = { comparison: { enabled: false }, failureLimit: 3 }; }],
+    ['comparison off with only query metrics: no version label needed', (r) => {
+      r.spec.stable.labels = { app: 'web', track: 'stable' };
+      r.spec.canary.labels = { app: 'web', track: 'canary' };
+      r.spec.analysis = { prometheus: PROM, comparison: { enabled: false }, metrics: [{ name: 'custom', query: 'sum(rate(x[1m]))', max: 1 }] };
+    }],
+    ['the version label app.kubernetes.io/version', (r) => {
+      r.spec.stable.labels = { 'app.kubernetes.io/version': '1.0' };
+      r.spec.canary.labels = { 'app.kubernetes.io/version': '1.1' };
+      r.spec.analysis = { prometheus: PROM };
+    }],
+    ['the version label service.istio.io/canonical-revision', (r) => {
+      r.spec.stable.labels = { app: 'web', 'service.istio.io/canonical-revision': 'r1' };
+      r.spec.canary.labels = { app: 'web', 'service.istio.io/canonical-revision': 'r2' };
+      r.spec.analysis = { prometheus: PROM, metrics: [metric()] };
+    }],
+    ['the same version on both sides without analysis (nothing to measure)', (r) => {
+      r.spec.stable.labels = { version: 'v1', track: 'stable' };
+      r.spec.canary.labels = { version: 'v1', track: 'canary' };
+    }],
+    ['the same version on both sides, comparison off, only query metrics', (r) => {
+      r.spec.stable.labels = { version: 'v1', track: 'stable' };
+      r.spec.canary.labels = { version: 'v1', track: 'canary' };
+      r.spec.analysis = { prometheus: PROM, comparison: { enabled: false }, metrics: [{ name: 'custom', query: 'sum(rate(x{track="{{canary.labels.track}}"}[1m]))', max: 1 }] };
+    }],
+    ['a version label next to a label that tells the subsets apart', (r) => {
+      r.spec.stable.labels = { version: 'v1', track: 'stable' };
+      r.spec.canary.labels = { version: 'v2', track: 'canary' };
+      r.spec.analysis = { prometheus: PROM };
+    }],
+    ['every analysis setting', (r) => {
+      r.spec.analysis = {
+        prometheus: { ...PROM, timeout: '2s', auth: { type: 'bearer', file: '/var/run/secrets/prometheus/token' } },
+        metrics: [metric()],
+        comparison: { enabled: true, confidence: 0.95, tolerance: 0, relativeTolerance: 0 },
+        failureLimit: 2, minRequests: 100, inconclusiveLimit: 0, checkInterval: '1s',
+      };
+    }],
+    ['Prometheus credentials from a Secret', (r) => { r.spec.analysis = { prometheus: { ...PROM, auth: { type: 'basic', secretRef: { name: 'prom-creds', key: 'user.pass' } } } }; }],
+    ['a Prometheus timeout of exactly 1s', (r) => { r.spec.analysis = { prometheus: { ...PROM, timeout: '1s' } }; }],
     ['an unknown field in metadata (labels, creationTimestamp...)', (r) => { r.metadata.creationTimestamp = '2024-01-01T00:00:00Z'; r.metadata.uid = 'abc'; }],
   ];
   it.each(valid)('%s', (_name, mutate) => {
@@ -122,6 +162,56 @@ const invalid: [string, Mutate, string, string][] = [
   ['an upper-case metric name', (r) => { r.spec.analysis = { prometheus: PROM, metrics: [metric({ name: 'ErrorRate' })] }; }, 'spec.analysis.metrics[0].name', 'DNS label'],
   ['a negative failureLimit', (r) => { r.spec.analysis = { failureLimit: -1 }; }, 'spec.analysis.failureLimit', 'between 0 and 100'],
   ['a negative minRequests', (r) => { r.spec.analysis = { minRequests: -1 }; }, 'spec.analysis.minRequests', 'negative'],
+  ['analysis without Prometheus while the comparison is on', (r) => { r.spec.analysis = { failureLimit: 3 }; }, 'spec.analysis.prometheus.address', 'compares canary and stable'],
+  ['an empty analysis (the comparison needs Prometheus)', (r) => { r.spec.analysis = {}; }, 'spec.analysis.prometheus.address', 'is required'],
+  ['the comparison without a version label on the canary', (r) => {
+    r.spec.stable.labels = { app: 'web', track: 'stable', version: 'v1' };
+    r.spec.canary.labels = { app: 'web', track: 'canary' };
+    r.spec.analysis = { prometheus: PROM };
+  }, 'spec.canary.labels', 'version, app.kubernetes.io/version, service.istio.io/canonical-revision'],
+  ['the comparison without a version label on stable', (r) => {
+    r.spec.stable.labels = { app: 'web', track: 'stable' };
+    r.spec.canary.labels = { app: 'web', track: 'canary', version: 'v2' };
+    r.spec.analysis = { prometheus: PROM, comparison: { enabled: true } };
+  }, 'spec.stable.labels', 'comparison.enabled: false'],
+  ['a template metric without a version label, the comparison off', (r) => {
+    r.spec.stable.labels = { app: 'web', track: 'stable', version: 'v1' };
+    r.spec.canary.labels = { app: 'web', track: 'canary' };
+    r.spec.analysis = { prometheus: PROM, comparison: { enabled: false }, metrics: [metric()] };
+  }, 'spec.canary.labels', 'Istio metrics tell versions apart'],
+  ['the same version on both sides, told apart by another label (the metrics could not be)', (r) => {
+    r.spec.stable.labels = { version: 'v1', track: 'stable' };
+    r.spec.canary.labels = { version: 'v1', track: 'canary' };
+    r.spec.analysis = { prometheus: PROM };
+  }, 'spec.canary.labels', "stable's version too"],
+  ['the same version under two version labels (both become destination_version)', (r) => {
+    r.spec.stable.labels = { version: '1.0', track: 'stable' };
+    r.spec.canary.labels = { 'app.kubernetes.io/version': '1.0', track: 'canary' };
+    r.spec.analysis = { prometheus: PROM, comparison: { enabled: false }, metrics: [metric()] };
+  }, 'spec.canary.labels', "stable's version too"],
+  ['a label named like a version label, in the wrong case', (r) => {
+    r.spec.stable.labels = { Version: 'v1', track: 'stable' };
+    r.spec.canary.labels = { version: 'v2', track: 'canary' };
+    r.spec.analysis = { prometheus: PROM };
+  }, 'spec.stable.labels', 'version'],
+  ['auth with both file and secretRef', (r) => {
+    r.spec.analysis = { prometheus: { ...PROM, auth: { type: 'bearer', file: '/token', secretRef: { name: 'prom', key: 'token' } } } };
+  }, 'spec.analysis.prometheus.auth', 'exactly one of file or secretRef'],
+  ['auth with neither file nor secretRef', (r) => { r.spec.analysis = { prometheus: { ...PROM, auth: { type: 'bearer' } } }; }, 'spec.analysis.prometheus.auth', 'exactly one of file or secretRef'],
+  ['auth of an unknown type', (r) => { r.spec.analysis = { prometheus: { ...PROM, auth: { type: 'oauth', file: '/token' } } }; }, 'spec.analysis.prometheus.auth.type', 'bearer or basic'],
+  ['a secretRef without a key', (r) => { r.spec.analysis = { prometheus: { ...PROM, auth: { type: 'basic', secretRef: { name: 'prom' } } } }; }, 'spec.analysis.prometheus.auth.secretRef.key', 'required'],
+  ['confidence 1', (r) => { r.spec.analysis = { prometheus: PROM, comparison: { confidence: 1 } }; }, 'spec.analysis.comparison.confidence', 'between 0 and 1'],
+  ['confidence 0', (r) => { r.spec.analysis = { prometheus: PROM, comparison: { confidence: 0 } }; }, 'spec.analysis.comparison.confidence', 'between 0 and 1'],
+  ['a tolerance above 1', (r) => { r.spec.analysis = { prometheus: PROM, comparison: { tolerance: 1.5 } }; }, 'spec.analysis.comparison.tolerance', 'between 0 and 1'],
+  ['a negative relativeTolerance', (r) => { r.spec.analysis = { prometheus: PROM, comparison: { relativeTolerance: -1 } }; }, 'spec.analysis.comparison.relativeTolerance', 'negative'],
+  ['comparison.enabled as a string', (r) => { r.spec.analysis = { prometheus: PROM, comparison: { enabled: 'no' } }; }, 'spec.analysis.comparison.enabled', 'true or false'],
+  ['an unknown comparison field', (r) => { r.spec.analysis = { prometheus: PROM, comparison: { confidnce: 0.9 } }; }, 'spec.analysis.comparison.confidnce', 'not a known field'],
+  ['checkInterval 500ms', (r) => { r.spec.analysis = { prometheus: PROM, checkInterval: '500ms' }; }, 'spec.analysis.checkInterval', 'at least 1s'],
+  ['checkInterval 0s', (r) => { r.spec.analysis = { prometheus: PROM, checkInterval: '0s' }; }, 'spec.analysis.checkInterval', 'at least 1s'],
+  ['checkInterval 5x', (r) => { r.spec.analysis = { prometheus: PROM, checkInterval: '5x' }; }, 'spec.analysis.checkInterval', 'duration'],
+  ['a Prometheus timeout of 500ms', (r) => { r.spec.analysis = { prometheus: { ...PROM, timeout: '500ms' } }; }, 'spec.analysis.prometheus.timeout', 'at least 1s'],
+  ['a negative inconclusiveLimit', (r) => { r.spec.analysis = { prometheus: PROM, inconclusiveLimit: -1 }; }, 'spec.analysis.inconclusiveLimit', 'between 0 and 1000'],
+  ['a fractional inconclusiveLimit', (r) => { r.spec.analysis = { prometheus: PROM, inconclusiveLimit: 1.5 }; }, 'spec.analysis.inconclusiveLimit', 'integer'],
   // traffic routing
   ['a VirtualService ref together with hosts', (r) => { r.spec.trafficRouting = { virtualService: { ref: 'reviews', hosts: ['reviews'] } }; }, 'spec.trafficRouting.virtualService.hosts', 'cannot be set with ref'],
   ['a VirtualService ref together with match', (r) => { r.spec.trafficRouting = { virtualService: { ref: 'reviews', match: [{ uri: { prefix: '/' } }] } }; }, 'spec.trafficRouting.virtualService.match', 'cannot be set with ref'],
@@ -159,6 +249,17 @@ describe('parseRollout refuses', () => {
     expect(problems).toHaveLength(1);
     expect(problems[0]!.path).toBe(path);
     expect(problems[0]!.message).toContain(fragment);
+  });
+
+  it('names both subsets when neither carries a version label, and the same labels pass without analysis', () => {
+    const labels = (r: Doc) => {
+      r.spec.stable = { labels: { app: 'web', track: 'stable' } };
+      r.spec.canary = { labels: { app: 'web', track: 'canary' } };
+    };
+    const problems = problemsOf((r) => { labels(r); r.spec.analysis = { prometheus: PROM }; });
+    expect(problems.map((p) => p.path)).toEqual(['spec.stable.labels', 'spec.canary.labels']);
+    for (const p of problems) expect(p.message).toContain('comparison.enabled: false');
+    expect(problemsOf(labels)).toEqual([]);
   });
 
   it('reports every problem at once, not only the first', () => {

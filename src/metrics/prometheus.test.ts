@@ -1,0 +1,362 @@
+/**
+ * PrometheusProvider against real HTTP: a node:http server on 127.0.0.1 scripted per test.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CredentialsError, fileCredentials } from './credentials.ts';
+import { PrometheusProvider, POST_THRESHOLD, parseSampleValue, type PrometheusProviderOptions } from './prometheus.ts';
+import { MetricsError, MultipleSeriesError, NoDataError, QueryError, UnavailableError, observe } from './provider.ts';
+
+interface Seen {
+  method: string;
+  path: string;
+  params: URLSearchParams;
+  headers: IncomingMessage['headers'];
+}
+type Handler = (req: Seen, res: ServerResponse, attempt: number) => void;
+
+let server: Server;
+let base: string;
+let handler: Handler;
+let seen: Seen[];
+let dir: string;
+
+const json = (res: ServerResponse, status: number, body: unknown) =>
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+const vector = (...samples: [Record<string, string>, string][]) => ({
+  status: 'success',
+  data: { resultType: 'vector', result: samples.map(([metric, v]) => ({ metric, value: [1700000000.123, v] })) },
+});
+const ok = (v: string) => vector([{}, v]);
+/** Answers each attempt in turn with the given responses (the last one repeats). */
+const script = (...steps: ((res: ServerResponse) => void)[]): Handler => (_req, res, attempt) =>
+  (steps[Math.min(attempt, steps.length) - 1] ?? steps[0]!)(res);
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'fledge-prom-test-'));
+  server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      const params = req.method === 'POST' ? new URLSearchParams(Buffer.concat(chunks).toString()) : url.searchParams;
+      const s = { method: req.method ?? '', path: url.pathname, params, headers: req.headers };
+      seen.push(s);
+      handler(s, res, seen.length);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await rm(dir, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  seen = [];
+  handler = (_req, res) => json(res, 200, ok('1'));
+});
+
+const provider = (opts: Partial<PrometheusProviderOptions> = {}) => new PrometheusProvider({ address: base, timeoutMs: 1000, ...opts });
+
+async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('results', () => {
+  it.each([
+    ['a one-sample vector', ok('0.25'), 0.25],
+    ['NaN', ok('NaN'), Number.NaN],
+    ['+Inf', ok('+Inf'), Infinity],
+    ['-Inf', ok('-Inf'), -Infinity],
+    ['exponent notation', ok('1.5e-7'), 1.5e-7],
+    ['a scalar', { status: 'success', data: { resultType: 'scalar', result: [1700000000, '42'] } }, 42],
+  ])('%s', async (_what, body, expected) => {
+    handler = (_req, res) => json(res, 200, body);
+    expect(await provider().query('x')).toBe(expected);
+  });
+
+  it('an empty vector is NoDataError, not retried', async () => {
+    handler = (_req, res) => json(res, 200, vector());
+    const err = await rejection(provider().query('x'));
+    expect(err).toBeInstanceOf(NoDataError);
+    expect((err as MetricsError).kind).toBe('nodata');
+    expect(seen).toHaveLength(1);
+  });
+
+  it('several series is MultipleSeriesError listing up to 3 label sets', async () => {
+    handler = (_req, res) => json(res, 200, vector(
+      [{ destination_version: 'v1' }, '1'], [{ destination_version: 'v2' }, '2'], [{ destination_version: 'v3', code: '500' }, '3'],
+      [{ destination_version: 'v4' }, '4'], [{ destination_version: 'v5' }, '5'],
+    ));
+    const err = await rejection(provider().query('x'));
+    expect(err).toBeInstanceOf(MultipleSeriesError);
+    expect((err as MultipleSeriesError).count).toBe(5);
+    expect(err.message).toContain('5 series');
+    expect(err.message).toContain('{destination_version="v1"}, {destination_version="v2"}, {destination_version="v3", code="500"} and 2 more');
+    expect(err.message).not.toContain('v4');
+    expect(seen).toHaveLength(1);
+  });
+
+  it('a range vector is a QueryError', async () => {
+    handler = (_req, res) => json(res, 200, { status: 'success', data: { resultType: 'matrix', result: [] } });
+    expect(await rejection(provider().query('x[1m]'))).toBeInstanceOf(QueryError);
+  });
+
+  it.each([
+    ['not JSON', (res: ServerResponse) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>login</html>'), /not with the query API's JSON: <html>login/],
+    ['a malformed sample', (res: ServerResponse) => json(res, 200, ok('fast')), /malformed sample value "fast"/],
+  ])('%s is UnavailableError, not retried', async (_what, reply, message) => {
+    handler = (_req, res) => reply(res);
+    const err = await rejection(provider().query('x'));
+    expect(err).toBeInstanceOf(UnavailableError);
+    expect(err.message).toMatch(message);
+    expect(seen).toHaveLength(1);
+  });
+
+  it.each([
+    ['NaN', Number.NaN], ['+Inf', Infinity], ['Inf', Infinity], ['-Inf', -Infinity], ['0', 0], ['-1.5', -1.5], ['', undefined], ['x', undefined],
+  ])('parseSampleValue(%j)', (raw, expected) => {
+    expect(parseSampleValue(raw)).toBe(expected);
+  });
+});
+
+describe('requests', () => {
+  it('GETs /api/v1/query with the query and a Prometheus timeout below ours', async () => {
+    await provider({ address: `${base}/`, timeoutMs: 2000 }).query('sum(up{job="a b"})');
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ method: 'GET', path: '/api/v1/query' });
+    expect(seen[0]!.params.get('query')).toBe('sum(up{job="a b"})');
+    expect(seen[0]!.params.get('timeout')).toBe('1800ms');
+    expect(seen[0]!.params.has('time')).toBe(false);
+    expect(seen[0]!.headers.authorization).toBeUndefined();
+  });
+
+  it('keeps a path prefix and passes the evaluation time', async () => {
+    await provider({ address: `${base}/prom//` }).query('up', { time: new Date(1_700_000_000_500) });
+    expect(seen[0]!.path).toBe('/prom/api/v1/query');
+    expect(seen[0]!.params.get('time')).toBe('1700000000.500');
+  });
+
+  it(`POSTs a form when the query is longer than ${POST_THRESHOLD} characters`, async () => {
+    const long = `sum(up{job=~"${'a|'.repeat(1100)}b"})`;
+    await provider().query(long);
+    expect(seen[0]).toMatchObject({ method: 'POST', path: '/api/v1/query' });
+    expect(seen[0]!.headers['content-type']).toBe('application/x-www-form-urlencoded');
+    expect(seen[0]!.params.get('query')).toBe(long);
+    expect(seen[0]!.params.get('timeout')).toBe('900ms');
+    await provider().query('sum(up)');
+    expect(seen[1]!.method).toBe('GET');
+  });
+});
+
+describe('errors and retries', () => {
+  it.each([
+    [400, 'bad_data', 'invalid parameter "query": 1:5: parse error: unexpected "}"'],
+    [422, 'execution', 'found duplicate series for the match group'],
+  ])('HTTP %s %s is QueryError, never retried', async (status, errorType, error) => {
+    handler = (_req, res) => json(res, status, { status: 'error', errorType, error });
+    const err = await rejection(provider().query('sum(up}'));
+    expect(err).toBeInstanceOf(QueryError);
+    expect((err as QueryError).errorType).toBe(errorType);
+    expect(err.message).toContain(error);
+    expect(seen).toHaveLength(1);
+  });
+
+  it('retries a 500 and succeeds on the second attempt', async () => {
+    handler = script((res) => res.writeHead(500).end('boom'), (res) => json(res, 200, ok('7')));
+    const outcomes: string[] = [];
+    expect(await provider({ onQuery: (_q, _ms, o) => outcomes.push(o) }).query('x')).toBe(7);
+    expect(seen).toHaveLength(2);
+    expect(outcomes).toEqual(['ok']);
+  });
+
+  it.each([
+    ['503 timeout', (res: ServerResponse) => json(res, 503, { status: 'error', errorType: 'timeout', error: 'query timed out in expression evaluation' })],
+    ['502 from a proxy', (res: ServerResponse) => res.writeHead(502).end('Bad Gateway')],
+    ['429', (res: ServerResponse) => res.writeHead(429).end('slow down')],
+  ])('gives up on %s after 1 + retries attempts', async (_what, reply) => {
+    handler = (_req, res) => reply(res);
+    const outcomes: string[] = [];
+    const t0 = performance.now();
+    const err = await rejection(provider({ onQuery: (_q, _ms, o) => outcomes.push(o) }).query('x'));
+    const ms = performance.now() - t0;
+    expect(err).toBeInstanceOf(UnavailableError);
+    expect((err as UnavailableError).transient).toBe(true);
+    expect(seen).toHaveLength(3);
+    expect(ms).toBeGreaterThanOrEqual(1150); // backoff 200 ms + 1 s
+    expect(ms).toBeLessThan(3000);
+    expect(outcomes).toEqual(['unavailable']);
+  });
+
+  it('honours retries: 0', async () => {
+    handler = (_req, res) => res.writeHead(500).end();
+    await rejection(provider({ retries: 0 }).query('x'));
+    expect(seen).toHaveLength(1);
+  });
+
+  it('times out a hanging server per attempt and gives up within ~timeout × attempts + backoff', async () => {
+    handler = () => {
+      // never answers
+    };
+    const t0 = performance.now();
+    const err = await rejection(provider({ timeoutMs: 300 }).query('x'));
+    const ms = performance.now() - t0;
+    expect(err).toBeInstanceOf(UnavailableError);
+    expect(err.message).toMatch(/did not answer within 300 ms/);
+    expect(seen).toHaveLength(3);
+    expect(ms).toBeGreaterThanOrEqual(3 * 300 + 1200 - 50);
+    expect(ms).toBeLessThan(3 * 300 + 1200 + 2000); // slack for a loaded CI machine
+  });
+
+  it('times out a server that sends headers and then stalls the body', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"status":"succ');
+    };
+    const err = await rejection(provider({ timeoutMs: 200, retries: 1 }).query('x'));
+    expect(err).toBeInstanceOf(UnavailableError);
+    expect(seen).toHaveLength(2);
+  });
+
+  it('retries a refused connection', async () => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const attempts: number[] = [];
+    const t0 = performance.now();
+    const err = await rejection(new PrometheusProvider({
+      address: `http://127.0.0.1:${port}`, timeoutMs: 1000,
+      fetch: (input, init) => {
+        attempts.push(performance.now() - t0);
+        return fetch(input, init);
+      },
+    }).query('x'));
+    expect(err).toBeInstanceOf(UnavailableError);
+    expect(err.message).toMatch(/cannot reach Prometheus at http:\/\/127\.0\.0\.1:\d+: connect ECONNREFUSED/);
+    expect(attempts).toHaveLength(3);
+  });
+
+  it.each([
+    [401, /HTTP 401 Unauthorized \(check spec.analysis.prometheus.auth\)/],
+    [403, /HTTP 403 Forbidden/],
+    [404, /HTTP 404 Not Found \(is the address/],
+  ])('HTTP %s is UnavailableError, not retried', async (status, message) => {
+    handler = (_req, res) => res.writeHead(status).end();
+    const err = await rejection(provider().query('x'));
+    expect(err).toBeInstanceOf(UnavailableError);
+    expect((err as UnavailableError).status).toBe(status);
+    expect((err as UnavailableError).transient).toBe(false);
+    expect(err.message).toMatch(message);
+    expect(seen).toHaveLength(1);
+  });
+
+  it('rejects with the caller\'s abort reason and stops retrying', async () => {
+    handler = () => {
+      // never answers
+    };
+    const ac = new AbortController();
+    const outcomes: string[] = [];
+    const p = provider({ timeoutMs: 5000, onQuery: (_q, _ms, o) => outcomes.push(o) }).query('x', { signal: ac.signal });
+    setTimeout(() => ac.abort(new Error('shutting down')), 100);
+    const err = await rejection(p);
+    expect(err.message).toBe('shutting down');
+    expect(seen).toHaveLength(1);
+    expect(outcomes).toEqual(['aborted']);
+    await expect(provider().query('x', { signal: AbortSignal.abort(new Error('already')) })).rejects.toThrow('already');
+  });
+
+  it('refuses an address with credentials without calling it, and never shows them', async () => {
+    const p = new PrometheusProvider({ address: `http://admin:hunter2@127.0.0.1:1`, timeoutMs: 500 });
+    expect(p.address).not.toContain('hunter2');
+    const err = await rejection(p.query('x'));
+    expect(err).toBeInstanceOf(UnavailableError);
+    expect(err.message).toMatch(/must not contain credentials/);
+    expect(err.message).not.toContain('hunter2');
+  });
+});
+
+describe('auth', () => {
+  const echoAuth: Handler = (req, res) => json(res, 500, { status: 'error', errorType: 'internal', error: `got ${req.headers.authorization}` });
+
+  it('sends a bearer token', async () => {
+    await provider({ auth: { type: 'bearer', credentials: async () => 'tok-123' } }).query('x');
+    expect(seen[0]!.headers.authorization).toBe('Bearer tok-123');
+  });
+
+  it('sends basic credentials as base64 of user:password', async () => {
+    await provider({ auth: { type: 'basic', credentials: async () => 'fledge:s3cr:et' } }).query('x');
+    expect(seen[0]!.headers.authorization).toBe(`Basic ${Buffer.from('fledge:s3cr:et').toString('base64')}`);
+  });
+
+  it('picks up a rotated credentials file at the next query', async () => {
+    const file = join(dir, 'token');
+    await writeFile(file, 'first-token\n');
+    const p = provider({ auth: { type: 'bearer', credentials: fileCredentials(file) } });
+    await p.query('x');
+    await writeFile(file, '  second-token  \n');
+    await p.query('x');
+    expect(seen.map((s) => s.headers.authorization)).toEqual(['Bearer first-token', 'Bearer second-token']);
+  });
+
+  it('names an unreadable credentials file and does not call Prometheus', async () => {
+    const missing = join(dir, 'nope');
+    await expect(fileCredentials(missing)()).rejects.toThrow(CredentialsError);
+    const err = await rejection(provider({ auth: { type: 'bearer', credentials: fileCredentials(missing) } }).query('x'));
+    expect(err).toBeInstanceOf(UnavailableError);
+    expect(err.message).toBe(`cannot read Prometheus credentials from ${missing}: no such file (is the Secret mounted?)`);
+    expect(seen).toHaveLength(0);
+    const empty = join(dir, 'empty');
+    await writeFile(empty, '\n');
+    await expect(fileCredentials(empty)()).rejects.toThrow(`cannot read Prometheus credentials from ${empty}: the file is empty`);
+  });
+
+  it.each([
+    ['bearer', 'bad token\nX-Evil: 1', /printable ASCII/],
+    ['basic', 'no-colon-here', /user:password/],
+  ] as const)('refuses malformed %s credentials without quoting them', async (type, secret, message) => {
+    const err = await rejection(provider({ auth: { type, credentials: async () => secret } }).query('x'));
+    expect(err).toBeInstanceOf(UnavailableError);
+    expect(err.message).toMatch(message);
+    expect(err.message).not.toContain(secret);
+    expect(seen).toHaveLength(0);
+  });
+
+  it.each([
+    ['bearer', 'tok-SECRET-999', ['tok-SECRET-999']],
+    ['basic', 'user:pa55-SECRET', ['pa55-SECRET', Buffer.from('user:pa55-SECRET').toString('base64')]],
+  ] as const)('redacts %s credentials that a server echoes into an error', async (type, secret, hidden) => {
+    handler = echoAuth;
+    const err = await rejection(provider({ retries: 0, auth: { type, credentials: async () => secret } }).query('x'));
+    expect(err).toBeInstanceOf(UnavailableError);
+    expect(err.message).toContain('<redacted>');
+    for (const h of hidden) expect(err.message).not.toContain(h);
+  });
+});
+
+describe('observe', () => {
+  it('hands the judge a value or the error kind', async () => {
+    handler = script((res) => json(res, 200, ok('3')), (res) => json(res, 200, vector()), (res) => json(res, 400, { status: 'error', errorType: 'bad_data', error: 'parse error' }));
+    const p = provider();
+    expect(await observe(p, 'a', 'x')).toEqual({ name: 'a', value: 3 });
+    expect(await observe(p, 'b', 'x')).toMatchObject({ name: 'b', error: 'nodata' });
+    expect(await observe(p, 'c', 'x')).toMatchObject({ name: 'c', error: 'query', message: expect.stringContaining('parse error') });
+  });
+
+  it('rethrows a caller abort', async () => {
+    await expect(observe(provider(), 'a', 'x', { signal: AbortSignal.abort(new Error('stop')) })).rejects.toThrow('stop');
+  });
+});

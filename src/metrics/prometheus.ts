@@ -1,0 +1,273 @@
+/**
+ * MetricsProvider over Prometheus's HTTP API (instant queries, /api/v1/query).
+ *
+ * - Each attempt has its own deadline (AbortSignal.timeout(timeoutMs)), and Prometheus is given
+ *   a slightly shorter evaluation `timeout`, so an expensive query is cancelled server-side and
+ *   reported as a timeout instead of running on after we stopped waiting.
+ * - Transient failures (network, timeout, HTTP 5xx and 429) are retried with p-retry, by default
+ *   twice after 200 ms and 1 s. A bad query (4xx, status error bad_data/execution) is never
+ *   retried, nor an answer that will not change on retry (no data, several series, 401/403/404).
+ *   Worst case before an UnavailableError: (retries + 1) × timeoutMs + 1.2 s.
+ * - Queries longer than POST_THRESHOLD characters (URL-encoded) are POSTed as a form, which
+ *   Prometheus accepts too, so long user queries do not hit URL length limits of proxies.
+ * - Credentials are read once per query() (so a rotated mounted Secret is picked up), never
+ *   logged, and redacted from every error message in case a proxy echoes them back.
+ */
+import pRetry, { AbortError } from 'p-retry';
+import {
+  MetricsError, MultipleSeriesError, NoDataError, QueryError, UnavailableError,
+  type MetricsProvider, type QueryOptions,
+} from './provider.ts';
+
+export interface PrometheusAuth {
+  type: 'bearer' | 'basic';
+  /** bearer: the token; basic: `user:password`. Called at every query. */
+  credentials: () => Promise<string>;
+}
+
+export interface PrometheusProviderOptions {
+  /** Base URL, e.g. http://prometheus.monitoring:9090 or https://host/prometheus (no trailing slash needed). */
+  address: string;
+  /** Deadline of each attempt. */
+  timeoutMs: number;
+  auth?: PrometheusAuth;
+  /** Retries after the first attempt, for transient errors only. Default 2. */
+  retries?: number;
+  /** For tests; default the global fetch. */
+  fetch?: typeof fetch;
+  /**
+   * Called once per query() with the total time including retries, and the outcome: 'ok', a
+   * MetricsError kind ('nodata', 'multiple', 'query', 'unavailable'), or 'aborted'.
+   */
+  onQuery?: (promql: string, ms: number, outcome: string) => void;
+}
+
+/** Longer (URL-encoded) queries are sent as a POST form. */
+export const POST_THRESHOLD = 2000;
+export const DEFAULT_RETRIES = 2;
+/** Backoff before retry n: 200 ms, then 1 s (capped there for more retries). */
+const BACKOFF = { minTimeout: 200, factor: 5, maxTimeout: 1000 } as const;
+const BODY_SNIPPET = 200;
+
+interface ApiSample { metric?: Record<string, string>; value?: [number, string] }
+interface ApiBody {
+  status?: unknown;
+  errorType?: unknown;
+  error?: unknown;
+  data?: { resultType?: unknown; result?: unknown };
+}
+
+export class PrometheusProvider implements MetricsProvider {
+  /** The address without trailing slashes or userinfo: safe to show. */
+  readonly address: string;
+  readonly #base: string;
+  readonly #configError: string | undefined;
+  readonly #timeoutMs: number;
+  readonly #auth: PrometheusAuth | undefined;
+  readonly #retries: number;
+  readonly #fetch: typeof fetch;
+  readonly #onQuery: PrometheusProviderOptions['onQuery'];
+
+  constructor(opts: PrometheusProviderOptions) {
+    const trimmed = opts.address.replace(/\/+$/, '');
+    let configError: string | undefined;
+    let shown = trimmed;
+    try {
+      const url = new URL(trimmed);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') configError = `the Prometheus address must be http:// or https://, not ${url.protocol}`;
+      if (url.username || url.password) {
+        url.username = '';
+        url.password = '';
+        shown = url.toString().replace(/\/+$/, '');
+        configError = `the Prometheus address ${shown} must not contain credentials: use spec.analysis.prometheus.auth`;
+      }
+    } catch {
+      shown = '(invalid address)';
+      configError = 'the Prometheus address is not a valid URL';
+    }
+    if (!(opts.timeoutMs > 0)) throw new RangeError(`timeoutMs must be positive, got ${opts.timeoutMs}`);
+    const retries = opts.retries ?? DEFAULT_RETRIES;
+    if (!Number.isInteger(retries) || retries < 0) throw new RangeError(`retries must be a non-negative integer, got ${retries}`);
+    this.address = shown;
+    this.#base = trimmed;
+    this.#configError = configError;
+    this.#timeoutMs = opts.timeoutMs;
+    this.#auth = opts.auth;
+    this.#retries = retries;
+    this.#fetch = opts.fetch ?? globalThis.fetch;
+    this.#onQuery = opts.onQuery;
+  }
+
+  async query(promql: string, opts: QueryOptions = {}): Promise<number> {
+    const started = performance.now();
+    let outcome = 'ok';
+    try {
+      opts.signal?.throwIfAborted();
+      if (this.#configError !== undefined) throw new UnavailableError(this.#configError, { transient: false });
+      const { headers, secrets } = await this.#authorization();
+      return await pRetry(() => this.#attempt(promql, headers, secrets, opts), {
+        retries: this.#retries,
+        ...BACKOFF,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+    } catch (err) {
+      outcome = opts.signal?.aborted ? 'aborted' : err instanceof MetricsError ? err.kind : 'error';
+      throw err;
+    } finally {
+      try {
+        this.#onQuery?.(promql, performance.now() - started, outcome);
+      } catch {
+        // an observer must not change the query's outcome
+      }
+    }
+  }
+
+  async #authorization(): Promise<{ headers: Record<string, string>; secrets: string[] }> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (!this.#auth) return { headers, secrets: [] };
+    let credentials: string;
+    try {
+      credentials = await this.#auth.credentials();
+    } catch (err) {
+      // CredentialsError names the file, never the content.
+      throw new UnavailableError(err instanceof Error ? err.message : 'cannot read Prometheus credentials', { transient: false, cause: err });
+    }
+    if (this.#auth.type === 'bearer') {
+      // Checked here: fetch's own error for a bad header value quotes the value.
+      if (!/^[\x21-\x7e]+$/.test(credentials)) {
+        throw new UnavailableError('the bearer token for Prometheus must be printable ASCII without spaces', { transient: false });
+      }
+      headers.authorization = `Bearer ${credentials}`;
+      return { headers, secrets: [credentials] };
+    }
+    const colon = credentials.indexOf(':');
+    if (colon < 0) throw new UnavailableError('basic credentials for Prometheus must have the form user:password', { transient: false });
+    const encoded = Buffer.from(credentials, 'utf8').toString('base64');
+    headers.authorization = `Basic ${encoded}`;
+    const password = credentials.slice(colon + 1);
+    return { headers, secrets: [credentials, encoded, ...(password ? [password] : [])] };
+  }
+
+  async #attempt(promql: string, headers: Record<string, string>, secrets: string[], opts: QueryOptions): Promise<number> {
+    const timeout = AbortSignal.timeout(this.#timeoutMs);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
+    const params = new URLSearchParams({ query: promql, timeout: prometheusTimeout(this.#timeoutMs) });
+    if (opts.time) params.set('time', (opts.time.getTime() / 1000).toFixed(3));
+    const form = params.toString();
+    const url = `${this.#base}/api/v1/query`;
+    const post = new URLSearchParams({ query: promql }).toString().length > POST_THRESHOLD;
+    const doFetch = this.#fetch;
+    const redact = (s: string) => redactSecrets(s, secrets);
+
+    let status: number;
+    let statusText: string;
+    let text: string;
+    try {
+      const res = post
+        ? await doFetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' }, body: form, signal })
+        : await doFetch(`${url}?${form}`, { method: 'GET', headers, signal });
+      status = res.status;
+      statusText = res.statusText;
+      text = await res.text();
+    } catch (err) {
+      if (opts.signal?.aborted) throw opts.signal.reason; // p-retry rejects with the reason anyway
+      if (timeout.aborted) {
+        throw new UnavailableError(`Prometheus at ${this.address} did not answer within ${this.#timeoutMs} ms`, { transient: true });
+      }
+      throw new UnavailableError(redact(`cannot reach Prometheus at ${this.address}: ${networkReason(err)}`), { transient: true });
+    }
+    return this.#interpret(status, statusText, text, redact);
+  }
+
+  #interpret(status: number, statusText: string, text: string, redact: (s: string) => string): number {
+    let body: ApiBody | undefined;
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (parsed && typeof parsed === 'object' && ((parsed as ApiBody).status === 'success' || (parsed as ApiBody).status === 'error')) {
+        body = parsed as ApiBody;
+      }
+    } catch {
+      // not JSON: a proxy's page, handled below
+    }
+    const transient = status >= 500 || status === 429;
+
+    if (body?.status === 'error') {
+      const errorType = typeof body.errorType === 'string' ? body.errorType : undefined;
+      const detail = redact(typeof body.error === 'string' ? body.error : 'no detail');
+      if (errorType === 'bad_data' || errorType === 'execution' || status === 400 || status === 422) {
+        throw new AbortError(new QueryError(`Prometheus rejected the query (${errorType ?? `HTTP ${status}`}): ${detail}`, errorType));
+      }
+      const retryable = transient || errorType === 'timeout' || errorType === 'canceled' || errorType === 'unavailable' || errorType === 'internal';
+      const err = new UnavailableError(`Prometheus at ${this.address} failed (${errorType ?? 'error'}, HTTP ${status}): ${detail}`, { status, transient: retryable });
+      throw retryable ? err : new AbortError(err);
+    }
+    if (body?.status === 'success' && status >= 200 && status < 300) return this.#value(body.data, redact);
+
+    const snippet = redact(text.slice(0, BODY_SNIPPET).replace(/\s+/g, ' ').trim());
+    const what = `HTTP ${status}${statusText ? ` ${statusText}` : ''}`;
+    if (transient) throw new UnavailableError(`Prometheus at ${this.address} answered ${what}${snippet ? `: ${snippet}` : ''}`, { status, transient: true });
+    const hint = status === 401 || status === 403 ? ' (check spec.analysis.prometheus.auth)'
+      : status === 404 ? ' (is the address the Prometheus server, including any path prefix?)'
+      : '';
+    const message = status >= 200 && status < 300
+      ? `Prometheus at ${this.address} answered ${what} but not with the query API's JSON${snippet ? `: ${snippet}` : ''}`
+      : `Prometheus at ${this.address} answered ${what}${hint}${snippet ? `: ${snippet}` : ''}`;
+    throw new AbortError(new UnavailableError(message, { status, transient: false }));
+  }
+
+  #value(data: ApiBody['data'], redact: (s: string) => string): number {
+    const resultType = data?.resultType;
+    const result = data?.result;
+    if (resultType === 'vector' && Array.isArray(result)) {
+      const samples = result as ApiSample[];
+      if (samples.length === 0) throw new AbortError(new NoDataError());
+      if (samples.length > 1) throw new AbortError(new MultipleSeriesError(samples.length, samples.map((s) => s.metric ?? {})));
+      return this.#sample(samples[0]?.value?.[1], redact);
+    }
+    if (resultType === 'scalar' && Array.isArray(result)) return this.#sample((result as unknown[])[1], redact);
+    if (resultType === 'matrix') {
+      throw new AbortError(new QueryError('the query gives a range vector; an instant query must give one number: drop the [range] or wrap it in a function such as rate() or increase()'));
+    }
+    if (resultType === 'string') throw new AbortError(new QueryError('the query gives a string, not a number'));
+    throw new AbortError(new UnavailableError(`Prometheus at ${this.address} answered with an unexpected result type ${redact(String(resultType))}`, { transient: false }));
+  }
+
+  #sample(raw: unknown, redact: (s: string) => string): number {
+    const value = typeof raw === 'string' ? parseSampleValue(raw) : undefined;
+    if (value === undefined) {
+      throw new AbortError(new UnavailableError(`Prometheus at ${this.address} answered with a malformed sample value ${redact(JSON.stringify(raw) ?? 'undefined').slice(0, 40)}`, { transient: false }));
+    }
+    return value;
+  }
+}
+
+/** Prometheus's sample encoding: decimal, "NaN", "+Inf", "-Inf". */
+export function parseSampleValue(raw: string): number | undefined {
+  if (raw === 'NaN') return Number.NaN;
+  if (raw === '+Inf' || raw === 'Inf') return Infinity;
+  if (raw === '-Inf') return -Infinity;
+  if (raw.trim() === '') return undefined;
+  const n = Number(raw);
+  return Number.isNaN(n) ? undefined : n;
+}
+
+/** Prometheus's evaluation timeout: 90 % of ours, so it gives up (and says so) before we do. */
+function prometheusTimeout(timeoutMs: number): string {
+  return `${Math.max(1, Math.floor(timeoutMs * 0.9))}ms`;
+}
+
+function networkReason(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause;
+  if (cause instanceof Error) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    return code && !cause.message.includes(code) ? `${code} ${cause.message}` : cause.message || code || err.message;
+  }
+  return err.message;
+}
+
+function redactSecrets(s: string, secrets: string[]): string {
+  let out = s;
+  for (const secret of secrets) if (secret) out = out.split(secret).join('<redacted>');
+  return out;
+}

@@ -1,0 +1,105 @@
+/**
+ * The boundary between analysis and a metrics backend: one PromQL instant query in, one number
+ * out, or a typed error saying why there is no number. The error kinds are exactly the ones the
+ * judge's MetricObservation knows, so the controller can hand them on with `observe()`.
+ */
+import type { MetricObservation } from '../analysis/judge.ts';
+
+export interface QueryOptions {
+  /** Cancels the query and any retry still pending; the promise then rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /**
+   * Evaluation time; default now (Prometheus's clock). Pass the same instant to related queries
+   * (requests and errors of one subset, canary and stable) so they describe the same window.
+   */
+  time?: Date;
+}
+
+export interface MetricsProvider {
+  /**
+   * Runs an instant query that must give a single number. Rejects with a MetricsError, or with
+   * the abort reason when `opts.signal` aborts.
+   */
+  query(promql: string, opts?: QueryOptions): Promise<number>;
+}
+
+export type MetricsErrorKind = 'nodata' | 'multiple' | 'query' | 'unavailable';
+
+/** Why a query gave no number. Messages never contain credentials. */
+export class MetricsError extends Error {
+  readonly kind: MetricsErrorKind;
+
+  constructor(kind: MetricsErrorKind, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'MetricsError';
+    this.kind = kind;
+  }
+}
+
+/** An empty result: no series matched (yet). Inconclusive, never a failure. */
+export class NoDataError extends MetricsError {
+  constructor(message = 'no data: the query matched no series') {
+    super('nodata', message);
+    this.name = 'NoDataError';
+  }
+}
+
+/** The query gave several series where one number was expected (usually a missing sum()). */
+export class MultipleSeriesError extends MetricsError {
+  readonly count: number;
+
+  constructor(count: number, labelSets: Record<string, string>[]) {
+    const shown = labelSets.slice(0, 3).map(formatLabels).join(', ');
+    const more = count > 3 ? ` and ${count - 3} more` : '';
+    super('multiple', `the query gave ${count} series where one number is needed (aggregate it, e.g. with sum()): ${shown}${more}`);
+    this.name = 'MultipleSeriesError';
+    this.count = count;
+  }
+}
+
+/** Prometheus refused the query itself (bad PromQL, or an execution error): retrying will not help. */
+export class QueryError extends MetricsError {
+  /** Prometheus's errorType, e.g. bad_data or execution, when it gave one. */
+  readonly errorType: string | undefined;
+
+  constructor(message: string, errorType?: string) {
+    super('query', message);
+    this.name = 'QueryError';
+    this.errorType = errorType;
+  }
+}
+
+/** No answer from Prometheus: network, timeout, 5xx/429 after retries, auth or configuration problems. */
+export class UnavailableError extends MetricsError {
+  /** HTTP status when Prometheus (or a proxy) answered at all. */
+  readonly status: number | undefined;
+  /** Whether trying again later may help (network, timeout, 5xx, 429); false for 401/403/404 and bad credentials. */
+  readonly transient: boolean;
+
+  constructor(message: string, opts: { status?: number; transient: boolean; cause?: unknown }) {
+    super('unavailable', message, opts.cause !== undefined ? { cause: opts.cause } : undefined);
+    this.name = 'UnavailableError';
+    this.status = opts.status;
+    this.transient = opts.transient;
+  }
+}
+
+/** `{a="1", b="2"}`, the way Prometheus prints a label set. */
+export function formatLabels(labels: Record<string, string>): string {
+  return `{${Object.entries(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}}`;
+}
+
+/**
+ * Runs one metric's query and turns the outcome into what the judge reads. An abort through
+ * `opts.signal` is rethrown (the caller is shutting down, not observing); any other non-metrics
+ * error counts as 'unavailable'.
+ */
+export async function observe(provider: MetricsProvider, name: string, promql: string, opts: QueryOptions = {}): Promise<MetricObservation> {
+  try {
+    return { name, value: await provider.query(promql, opts) };
+  } catch (err) {
+    if (opts.signal?.aborted) throw err;
+    if (err instanceof MetricsError) return { name, error: err.kind, message: err.message };
+    return { name, error: 'unavailable', message: err instanceof Error ? err.message : String(err) };
+  }
+}

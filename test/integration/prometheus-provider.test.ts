@@ -1,0 +1,177 @@
+/**
+ * PrometheusProvider and the rendered templates against a real Prometheus (Debian's package)
+ * scraping the fake mesh: the PromQL that canary analysis runs, end to end.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startMeshWorkload, type MeshWorkload } from '../../src/devenv/mesh.ts';
+import { startLocalPrometheus, type LocalPrometheus } from '../../src/devenv/prometheus.ts';
+import { PrometheusProvider } from '../../src/metrics/prometheus.ts';
+import { MultipleSeriesError, NoDataError, QueryError, UnavailableError } from '../../src/metrics/provider.ts';
+import { metricQuery, trafficQueries, type QueryContext } from '../../src/metrics/templates.ts';
+
+const RPS = 40; // 50/50: 20 per version
+const V1 = { errorRate: 0, latencyMs: 20 };
+const V2 = { errorRate: 0.2, latencyMs: 100 };
+
+const ctx: QueryContext = {
+  service: 'reviews',
+  namespace: 'shop',
+  stableLabels: { app: 'reviews', version: 'v1' },
+  canaryLabels: { app: 'reviews', version: 'v2' },
+  windowSeconds: 10,
+};
+
+async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (err) {
+    return err as Error;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('PrometheusProvider against a real Prometheus', () => {
+  let mesh: MeshWorkload;
+  let prom: LocalPrometheus;
+  let provider: PrometheusProvider;
+  const outcomes: string[] = [];
+
+  beforeAll(async () => {
+    mesh = await startMeshWorkload({
+      service: 'reviews', namespace: 'shop', versions: ['v1', 'v2'], rps: RPS, seed: 7, behaviour: { v1: V1, v2: V2 },
+    });
+    mesh.setWeights({ v1: 50, v2: 50 });
+    const t0 = performance.now();
+    prom = await startLocalPrometheus({ scrapeTargets: [mesh.metricsAddress] });
+    provider = new PrometheusProvider({ address: prom.url, timeoutMs: 2000, onQuery: (_q, _ms, o) => outcomes.push(o) });
+    // A full [10s] window of 1 s scrapes, so ratios rest on ~200 requests per version.
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      try {
+        if ((await provider.query('min(count_over_time(istio_requests_total{destination_version="v2"}[10s]))')) >= 10) break;
+      } catch (err) {
+        if (!(err instanceof NoDataError)) throw err;
+      }
+      if (Date.now() > deadline) throw new Error('no full [10s] window within 60 s');
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    console.info(`prometheus-provider: full [10s] window ${Math.round(performance.now() - t0)} ms after start`);
+  }, 90_000);
+
+  afterAll(async () => {
+    await prom?.stop();
+    await mesh?.stop();
+  }, 30_000);
+
+  it('counts the requests and errors of each subset at one instant', async () => {
+    const time = new Date();
+    const canary = trafficQueries(ctx, 'canary');
+    const stable = trafficQueries(ctx, 'stable');
+    const [cReq, cErr, sReq, sErr] = await Promise.all(
+      [canary.requests, canary.errors, stable.requests, stable.errors].map((q) => provider.query(q, { time })),
+    );
+    // 20 rps over 10 s; increase() extrapolates to the window's edges, so not a whole number.
+    for (const n of [cReq!, sReq!]) {
+      expect(n).toBeGreaterThan(120);
+      expect(n).toBeLessThan(300);
+    }
+    expect(cErr! / cReq!).toBeGreaterThan(0.08);
+    expect(cErr! / cReq!).toBeLessThan(0.35);
+    expect(sErr).toBe(0);
+  });
+
+  it('istio-error-rate is the canary 5xx ratio', async () => {
+    const v = await provider.query(metricQuery(ctx, { name: 'errors', template: 'istio-error-rate' }));
+    expect(v).toBeGreaterThan(0.08);
+    expect(v).toBeLessThan(0.35);
+    const stable = await provider.query(metricQuery({ ...ctx, canaryLabels: ctx.stableLabels }, { name: 'errors', template: 'istio-error-rate' }));
+    expect(stable).toBe(0);
+  });
+
+  it('istio-request-count is the canary request count', async () => {
+    const v = await provider.query(metricQuery(ctx, { name: 'requests', template: 'istio-request-count' }));
+    expect(v).toBeGreaterThan(120);
+    expect(v).toBeLessThan(300);
+  });
+
+  it('istio-latency-p99 lands in the bucket around the canary latency (ms)', async () => {
+    // 100 ms ± 20 %: histogram_quantile interpolates inside the (100, 250] bucket.
+    const v = await provider.query(metricQuery(ctx, { name: 'p99', template: 'istio-latency-p99' }));
+    expect(v).toBeGreaterThan(100);
+    expect(v).toBeLessThanOrEqual(250);
+  });
+
+  it('runs a user query with its variables substituted', async () => {
+    const q = metricQuery(ctx, {
+      name: 'rps',
+      query: 'sum(rate(istio_requests_total{destination_service_name="{{service}}",destination_service_namespace="{{namespace}}",destination_version="{{canary.labels.version}}"}[{{interval}}]))',
+    });
+    const v = await provider.query(q);
+    expect(v).toBeGreaterThan(12);
+    expect(v).toBeLessThan(30);
+  });
+
+  it('a version without series: requests are no data, errors are 0', async () => {
+    const absent = trafficQueries({ ...ctx, canaryLabels: { version: 'v9' } }, 'canary');
+    expect(await rejection(provider.query(absent.requests))).toBeInstanceOf(NoDataError);
+    expect(await provider.query(absent.errors)).toBe(0);
+    expect(await rejection(provider.query(metricQuery({ ...ctx, canaryLabels: { version: 'v9' } }, { name: 'e', template: 'istio-error-rate' }))))
+      .toBeInstanceOf(NoDataError);
+  });
+
+  it('escaped injection attempts stay label values: Prometheus parses them and finds nothing', async () => {
+    const attack = '"}[1m])) or vector(1) #';
+    const evil = { ...ctx, service: attack, canaryLabels: { version: `v2\\"} or vector(1)\n#` } };
+    for (const template of ['istio-error-rate', 'istio-request-count', 'istio-latency-p99'] as const) {
+      const err = await rejection(provider.query(metricQuery(evil, { name: 'm', template })));
+      expect(err, template).toBeInstanceOf(NoDataError);
+    }
+  });
+
+  it('a missing series is NoDataError', async () => {
+    const err = await rejection(provider.query('sum(rate(istio_requests_total{destination_version="nope"}[10s]))'));
+    expect(err).toBeInstanceOf(NoDataError);
+  });
+
+  it('one number per version is MultipleSeriesError', async () => {
+    const err = await rejection(provider.query('sum by (destination_version) (rate(istio_requests_total{reporter="destination"}[10s]))'));
+    expect(err).toBeInstanceOf(MultipleSeriesError);
+    expect(err.message).toMatch(/2 series/);
+    expect(err.message).toContain('{destination_version="v1"}');
+    expect(err.message).toContain('{destination_version="v2"}');
+  });
+
+  it.each([
+    ['a syntax error', 'sum(rate(istio_requests_total[10s])', 'bad_data'],
+    ['an unknown function', 'summ(istio_requests_total)', 'bad_data'],
+  ])('%s is QueryError', async (_what, q, errorType) => {
+    const err = await rejection(provider.query(q));
+    expect(err).toBeInstanceOf(QueryError);
+    expect((err as QueryError).errorType).toBe(errorType);
+  });
+
+  it('a range vector is QueryError', async () => {
+    expect(await rejection(provider.query('istio_requests_total{destination_version="v1",response_code="200"}[10s]'))).toBeInstanceOf(QueryError);
+  });
+
+  it('Prometheus stopped is UnavailableError after retries; resumed, queries work again', async () => {
+    const count = trafficQueries({ ...ctx, windowSeconds: 60 }, 'canary').requests;
+    await prom.pause();
+    try {
+      const t0 = performance.now();
+      const err = await rejection(provider.query(count));
+      const ms = performance.now() - t0;
+      expect(err).toBeInstanceOf(UnavailableError);
+      expect(err.message).toMatch(/ECONNREFUSED/);
+      // connection refused is immediate: the time is the backoff, 200 ms + 1 s
+      expect(ms).toBeGreaterThan(1100);
+      expect(ms).toBeLessThan(5000);
+    } finally {
+      await prom.resume();
+    }
+    // The WAL is replayed before /-/ready, so the minute before the pause is still there.
+    expect(await provider.query(count)).toBeGreaterThan(0);
+    expect(outcomes).toContain('unavailable');
+    expect(outcomes.at(-1)).toBe('ok');
+  }, 60_000);
+});
