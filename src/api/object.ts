@@ -28,3 +28,9 @@ export interface KubeObject {
   spec?: Record<string, unknown>;
   status?: Record<string, unknown>;
 }
+
+/** RFC 6902 operations, as far as Fledge uses them on objects it does not own. */
+export type JsonPatchOp =
+  | { op: 'test'; path: string; value: unknown }
+  | { op: 'replace' | 'add'; path: string; value: unknown }
+  | { op: 'remove'; path: string };

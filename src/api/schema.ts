@@ -227,8 +227,8 @@ export const RolloutStatusSchema = z.object({
   failedChecks: z.number().int().min(0).optional(),
   inconclusiveChecks: z.number().int().min(0).optional(),
   pausedBy: z.enum(['user', 'step']).optional(),
-  /** While Invalid: the phase to carry on from once the spec is fixed. */
-  phaseBeforeInvalid: z.enum(PHASES).optional(),
+  /** While Invalid, or Pending on a missing object: the phase to carry on from afterwards. */
+  previousPhase: z.enum(PHASES).optional(),
   lastAnalysis: AnalysisResultSchema.optional(),
   conditions: z.array(ConditionSchema).optional(),
 });

@@ -8,6 +8,7 @@ const USAGE = `fledge: canary releases on Istio
 
 Usage:
   fledge render -f FILE [--weight N]   print the DestinationRule and VirtualService of a Rollout
+        [--virtual-service FILE]       for an adopted VirtualService: the JSON patch of its weights
   fledge validate -f FILE              check a Rollout; print every problem with its field path
   fledge controller [--namespace NS]   run the operator against the current kubeconfig
   fledge list [-n NS | -A]             list Rollouts
@@ -16,6 +17,7 @@ Usage:
   fledge abort NAME [-n NS]            send 100 % back to stable now
   fledge pause NAME [-n NS]            hold the current weights
   fledge resume NAME [-n NS]           undo pause; release a {pause: manual} step
+  fledge demo [--no-tty] [--fast]      two canary releases on a local control plane, start to finish
   fledge --version
 
 FILE may be - for standard input.`;
@@ -32,8 +34,16 @@ function requireFile(file: unknown): string {
 
 export const commands: Record<string, Handler> = {
   async render(args) {
-    const { values } = parse(args, { file: { type: 'string', short: 'f' }, weight: { type: 'string', short: 'w' } });
-    return renderCommand({ file: requireFile(values.file), ...(values.weight !== undefined ? { weight: values.weight } : {}) }, out, err);
+    const { values } = parse(args, {
+      file: { type: 'string', short: 'f' }, weight: { type: 'string', short: 'w' },
+      'virtual-service': { type: 'string' }, 'destination-rule': { type: 'string' },
+    });
+    return renderCommand({
+      file: requireFile(values.file),
+      ...(values.weight !== undefined ? { weight: values.weight } : {}),
+      ...(values['virtual-service'] ? { virtualService: values['virtual-service'] } : {}),
+      ...(values['destination-rule'] ? { destinationRule: values['destination-rule'] } : {}),
+    }, out, err);
   },
   async validate(args) {
     const { values } = parse(args, { file: { type: 'string', short: 'f' } });
@@ -46,6 +56,10 @@ export const commands: Record<string, Handler> = {
   async controller(args) {
     const { runControllerCommand } = await import('./controller-command.ts');
     return runControllerCommand(args);
+  },
+  async demo(args) {
+    const { demoCommand } = await import('./demo-command.ts');
+    return demoCommand(args);
   },
 };
 

@@ -5,7 +5,8 @@
  * does not remember (which could later step backwards).
  */
 import { isDeepStrictEqual } from 'node:util';
-import { API_VERSION, FIELD_MANAGER, GROUP, KIND, PLURAL, VERSION } from '../api/constants.ts';
+import pRetry, { AbortError } from 'p-retry';
+import { API_VERSION, FIELD_MANAGER, GROUP, ISTIO_GROUP, ISTIO_VERSION, KIND, PLURAL, VERSION } from '../api/constants.ts';
 import { REASONS, type PlannedEvent } from '../api/events.ts';
 import type { KubeObject } from '../api/object.ts';
 import { readRequests } from '../api/requests.ts';
@@ -18,14 +19,16 @@ import { KubeApiError } from '../kube/errors.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { Logger } from '../kube/log.ts';
 import type { QueueResult } from '../kube/workqueue.ts';
-import { planInvalid } from '../plan/invalid.ts';
+import { planInvalid, planWaiting } from '../plan/invalid.ts';
 import { analysisDue, plan, routingOf } from '../plan/plan.ts';
-import type { TrafficRouter } from '../router/types.ts';
+import type { Routing } from '../plan/types.ts';
+import type { AdoptedObjects, TrafficRouter } from '../router/types.ts';
 import type { Analyzer } from './analyzer.ts';
 import { ownershipProblems } from './conflicts.ts';
 import type { ControllerMetrics } from './metrics.ts';
 
 export const ROLLOUT_REF = { group: GROUP, version: VERSION, plural: PLURAL };
+const ISTIO_VS_REF = { group: ISTIO_GROUP, version: ISTIO_VERSION, plural: 'virtualservices' };
 
 export interface Cache<T> {
   get(name: string, namespace?: string): T | undefined;
@@ -72,10 +75,20 @@ export class Reconciler {
     if (!parsed.ok) return this.invalid(raw, parsed.problems, generation, now);
     const r: ResolvedRollout = resolveRollout({ ...parsed.rollout, metadata: { ...parsed.rollout.metadata, namespace } });
 
-    const liveVs = r.virtualService.mode === 'generated' ? this.d.virtualServices.get(r.virtualService.name, namespace) : undefined;
-    const liveDr = r.destinationRule.mode === 'generated' ? this.d.destinationRules.get(r.destinationRule.name, namespace) : undefined;
-    const conflicts = ownershipProblems(raw as never, r, this.d.rollouts.list(namespace) as never, liveVs, liveDr);
-    if (conflicts.length > 0) return this.invalid(raw, conflicts, generation, now);
+    const liveVs = this.d.virtualServices.get(r.virtualService.name, namespace);
+    const liveDr = this.d.destinationRules.get(r.destinationRule.name, namespace);
+    const adopted: AdoptedObjects = {};
+    for (const [kind, mode, live] of [['VirtualService', r.virtualService.mode, liveVs], ['DestinationRule', r.destinationRule.mode, liveDr]] as const) {
+      if (mode !== 'adopted') continue;
+      const objectName = kind === 'VirtualService' ? r.virtualService.name : r.destinationRule.name;
+      if (!live) return this.held(raw, planWaiting(kind, objectName, raw.status, generation, now));
+      adopted[kind === 'VirtualService' ? 'virtualService' : 'destinationRule'] = live;
+    }
+    const problems = [
+      ...ownershipProblems(raw as never, r, this.d.rollouts.list(namespace) as never, liveVs, liveDr),
+      ...this.d.router.checkAdopted(r, adopted),
+    ];
+    if (problems.length > 0) return this.invalid(raw, problems, generation, now);
 
     const previous = raw.status;
     let analysis: AnalysisResult | undefined;
@@ -87,7 +100,7 @@ export class Reconciler {
     const result = plan({ rollout: r, status: previous, requests: readRequests(raw.metadata.annotations), ...(analysis ? { analysis } : {}), now });
 
     await this.writeStatus(raw, result.status);
-    const restored = await this.writeRouting(r, result.routing, previous);
+    const restored = await this.writeRouting(r, result.routing, previous, adopted.virtualService);
     const events: PlannedEvent[] = [...result.events];
     if (restored.length > 0) {
       events.push({ type: 'Warning', reason: REASONS.routingRestored, message: `put back fields owned by Fledge in ${restored.join(', ')}` });
@@ -101,12 +114,16 @@ export class Reconciler {
   }
 
   private async invalid(raw: RolloutObject, problems: Problem[], generation: number, now: Date): Promise<QueueResult> {
-    const { status, events } = planInvalid(problems, raw.status, generation, now);
-    await this.writeStatus(raw, status);
-    for (const e of events) await this.d.recorder.record(raw, e);
     const ns = raw.metadata.namespace ?? 'default';
     this.d.log.warn({ rollout: `${ns}/${raw.metadata.name}`, problems: problems.map((p) => `${p.path}: ${p.message}`) }, 'invalid rollout');
-    this.d.metrics.setRollout(ns, raw.metadata.name, 'Invalid', raw.status?.canaryWeight ?? 0);
+    return this.held(raw, planInvalid(problems, raw.status, generation, now));
+  }
+
+  /** Status only: an Invalid or Pending rollout writes nothing else. */
+  private async held(raw: RolloutObject, { status, events }: { status: RolloutStatus; events: PlannedEvent[] }): Promise<QueueResult> {
+    await this.writeStatus(raw, status);
+    for (const e of events) await this.d.recorder.record(raw, e);
+    this.d.metrics.setRollout(raw.metadata.namespace ?? 'default', raw.metadata.name, status.phase ?? 'Pending', raw.status?.canaryWeight ?? 0);
     return {};
   }
 
@@ -126,7 +143,7 @@ export class Reconciler {
   }
 
   /** Applies what differs; returns the objects whose drift from a hand edit it put back. */
-  private async writeRouting(r: ResolvedRollout, routing: ReturnType<typeof routingOf>, previous: RolloutStatus | undefined): Promise<string[]> {
+  private async writeRouting(r: ResolvedRollout, routing: Routing, previous: RolloutStatus | undefined, adoptedVs: KubeObject | undefined): Promise<string[]> {
     const restored: string[] = [];
     const routingUnchanged = previous !== undefined && isDeepStrictEqual(json(routingOf(previous)), json(routing));
     for (const desired of this.d.router.desiredObjects(r, routing)) {
@@ -142,7 +159,38 @@ export class Reconciler {
         restored.push(`${desired.kind} ${desired.metadata.name}${who ? ` (changed by ${who})` : ''}`);
       }
     }
+    if (adoptedVs) {
+      const drift = await this.patchAdopted(r, adoptedVs, routing);
+      if (drift && routingUnchanged) restored.push(`the weights of VirtualService ${adoptedVs.metadata.name}${drift.by ? ` (changed by ${drift.by})` : ''}`);
+    }
     return restored;
+  }
+
+  /**
+   * Sets the weights of an adopted VirtualService by a guarded JSON patch. A `test` that fails
+   * means someone changed it since our cache saw it: read it afresh and try again (a few times).
+   * Returns who had changed the weights when a write was needed.
+   */
+  private async patchAdopted(r: ResolvedRollout, cached: KubeObject, routing: Routing): Promise<{ by?: string } | undefined> {
+    let live = cached;
+    let wrote: { by?: string } | undefined;
+    await pRetry(async () => {
+      const ops = this.d.router.adoptedWeightPatch(r, live, routing);
+      if (ops.length === 0) return;
+      wrote ??= { ...(otherManagers(live, FIELD_MANAGER)[0] ? { by: otherManagers(live, FIELD_MANAGER)[0] } : {}) };
+      try {
+        const written = await this.d.client.jsonPatch(ISTIO_VS_REF, r.namespace, r.virtualService.name, ops);
+        this.d.virtualServices.remember(written);
+      } catch (err) {
+        if (!(err instanceof KubeApiError && err.isStale)) throw new AbortError(err as Error);
+        live = await this.d.client.get<KubeObject>(ISTIO_VS_REF, r.namespace, r.virtualService.name);
+        const problems = this.d.router.checkAdopted(r, { virtualService: live });
+        if (problems.length > 0) throw new AbortError(`VirtualService ${r.virtualService.name} changed: ${problems.map((p) => p.message).join('; ')}`);
+        throw err;
+      }
+    }, { retries: 3, minTimeout: 50, maxTimeout: 500 });
+    if (!wrote) this.d.metrics.writesSkipped.inc({ kind: 'VirtualService' });
+    return wrote;
   }
 }
 

@@ -2,7 +2,7 @@ import {
   CoordinationV1Api, CoreV1Api, CustomObjectsApi, EventsV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, setHeaderOptions,
   type KubernetesListObject, type KubernetesObject, type V1Lease, type EventsV1Event,
 } from '@kubernetes/client-node';
-import type { KubeObject } from '../api/object.ts';
+import type { JsonPatchOp, KubeObject } from '../api/object.ts';
 import { toKubeError } from './errors.ts';
 import { TokenBucket } from './rate-limit.ts';
 
@@ -14,10 +14,6 @@ export interface ClientOptions {
 
 export interface ResourceRef { group: string; version: string; plural: string }
 
-export type JsonPatchOp =
-  | { op: 'test'; path: string; value: unknown }
-  | { op: 'replace' | 'add'; path: string; value: unknown }
-  | { op: 'remove'; path: string };
 
 /** Counts requests by verb so benchmarks and /metrics can show exactly what the controller costs. */
 export type RequestCounter = (verb: string, resource: string) => void;

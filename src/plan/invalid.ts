@@ -1,23 +1,41 @@
 import { CONDITION_TYPES, setCondition } from '../api/conditions.ts';
-import { REASONS, type PlannedEvent } from '../api/events.ts';
+import { REASONS, type PlannedEvent, type Reason } from '../api/events.ts';
 import type { RolloutStatus } from '../api/schema.ts';
 import type { Problem } from '../api/validate.ts';
 
+export interface Hold {
+  phase: 'Invalid' | 'Pending';
+  reason: Reason;
+  message: string;
+  eventType: 'Normal' | 'Warning';
+}
+
 /**
- * An invalid spec changes nothing but the status: the routing fields keep describing what is
- * live, so when the spec is fixed the rollout carries on from there.
+ * A rollout that cannot be planned (an invalid spec, a referenced object that does not exist yet)
+ * changes nothing but its status: the routing fields keep describing what is live, and the phase
+ * it had is kept aside, so once the cause is gone it carries on from there.
  */
+export function planHeld(hold: Hold, prev: RolloutStatus | undefined, generation: number, now: Date): { status: RolloutStatus; events: PlannedEvent[] } {
+  const base = prev ?? {};
+  const { message } = hold;
+  let conditions = setCondition(base.conditions ?? [], { type: CONDITION_TYPES.ready, status: 'False', reason: hold.reason, message, observedGeneration: generation }, now);
+  conditions = setCondition(conditions, { type: CONDITION_TYPES.progressing, status: 'False', reason: hold.reason, message, observedGeneration: generation }, now);
+  const wasHeld = base.phase === 'Invalid' || (base.phase === 'Pending' && base.previousPhase !== undefined);
+  const previousPhase = wasHeld ? base.previousPhase : base.phase;
+  const changed = base.phase !== hold.phase || base.message !== message;
+  return {
+    status: { ...base, phase: hold.phase, message, observedGeneration: generation, conditions, ...(previousPhase ? { previousPhase } : {}) },
+    events: changed ? [{ type: hold.eventType, reason: hold.reason, message }] : [],
+  };
+}
+
 export function planInvalid(problems: Problem[], prev: RolloutStatus | undefined, generation: number, now: Date): { status: RolloutStatus; events: PlannedEvent[] } {
   const message = problems.map((p) => `${p.path}: ${p.message}`).join('; ');
-  const base = prev ?? {};
-  let conditions = setCondition(base.conditions ?? [], { type: CONDITION_TYPES.ready, status: 'False', reason: REASONS.invalidSpec, message, observedGeneration: generation }, now);
-  conditions = setCondition(conditions, { type: CONDITION_TYPES.progressing, status: 'False', reason: REASONS.invalidSpec, message, observedGeneration: generation }, now);
-  const changed = base.phase !== 'Invalid' || base.message !== message;
-  return {
-    status: {
-      ...base, phase: 'Invalid', message, observedGeneration: generation, conditions,
-      ...(base.phase && base.phase !== 'Invalid' ? { phaseBeforeInvalid: base.phase } : {}),
-    },
-    events: changed ? [{ type: 'Warning', reason: REASONS.invalidSpec, message }] : [],
-  };
+  return planHeld({ phase: 'Invalid', reason: REASONS.invalidSpec, message, eventType: 'Warning' }, prev, generation, now);
+}
+
+/** Waiting for an object the Rollout adopts (the GitOps tool may apply it after the Rollout). */
+export function planWaiting(kind: string, name: string, prev: RolloutStatus | undefined, generation: number, now: Date): { status: RolloutStatus; events: PlannedEvent[] } {
+  const message = `waiting for ${kind} ${name}, which the Rollout adopts, to exist`;
+  return planHeld({ phase: 'Pending', reason: REASONS.waiting, message, eventType: 'Normal' }, prev, generation, now);
 }

@@ -27,7 +27,7 @@ type Status = RolloutStatus;
 
 export function plan(input: PlanInput): PlanResult {
   const { rollout: r, requests: q, now } = input;
-  const prev = carryOnFromInvalid(input.status ?? {});
+  const prev = carryOnFromHold(input.status ?? {});
   const ctx: Ctx = { r, release: releaseId(r.stable.labels, r.canary.labels), now, events: [] };
 
   let next: Status;
@@ -47,10 +47,11 @@ export function plan(input: PlanInput): PlanResult {
   };
 }
 
-function carryOnFromInvalid(status: Status): Status {
-  if (status.phase !== 'Invalid') return status;
-  const { phaseBeforeInvalid, ...rest } = status;
-  return { ...rest, phase: phaseBeforeInvalid ?? 'Pending' };
+/** After a hold (Invalid, or Pending on a missing object) the rollout resumes the phase it had. */
+function carryOnFromHold(status: Status): Status {
+  if (status.phase !== 'Invalid' && !(status.phase === 'Pending' && status.previousPhase)) return status;
+  const { previousPhase, ...rest } = status;
+  return { ...rest, phase: previousPhase ?? 'Pending' };
 }
 
 export function routingOf(status: Status): Routing {
@@ -209,7 +210,7 @@ function sameRelease(ctx: Ctx, prev: Status, q: OperatorRequests, analysis: Anal
  */
 function settled(prev: Status): Status {
   const reason = findCondition(prev.conditions, CONDITION_TYPES.ready)?.reason;
-  if (reason !== REASONS.invalidSpec && reason !== REASONS.unsafeRelease) return prev;
+  if (reason !== REASONS.invalidSpec && reason !== REASONS.unsafeRelease && reason !== REASONS.waiting) return prev;
   return { ...prev, message: prev.phase === 'Promoted' ? 'promoted' : 'rolled back' };
 }
 

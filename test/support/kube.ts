@@ -70,7 +70,9 @@ export function weightsOf(vs: VirtualServiceLike, routeIndex = 0): Record<string
 /** The invariant every VirtualService Fledge writes must keep. */
 export function expectValidWeights(vs: VirtualServiceLike): void {
   for (const route of vs.spec.http ?? []) {
-    const weights = (route.route ?? []).map((d) => d.weight);
+    // Istio reads a lone destination without a weight as 100 (teams' own routes often say so).
+    const lone = route.route?.length === 1 && route.route[0]!.weight === undefined;
+    const weights = lone ? [100] : (route.route ?? []).map((d) => d.weight);
     for (const w of weights) expect(Number.isInteger(w) && w! >= 0 && w! <= 100, `weight ${w} in route ${route.name}`).toBe(true);
     expect(weights.reduce((a, b) => a! + b!, 0), `weights of route ${route.name}`).toBe(100);
   }

@@ -3,6 +3,7 @@ import type { KubeObject, ObjectMeta } from '../../api/object.ts';
 import type { ResolvedRollout } from '../../api/resolve.ts';
 import type { Routing } from '../../plan/types.ts';
 import type { TrafficRouter } from '../types.ts';
+import { checkAdoptedDestinationRule, selectRoutes, weightPatch } from './adopt.ts';
 
 /** Route names Fledge gives the routes it generates; adopted VirtualServices keep their own. */
 export const PRIMARY_ROUTE = 'primary';
@@ -79,5 +80,15 @@ export const istioRouter: TrafficRouter = {
     if (r.destinationRule.mode === 'generated') out.push(renderDestinationRule(r, routing));
     if (r.virtualService.mode === 'generated') out.push(renderVirtualService(r, routing));
     return out;
+  },
+  checkAdopted(r, live) {
+    return [
+      ...(live.virtualService ? selectRoutes(r, live.virtualService).problems : []),
+      ...(live.destinationRule ? checkAdoptedDestinationRule(r, live.destinationRule) : []),
+    ];
+  },
+  adoptedWeightPatch(r, vs, routing) {
+    const { indexes, problems } = selectRoutes(r, vs);
+    return problems.length > 0 ? [] : weightPatch(r, vs, indexes, routing.canaryWeight);
   },
 };
