@@ -1004,7 +1004,7 @@ describe('Invalid and back', () => {
 
     const inv = planInvalid(problems, live, 2, at(sim.now + S));
     expect(inv.status).toMatchObject({
-      phase: 'Invalid', phaseBeforeInvalid: 'Progressing', stepIndex: 1, canaryWeight: 50, stepStartedAt: live.stepStartedAt,
+      phase: 'Invalid', previousPhase: 'Progressing', stepIndex: 1, canaryWeight: 50, stepStartedAt: live.stepStartedAt,
       stableLabels: V('v1'), canaryLabels: V('v2'), observedGeneration: 2, release: live.release,
     });
     expect(inv.status.message).toContain('spec.strategy.steps[2]: must be between 0 and 100');
@@ -1015,7 +1015,7 @@ describe('Invalid and back', () => {
     sim.status = JSON.parse(JSON.stringify(inv.status)) as RolloutStatus;
     const res = sim.plan({ after: 10 * S, rollout: rollout({ generation: 3 }) });
     expect(res.status).toMatchObject({ phase: 'Progressing', stepIndex: 1, canaryWeight: 50, stepStartedAt: live.stepStartedAt, observedGeneration: 3 });
-    expect(res.status.phaseBeforeInvalid).toBeUndefined();
+    expect(res.status.previousPhase).toBeUndefined();
     expect(res.status.message).not.toContain('spec.strategy');
     expect(cond(res.status, 'Ready')).toMatchObject({ status: 'True', reason: 'Progressing' });
     expect(res.requeueAfterMs).toBe(M - 10 * S);
@@ -1024,7 +1024,7 @@ describe('Invalid and back', () => {
   it('a Promoted rollout that became Invalid and then valid again stays Promoted at 100', () => {
     const sim = promotedSim('v1', 'v2');
     const inv = planInvalid(problems, sim.status, 2, at(M));
-    expect(inv.status).toMatchObject({ phase: 'Invalid', canaryWeight: 100, phaseBeforeInvalid: 'Promoted' });
+    expect(inv.status).toMatchObject({ phase: 'Invalid', canaryWeight: 100, previousPhase: 'Promoted' });
     sim.status = JSON.parse(JSON.stringify(inv.status)) as RolloutStatus;
     const res = sim.plan({ after: 2 * M, rollout: rollout({ stable: V('v1'), canary: V('v2'), generation: 3 }) });
     expect(res.status).toMatchObject({ phase: 'Promoted', canaryWeight: 100, stableWeight: 0 });
@@ -1057,7 +1057,7 @@ describe('Invalid and back', () => {
     const sim = promotedSim('v1', 'v2');
     const once = planInvalid(problems, sim.status, 2, at(S));
     const twice = planInvalid([{ path: 'spec.service', message: 'is required' }], once.status, 3, at(2 * S));
-    expect(twice.status).toMatchObject({ phase: 'Invalid', phaseBeforeInvalid: 'Promoted', observedGeneration: 3 });
+    expect(twice.status).toMatchObject({ phase: 'Invalid', previousPhase: 'Promoted', observedGeneration: 3 });
     expect(twice.events).toHaveLength(1);
     const res = plan({ rollout: rollout({ generation: 4 }), status: twice.status, requests: NO, now: at(3 * S) });
     expect(res.status).toMatchObject({ phase: 'Promoted', canaryWeight: 100 });
