@@ -9,6 +9,7 @@ const USAGE = `fledge: canary releases on Istio
 Usage:
   fledge render -f FILE [--weight N]   print the DestinationRule and VirtualService of a Rollout
         [--virtual-service FILE]       for an adopted VirtualService: the JSON patch of its weights
+        [--argocd-ignore-differences]  ...or the Argo CD ignoreDifferences for exactly those weights
   fledge validate -f FILE              check a Rollout; print every problem with its field path
   fledge controller [--namespace NS]   run the operator against the current kubeconfig
   fledge list [-n NS | -A]             list Rollouts
@@ -37,12 +38,14 @@ export const commands: Record<string, Handler> = {
     const { values } = parse(args, {
       file: { type: 'string', short: 'f' }, weight: { type: 'string', short: 'w' },
       'virtual-service': { type: 'string' }, 'destination-rule': { type: 'string' },
+      'argocd-ignore-differences': { type: 'boolean', default: false },
     });
     return renderCommand({
       file: requireFile(values.file),
       ...(values.weight !== undefined ? { weight: values.weight } : {}),
       ...(values['virtual-service'] ? { virtualService: values['virtual-service'] } : {}),
       ...(values['destination-rule'] ? { destinationRule: values['destination-rule'] } : {}),
+      argocdIgnore: values['argocd-ignore-differences'],
     }, out, err);
   },
   async validate(args) {

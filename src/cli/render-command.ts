@@ -4,9 +4,10 @@ import { resolveRollout } from '../api/resolve.ts';
 import { readRequests } from '../api/requests.ts';
 import { plan } from '../plan/plan.ts';
 import { istioRouter } from '../router/istio/render.ts';
+import { selectRoutes } from '../router/istio/adopt.ts';
 import { loadRollouts, readInput, UsageError } from './documents.ts';
 
-export interface RenderOptions { file: string; weight?: string; virtualService?: string; destinationRule?: string }
+export interface RenderOptions { file: string; weight?: string; virtualService?: string; destinationRule?: string; argocdIgnore?: boolean }
 
 /** Prints the Istio objects of each Rollout in the file, at its first step or at `--weight`. */
 export async function renderCommand(opts: RenderOptions, out: (s: string) => void, err: (s: string) => void): Promise<number> {
@@ -35,6 +36,14 @@ export async function renderCommand(opts: RenderOptions, out: (s: string) => voi
     if (problems.length > 0) {
       for (const p of problems) err(`${d.label}: ${p.path}: ${p.message}`);
       return 1;
+    }
+    if (opts.argocdIgnore) {
+      // Exactly the weights Fledge steers, so Argo CD ignores those and still syncs the rest.
+      const { indexes } = selectRoutes(r, vs);
+      const http = (vs.spec?.http ?? []) as { route?: unknown[] }[];
+      const jsonPointers = indexes.flatMap((i) => (http[i]?.route ?? []).map((_, j) => `/spec/http/${i}/route/${j}/weight`));
+      patches.push(stringify({ ignoreDifferences: [{ group: 'networking.istio.io', kind: 'VirtualService', name: vs.metadata.name, namespace: r.namespace, jsonPointers }] }, { lineWidth: 0 }).trimEnd());
+      continue;
     }
     // The JSON patch (RFC 6902) Fledge would send, test operations included.
     patches.push(JSON.stringify(istioRouter.adoptedWeightPatch(r, vs, routing), null, 2));
