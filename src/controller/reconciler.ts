@@ -91,6 +91,12 @@ export class Reconciler {
     if (problems.length > 0) return this.invalid(raw, problems, generation, now);
 
     const previous = raw.status;
+    // What the status says is live must be live before anything new is decided: a routing write
+    // that failed (no permission, an admission webhook) must stop the rollout, not let the status
+    // walk on to promotion without traffic ever moving.
+    const restored = previous?.release && previous.stableLabels
+      ? await this.writeRouting(r, routingOf(previous), previous, adopted.virtualService)
+      : [];
     let analysis: AnalysisResult | undefined;
     if (this.d.analyzer && analysisDue(r, previous, now)) {
       analysis = await this.d.analyzer.analyze(r, previous ?? {}, now);
@@ -100,7 +106,7 @@ export class Reconciler {
     const result = plan({ rollout: r, status: previous, requests: readRequests(raw.metadata.annotations), ...(analysis ? { analysis } : {}), now });
 
     await this.writeStatus(raw, result.status);
-    const restored = await this.writeRouting(r, result.routing, previous, adopted.virtualService);
+    await this.writeRouting(r, result.routing, result.status, adopted.virtualService);
     const events: PlannedEvent[] = [...result.events];
     if (restored.length > 0) {
       events.push({ type: 'Warning', reason: REASONS.routingRestored, message: `put back fields owned by Fledge in ${restored.join(', ')}` });
@@ -159,9 +165,11 @@ export class Reconciler {
         restored.push(`${desired.kind} ${desired.metadata.name}${who ? ` (changed by ${who})` : ''}`);
       }
     }
-    if (adoptedVs) {
-      const drift = await this.patchAdopted(r, adoptedVs, routing);
-      if (drift && routingUnchanged) restored.push(`the weights of VirtualService ${adoptedVs.metadata.name}${drift.by ? ` (changed by ${drift.by})` : ''}`);
+    // Read it again: the write just before may have changed it (the cache remembers our writes).
+    const vs = adoptedVs && (this.d.virtualServices.get(adoptedVs.metadata.name, r.namespace) ?? adoptedVs);
+    if (vs) {
+      const drift = await this.patchAdopted(r, vs, routing);
+      if (drift && routingUnchanged) restored.push(`the weights of VirtualService ${vs.metadata.name}${drift.by ? ` (changed by ${drift.by})` : ''}`);
     }
     return restored;
   }

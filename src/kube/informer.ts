@@ -47,7 +47,8 @@ export class Informer<T extends KubernetesObject> {
     this.lw.on('add', (o) => this.emit('add', o));
     this.lw.on('update', (o) => this.emit('update', o));
     this.lw.on('delete', (o) => this.emit('delete', o));
-    this.lw.on('connect', () => this.touch());
+    // A (re)connect is only an attempt: call it healthy once it has stood for a moment.
+    this.lw.on('connect', () => this.settleSoon());
     this.lw.on('error', (err) => this.onError(err));
   }
 
@@ -66,6 +67,19 @@ export class Informer<T extends KubernetesObject> {
     this.backoffMs = 0;
   }
 
+  private settleTimer: NodeJS.Timeout | undefined;
+  private lastError = 0;
+
+  private settleSoon(): void {
+    const connectedAt = Date.now();
+    if (this.settleTimer) clearTimeout(this.settleTimer);
+    this.settleTimer = setTimeout(() => {
+      this.settleTimer = undefined;
+      if (!this.stopped && this.lastError < connectedAt) this.touch();
+    }, 2000);
+    this.settleTimer.unref?.();
+  }
+
   /** Resolves after the first successful list; failed lists are retried with back-off. */
   async start(): Promise<void> {
     this.stopped = false;
@@ -80,6 +94,7 @@ export class Informer<T extends KubernetesObject> {
 
   private onError(err: unknown): void {
     this.healthy = false;
+    this.lastError = Date.now();
     if (this.stopped) return;
     const e = err as { message?: string; code?: unknown; statusCode?: unknown };
     this.opts.log.warn({ informer: this.opts.name, err: e?.message ?? String(err), code: e?.code ?? e?.statusCode }, 'watch failed; restarting');
@@ -87,7 +102,8 @@ export class Informer<T extends KubernetesObject> {
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       this.restarts++;
-      if (!this.stopped) this.lw.start().then(() => this.touch(), (e2) => this.onError(e2));
+      // start() resolves even when its list or watch failed (those arrive as error events).
+      if (!this.stopped) this.lw.start().catch((e2) => this.onError(e2));
     }, this.nextBackoff());
   }
 
@@ -103,6 +119,7 @@ export class Informer<T extends KubernetesObject> {
     this.stopped = true;
     this.listed();
     if (this.restartTimer) clearTimeout(this.restartTimer);
+    if (this.settleTimer) clearTimeout(this.settleTimer);
     await this.lw.stop();
   }
 }

@@ -3,6 +3,7 @@
  * built dist/. Asserts on exit codes, on stdout parsed as YAML, and on stderr lines.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireBuilt } from '../support/built.ts';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -38,15 +39,7 @@ function file(name: string, text: string): string {
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'fledge-cli-'));
-  const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: REPO, env, encoding: 'utf8', timeout: 170_000 });
-  if (build.error) throw build.error;
-  if (build.status !== 0) {
-    // tsc emits even with type errors. Errors in what the CLI is built from fail the suite;
-    // others (parts of the tree under construction) are reported but do not stop these tests.
-    const ours = lines(build.stdout).filter((l) => /^src\/(api|plan|router|cli)\//.test(l));
-    if (ours.length > 0) throw new Error(`npm run build fails:\n${ours.join('\n')}`);
-    console.warn(`tsc -p tsconfig.build.json reported errors outside the CLI:\n${build.stdout}`);
-  }
+  requireBuilt();
 }, 180_000);
 
 afterAll(() => {

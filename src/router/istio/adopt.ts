@@ -64,7 +64,9 @@ export function selectRoutes(r: ResolvedRollout, vs: KubeObject): { indexes: num
 function destinationHint(r: ResolvedRollout, route: HttpRoute | undefined, subset: string): string {
   const like = route?.route?.[0]?.destination;
   const host = like?.host ?? r.service.name;
-  const port = like?.port?.number ?? r.service.port;
+  // Host and port as the route's first destination has them (no port if it has none); the
+  // Rollout's service only for a route without destinations.
+  const port = like ? like.port?.number : r.service.port;
   return `{destination: {host: ${host}, subset: ${subset}${port ? `, port: {number: ${port}}` : ''}}, weight: 0}`;
 }
 
