@@ -21,6 +21,7 @@ import type { Logger } from '../kube/log.ts';
 import type { QueueResult } from '../kube/workqueue.ts';
 import { planInvalid, planWaiting } from '../plan/invalid.ts';
 import { analysisDue, plan, routingOf } from '../plan/plan.ts';
+import { routingPath } from '../plan/transition.ts';
 import type { Routing } from '../plan/types.ts';
 import type { AdoptedObjects, TrafficRouter } from '../router/types.ts';
 import type { Analyzer } from './analyzer.ts';
@@ -148,30 +149,58 @@ export class Reconciler {
     this.d.rollouts.remember(written as RolloutObject);
   }
 
-  /** Applies what differs; returns the objects whose drift from a hand edit it put back. */
+  /**
+   * Applies what differs; returns the objects whose drift from a hand edit it put back. When both
+   * the DestinationRule's labels and the VirtualService's weights must change, they are written
+   * one at a time in the order `routingPath` picks, so that the mix live between the two writes
+   * (or after a crash between them) never sends a set of pods more than before or after.
+   */
   private async writeRouting(r: ResolvedRollout, routing: Routing, previous: RolloutStatus | undefined, adoptedVs: KubeObject | undefined): Promise<string[]> {
-    const restored: string[] = [];
+    const restored = new Set<string>();
     const routingUnchanged = previous !== undefined && isDeepStrictEqual(json(routingOf(previous)), json(routing));
-    for (const desired of this.d.router.desiredObjects(r, routing)) {
-      const cache = desired.kind === 'VirtualService' ? this.d.virtualServices : this.d.destinationRules;
-      const live = cache.get(desired.metadata.name, r.namespace);
-      if (!applyWouldChange(live, desired, FIELD_MANAGER)) {
-        this.d.metrics.writesSkipped.inc({ kind: desired.kind });
-        continue;
+    for (const step of routingPath(this.liveRouting(r, adoptedVs), routing)) {
+      for (const desired of this.d.router.desiredObjects(r, step)) {
+        const cache = desired.kind === 'VirtualService' ? this.d.virtualServices : this.d.destinationRules;
+        const live = cache.get(desired.metadata.name, r.namespace);
+        if (!applyWouldChange(live, desired, FIELD_MANAGER)) {
+          this.d.metrics.writesSkipped.inc({ kind: desired.kind });
+          continue;
+        }
+        cache.remember(await this.d.client.apply(desired));
+        if (live && routingUnchanged) {
+          const who = otherManagers(live, FIELD_MANAGER)[0];
+          restored.add(`${desired.kind} ${desired.metadata.name}${who ? ` (changed by ${who})` : ''}`);
+        }
       }
-      cache.remember(await this.d.client.apply(desired));
-      if (live && routingUnchanged) {
-        const who = otherManagers(live, FIELD_MANAGER)[0];
-        restored.push(`${desired.kind} ${desired.metadata.name}${who ? ` (changed by ${who})` : ''}`);
+      // Read it again: the write just before may have changed it (the cache remembers our writes).
+      const vs = adoptedVs && (this.d.virtualServices.get(adoptedVs.metadata.name, r.namespace) ?? adoptedVs);
+      if (vs) {
+        const drift = await this.patchAdopted(r, vs, step);
+        if (drift && routingUnchanged) restored.add(`the weights of VirtualService ${vs.metadata.name}${drift.by ? ` (changed by ${drift.by})` : ''}`);
       }
     }
-    // Read it again: the write just before may have changed it (the cache remembers our writes).
-    const vs = adoptedVs && (this.d.virtualServices.get(adoptedVs.metadata.name, r.namespace) ?? adoptedVs);
-    if (vs) {
-      const drift = await this.patchAdopted(r, vs, routing);
-      if (drift && routingUnchanged) restored.push(`the weights of VirtualService ${vs.metadata.name}${drift.by ? ` (changed by ${drift.by})` : ''}`);
-    }
-    return restored;
+    return [...restored];
+  }
+
+  /**
+   * What the mesh runs now, read from the live objects: the generated DestinationRule's subset
+   * labels (an adopted one is never written, so its labels count as already right) and the
+   * canary weight of the first route sending to the canary subset. Undefined when either object
+   * is missing or unreadable: then there is no traffic of ours to protect.
+   */
+  private liveRouting(r: ResolvedRollout, adoptedVs: KubeObject | undefined): Routing | undefined {
+    const vs = r.virtualService.mode === 'adopted'
+      ? (adoptedVs && (this.d.virtualServices.get(adoptedVs.metadata.name, r.namespace) ?? adoptedVs))
+      : this.d.virtualServices.get(r.virtualService.name, r.namespace);
+    if (!vs || r.destinationRule.mode !== 'generated') return undefined;
+    const dr = this.d.destinationRules.get(r.destinationRule.name, r.namespace);
+    const subsets = Array.isArray(dr?.spec?.subsets) ? (dr.spec.subsets as { name?: string; labels?: Record<string, string> }[]) : [];
+    const stableLabels = subsets.find((s) => s.name === r.stable.subset)?.labels;
+    const canaryLabels = subsets.find((s) => s.name === r.canary.subset)?.labels;
+    const routes = Array.isArray(vs.spec?.http) ? (vs.spec.http as { route?: { destination?: { subset?: string }; weight?: number }[] }[]) : [];
+    const canaryWeight = routes.map((h) => h.route?.find((d) => d.destination?.subset === r.canary.subset)?.weight).find((w) => w !== undefined);
+    if (!stableLabels || !canaryLabels || typeof canaryWeight !== 'number' || !Number.isInteger(canaryWeight) || canaryWeight < 0 || canaryWeight > 100) return undefined;
+    return { stableLabels, canaryLabels, canaryWeight };
   }
 
   /**

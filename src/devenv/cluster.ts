@@ -28,6 +28,17 @@ export interface LocalClusterOptions {
   crdFiles?: string[];
   /** Receives progress messages and every line the child processes print. */
   log?: (line: string) => void;
+  /**
+   * Extra kube-apiserver flags, appended at every start (a later flag wins), e.g.
+   * `['--etcd-compaction-interval=5s']` so that old resourceVersions are compacted away quickly
+   * and watches resumed from them get 410 Gone.
+   */
+  apiServerArgs?: string[];
+}
+
+export interface StartApiServerOptions {
+  /** Extra flags for this start only, after `apiServerArgs` (e.g. `['--watch-cache=false']`). */
+  extraArgs?: string[];
 }
 
 export interface LocalCluster {
@@ -47,8 +58,8 @@ export interface LocalCluster {
   /** Stops kube-apiserver only (etcd keeps the data), for fault tests. */
   stopApiServer(): Promise<void>;
   /** Starts kube-apiserver again on the same port and waits for /readyz. */
-  startApiServer(): Promise<void>;
-  restartApiServer(): Promise<void>;
+  startApiServer(opts?: StartApiServerOptions): Promise<void>;
+  restartApiServer(opts?: StartApiServerOptions): Promise<void>;
   /** Stops everything (apiserver, controller-manager, etcd) and removes `dir`. Idempotent. */
   stop(): Promise<void>;
 }
@@ -157,12 +168,13 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       // Without it, open watches (controller-manager, informers) keep SIGTERM from
       // finishing for up to a minute; with it they are ended and shutdown takes ~1 s.
       '--shutdown-watch-termination-grace-period', '2s',
+      ...(opts.apiServerArgs ?? []),
     ];
-    const startApiServer = async () => {
+    const startApiServer = async (startOpts: StartApiServerOptions = {}) => {
       if (stopped) throw new Error('the local cluster was stopped');
       if (apiServer && apiServer.exitReason === undefined) throw new Error('kube-apiserver is already running');
       log(`starting kube-apiserver on ${server}`);
-      apiServer = new Child({ name: 'kube-apiserver', command: bin('kube-apiserver'), args: apiServerArgs, log: opts.log });
+      apiServer = new Child({ name: 'kube-apiserver', command: bin('kube-apiserver'), args: [...apiServerArgs, ...(startOpts.extraArgs ?? [])], log: opts.log });
       await waitFor(apiServer, () => probe(`${server}/readyz`, admin.token), 'kube-apiserver /readyz');
     };
     const stopApiServer = async () => {
@@ -212,9 +224,9 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
       },
       stopApiServer,
       startApiServer,
-      restartApiServer: async () => {
+      restartApiServer: async (startOpts?: StartApiServerOptions) => {
         await stopApiServer();
-        await startApiServer();
+        await startApiServer(startOpts);
       },
       stop,
     };
