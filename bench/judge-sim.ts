@@ -16,18 +16,8 @@ import { analysisDue, plan } from '../src/plan/plan.ts';
 // Randomness
 
 export type Rng = () => number;
+export { mulberry32 } from '../src/devenv/prng.ts';
 
-/** mulberry32: floats in [0, 1). */
-export function mulberry32(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A 32-bit seed from several integers (FNV-1a over their bytes), so each rollout has its own stream. */
 export function seedOf(...parts: number[]): number {

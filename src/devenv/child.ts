@@ -91,3 +91,13 @@ export class Child {
     await this.#exited;
   }
 }
+
+/** Whether a process with this pid exists (EPERM: it does, but belongs to someone else). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

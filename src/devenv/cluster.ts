@@ -5,7 +5,7 @@ import { request as httpsRequest } from 'node:https';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { Child } from './child.ts';
+import { Child, isAlive } from './child.ts';
 import { applyManifests, waitEstablished } from './crds.ts';
 import { kubeconfigYaml, newToken, tokensCsv, writeServiceAccountKeys, type User } from './credentials.ts';
 import { freePorts } from './ports.ts';
@@ -249,14 +249,6 @@ async function sweepStaleDirs(): Promise<void> {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Polls until `ready` returns true; fails early with the output tail if the process exits. */
 async function waitFor(child: Child, ready: () => Promise<boolean>, what: string): Promise<void> {

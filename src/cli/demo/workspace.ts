@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isAlive } from '../../devenv/child.ts';
 
 const PREFIX = 'fledge-demo-';
 const OWNER_FILE = 'owner.pid';
@@ -37,14 +38,6 @@ export function processesMentioning(text: string): number[] {
   return pids;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function sweepStaleWorkspaces(): Promise<void> {
   for (const name of await readdir(tmpdir()).catch(() => [])) {
