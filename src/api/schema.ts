@@ -31,8 +31,27 @@ const duration = (what: string) =>
 const weight = z.number({ error: 'must be an integer between 0 and 100' })
   .int('must be an integer between 0 and 100')
   .min(0, 'must be between 0 and 100').max(100, 'must be between 0 and 100');
-/** Objects handed to Istio verbatim; Istio's own schema judges them on write. */
-const passthrough = z.record(z.string(), z.unknown(), { error: 'must be an object' });
+/**
+ * Objects handed to Istio verbatim; Istio's own schema judges them (the controller dry-runs the
+ * objects it would write before it writes anything, so junk Istio does not know is refused there,
+ * naming the field). Bounded in size here, so that a megabyte of text is refused before it is
+ * copied into a VirtualService.
+ */
+export const PASSTHROUGH_MAX_BYTES = 32 * 1024;
+const passthrough = z.record(z.string(), z.unknown(), { error: 'must be an object' })
+  .refine((v) => jsonSize(v) <= PASSTHROUGH_MAX_BYTES, `must be at most ${PASSTHROUGH_MAX_BYTES / 1024} KiB as JSON`);
+
+function jsonSize(v: unknown): number {
+  try {
+    return JSON.stringify(v).length;
+  } catch {
+    return Infinity;
+  }
+}
+
+// Istio hosts: a DNS name, optionally with a leading `*.`, or `*`. Gateways: [namespace/]name.
+const HOST = '^(\\*|(\\*\\.)?[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*)$';
+const GATEWAY = '^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$';
 
 export const LabelsSchema = z
   .record(
@@ -62,9 +81,11 @@ export const HTTP_EXTRA_FIELDS = [
 
 export const VirtualServiceRefSchema = z.strictObject({
   name: dnsSubdomain('name').optional(),
-  hosts: z.array(z.string().min(1, 'host must not be empty').max(253), { error: 'must be a list of hosts' })
+  hosts: z.array(z.string().min(1, 'host must not be empty').max(253)
+    .regex(new RegExp(HOST), 'must be a DNS name, *.domain or *'), { error: 'must be a list of hosts' })
     .min(1, 'must list at least one host').max(64).optional(),
-  gateways: z.array(z.string().min(1, 'gateway must not be empty').max(253), { error: 'must be a list of gateways' })
+  gateways: z.array(z.string().min(1, 'gateway must not be empty').max(253)
+    .regex(new RegExp(GATEWAY), 'must be a Gateway name, namespace/name, or mesh'), { error: 'must be a list of gateways' })
     .max(64).optional(),
   match: z.array(passthrough, { error: 'must be a list of Istio HTTPMatchRequest objects' }).max(64).optional(),
   http: passthrough.optional(),
@@ -116,7 +137,8 @@ export const PrometheusAuthSchema = z.strictObject({
 
 export const PrometheusSchema = z.strictObject({
   address: z.string({ error: 'must be the URL of a Prometheus server' })
-    .regex(/^https?:\/\/[^\s/]+(\/\S*)?$/, 'must be an http:// or https:// URL'),
+    .max(2048, 'must be at most 2048 characters')
+    .regex(/^https?:\/\/[^\s/@]+(\/\S*)?$/, 'must be an http:// or https:// URL, without credentials (use auth)'),
   timeout: duration('timeout').optional(),
   auth: PrometheusAuthSchema.optional(),
 });

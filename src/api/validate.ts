@@ -77,7 +77,7 @@ export function crossFieldProblems(rollout: Rollout): Problem[] {
 
   checkSubsets(spec, add);
   checkStrategy(spec, add);
-  checkRouting(spec, add);
+  checkRouting(spec, rollout.metadata.namespace ?? 'default', add);
   checkAnalysis(spec, add);
   checkServiceNamespace(spec.service.name, rollout.metadata.namespace ?? 'default', add);
   return problems;
@@ -134,7 +134,7 @@ function checkStrategy(spec: RolloutSpec, add: Add): void {
   if (s.interval !== undefined && !(parseDuration(s.interval)! >= 1000)) add('spec.strategy.interval', 'must be at least 1s');
 }
 
-function checkRouting(spec: RolloutSpec, add: Add): void {
+function checkRouting(spec: RolloutSpec, namespace: string, add: Add): void {
   const vs = spec.trafficRouting?.virtualService;
   const base = 'spec.trafficRouting.virtualService';
   if (vs?.ref !== undefined) {
@@ -150,6 +150,7 @@ function checkRouting(spec: RolloutSpec, add: Add): void {
     }
   }
   if (vs?.routes && new Set(vs.routes).size !== vs.routes.length) add(`${base}.routes`, 'must not repeat a route');
+  checkHosts(vs?.hosts ?? [], vs?.gateways, namespace, add);
   const dr = spec.trafficRouting?.destinationRule;
   if (dr?.ref !== undefined) {
     for (const field of ['name', 'trafficPolicy'] as const) {
@@ -191,6 +192,28 @@ function checkAnalysis(spec: RolloutSpec, add: Add): void {
     if ((m.template === undefined) === (m.query === undefined)) add(at, 'set exactly one of template or query');
     if (m.max === undefined && m.min === undefined) add(at, 'set max, min or both');
     if (m.max !== undefined && m.min !== undefined && m.min > m.max) add(`${at}.min`, `must not be greater than max (${m.max})`);
+  });
+}
+
+/**
+ * A VirtualService's hosts decide whose traffic it steers, mesh-wide: like spec.service.name, a
+ * host naming a Service of another namespace (`name.ns.svc...`) is refused, and so is a wildcard
+ * that covers Services of the mesh (`*`, `*.svc.cluster.local`, ...) on a VirtualService that
+ * applies to the mesh. External hosts (`shop.example.com`) on a Gateway stay allowed.
+ */
+function checkHosts(hosts: readonly string[], gateways: readonly string[] | undefined, namespace: string, add: Add): void {
+  const onMesh = gateways === undefined || gateways.length === 0 || gateways.includes('mesh');
+  hosts.forEach((host, i) => {
+    const at = `spec.trafficRouting.virtualService.hosts[${i}]`;
+    const parts = host.toLowerCase().split('.');
+    const svc = parts.indexOf('svc');
+    if (host.startsWith('*') && onMesh && (host === '*' || svc >= 0 || parts.length <= 2)) {
+      add(at, `the wildcard ${host} would steer other Services' traffic in the whole mesh; name this Service's host`);
+    } else if (svc === 2 && parts[1] !== namespace) {
+      add(at, `names a Service in namespace "${parts[1]}"; a Rollout in "${namespace}" may route only its own namespace`);
+    } else if (svc >= 0 && (svc !== 2 || parts[0]!.includes('*'))) {
+      add(at, 'a cluster host must be name.namespace.svc.<cluster domain>, of this namespace');
+    }
   });
 }
 

@@ -15,8 +15,10 @@ export async function runControllerCommand(args: string[]): Promise<number> {
     'metrics-bind-address': { type: 'string', default: '0.0.0.0:8080' },
     workers: { type: 'string', default: '4' },
     resync: { type: 'string', default: '5m' },
-    qps: { type: 'string', default: '50' },
-    burst: { type: 'string', default: '100' },
+    // Sized so that 5,000 Rollouts (4 requests each at startup) converge in about a minute; the
+    // API server's priority and fairness does the protecting (bench:scale, docs/benchmarks.md).
+    qps: { type: 'string', default: '500' },
+    burst: { type: 'string', default: '1000' },
     'log-level': { type: 'string' },
   });
   const log = createLogger(values['log-level'] ?? process.env.LOG_LEVEL ?? 'info');

@@ -6,6 +6,7 @@ import type { Problem } from '../api/validate.ts';
 interface RolloutLike {
   metadata: { name: string; namespace?: string; creationTimestamp?: string | Date };
   spec?: { trafficRouting?: { virtualService?: { name?: string; ref?: string } } };
+  status?: { release?: string };
 }
 
 /** The VirtualService a rollout claims, read leniently: other rollouts may be invalid. */
@@ -20,9 +21,12 @@ function created(r: RolloutLike): string {
 }
 
 /**
- * Two Rollouts never manage the same VirtualService: the older claim wins (then the name, so
- * that both controllers' views agree), the later one is refused. A generated object that exists
- * but belongs to someone else is never overwritten.
+ * Two Rollouts never manage the same VirtualService. The claim in force wins: the Rollout whose
+ * generated VirtualService it is, else one that has already started a release, else the older
+ * (then the name, so that every controller's view agrees). A newcomer never takes a live
+ * VirtualService from the Rollout steering it, even one created in the same second (creation
+ * times have a resolution of one second). A generated object that exists but belongs to someone
+ * else is never overwritten.
  */
 export function ownershipProblems(
   self: RolloutLike, r: ResolvedRollout, others: readonly RolloutLike[],
@@ -30,8 +34,12 @@ export function ownershipProblems(
 ): Problem[] {
   const problems: Problem[] = [];
   const mine = claimedVirtualService(self);
-  const rank = (x: RolloutLike) => `${created(x)}\0${x.metadata.name}`;
-  const rival = others.find((o) => o.metadata.name !== self.metadata.name && claimedVirtualService(o) === mine && rank(o) < rank(self));
+  const rank = (x: RolloutLike) => `${x.status?.release ? 0 : 1}\0${created(x)}\0${x.metadata.name}`;
+  const claimants = others.filter((o) => o.metadata.name !== self.metadata.name && claimedVirtualService(o) === mine);
+  const labels = liveVs?.metadata.labels ?? {};
+  const holder = labels[MANAGED_BY_LABEL] === MANAGED_BY_VALUE ? labels[ROLLOUT_LABEL] : undefined;
+  const holderClaims = holder !== undefined && (holder === self.metadata.name || claimants.some((o) => o.metadata.name === holder));
+  const rival = holderClaims ? claimants.find((o) => o.metadata.name === holder) : claimants.find((o) => rank(o) < rank(self));
   if (rival) {
     problems.push({ path: 'spec.trafficRouting.virtualService', message: `VirtualService ${mine} is already managed by Rollout ${rival.metadata.name}` });
   }

@@ -8,11 +8,12 @@ import { EventRecorder } from '../kube/events.ts';
 import { FreshCache } from '../kube/fresh-cache.ts';
 import { Informer } from '../kube/informer.ts';
 import { LeaderElector } from '../kube/lease.ts';
+import { dropManagedFields, slimManagedFields } from '../kube/prune.ts';
 import type { Logger } from '../kube/log.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
 import { istioRouter } from '../router/istio/render.ts';
 import type { Analyzer } from './analyzer.ts';
-import { claimedVirtualService } from './conflicts.ts';
+import { ClaimIndex } from './claims.ts';
 import { startHealthServer } from './health.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { PrometheusAnalyzer } from './prometheus-analyzer.ts';
@@ -48,6 +49,7 @@ export class Controller {
   private readonly queue: WorkQueue;
   private readonly informers: { rollouts: Informer<RolloutObject & KubernetesObject>; vs: Informer<KubeObject & KubernetesObject>; dr: Informer<KubeObject & KubernetesObject> };
   private readonly caches: { rollouts: FreshCache<RolloutObject & KubernetesObject>; vs: FreshCache<KubeObject & KubernetesObject>; dr: FreshCache<KubeObject & KubernetesObject> };
+  private readonly claims = new ClaimIndex();
   private elector: LeaderElector | undefined;
   private server: Server | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -57,7 +59,7 @@ export class Controller {
   constructor(opts: ControllerOptions) {
     this.o = opts;
     const kc = loadKubeConfig(opts.kubeconfig);
-    this.client = new KubeClient(kc, { fieldManager: FIELD_MANAGER, qps: opts.qps ?? 50, burst: opts.burst ?? 100 });
+    this.client = new KubeClient(kc, { fieldManager: FIELD_MANAGER, qps: opts.qps ?? 500, burst: opts.burst ?? 1000 });
     this.client.onRequest = (verb, resource) => this.metrics.apiRequests.inc({ verb, resource });
     this.queue = new WorkQueue({
       isTransient: isStaleWrite,
@@ -67,23 +69,47 @@ export class Controller {
         opts.log[level]({ rollout: key, err: (err as Error).message, retryInMs: retryIn }, 'reconcile failed');
       },
     });
-    const informer = <T extends KubernetesObject>(name: string, ref: ResourceRef) => new Informer<T>(kc, {
+    // `prune` trims managedFields as objects enter the caches (the listed ones here, the watched
+    // ones first thing in the change handlers below, before anyone can read them).
+    const informer = <T extends KubernetesObject>(name: string, ref: ResourceRef, prune: (o: KubernetesObject) => void) => new Informer<T>(kc, {
       name,
       path: opts.namespace ? `/apis/${ref.group}/${ref.version}/namespaces/${opts.namespace}/${ref.plural}` : `/apis/${ref.group}/${ref.version}/${ref.plural}`,
-      list: () => this.client.list<T>(ref, opts.namespace),
+      list: async () => {
+        const list = await this.client.list<T>(ref, opts.namespace);
+        for (const o of list.items) prune(o);
+        return list;
+      },
       log: opts.log,
+      // A controller that cannot watch cannot see an abort either: look again every few seconds
+      // (three informers, one request each) rather than up to 30 s after the API server is back.
+      maxBackoffMs: 5_000,
     });
-    this.informers = { rollouts: informer('rollouts', ROLLOUTS), vs: informer('virtualservices', VS_REF), dr: informer('destinationrules', DR_REF) };
+    this.informers = {
+      rollouts: informer('rollouts', ROLLOUTS, dropManagedFields),
+      vs: informer('virtualservices', VS_REF, slimManagedFields),
+      dr: informer('destinationrules', DR_REF, slimManagedFields),
+    };
     this.caches = { rollouts: new FreshCache(this.informers.rollouts), vs: new FreshCache(this.informers.vs), dr: new FreshCache(this.informers.dr) };
 
     this.informers.rollouts.onChange((type, obj) => {
+      dropManagedFields(obj);
       this.caches.rollouts.observe(type, obj);
+      if (type === 'delete') this.claims.delete(obj);
+      else this.claims.update(obj);
       this.enqueue(obj.metadata?.namespace, obj.metadata?.name);
     });
-    for (const [inf, cache] of [[this.informers.vs, this.caches.vs], [this.informers.dr, this.caches.dr]] as const) {
+    // After an outage, work that failed meanwhile sits in the queue's back-off (up to 5 min) and
+    // events may have been missed: once a watch works again, reconcile every Rollout now.
+    for (const inf of Object.values(this.informers)) {
+      inf.onRecovered(() => {
+        for (const r of this.informers.rollouts.list()) this.enqueue(r.metadata?.namespace, r.metadata?.name);
+      });
+    }
+    for (const [kind, inf, cache] of [['VirtualService', this.informers.vs, this.caches.vs], ['DestinationRule', this.informers.dr, this.caches.dr]] as const) {
       inf.onChange((type, obj) => {
+        slimManagedFields(obj);
         cache.observe(type, obj);
-        this.enqueueOwnersOf(obj);
+        this.enqueueOwnersOf(kind, obj);
       });
     }
   }
@@ -94,17 +120,23 @@ export class Controller {
     this.metrics.queueDepth.set(this.queue.depth());
   }
 
-  /** A VirtualService or DestinationRule changed: wake the Rollout that generated or adopted it. */
-  private enqueueOwnersOf(obj: KubeObject): void {
-    const ns = obj.metadata.namespace;
+  /**
+   * A VirtualService or DestinationRule changed: wake the Rollout that generated it, those that
+   * adopt it, and (for a VirtualService no Rollout generated) those that claim its name. Looked
+   * up in the claim index: scanning every Rollout of the namespace per event was O(N²) at startup.
+   */
+  private enqueueOwnersOf(kind: 'VirtualService' | 'DestinationRule', obj: KubeObject): void {
+    const ns = obj.metadata.namespace ?? '';
+    const name = obj.metadata.name;
     const owner = obj.metadata.labels?.[ROLLOUT_LABEL];
     if (owner) this.enqueue(ns, owner);
-    for (const r of this.informers.rollouts.list(ns)) {
-      const tr = (r.spec as { trafficRouting?: { virtualService?: { ref?: string }; destinationRule?: { ref?: string } } } | undefined)?.trafficRouting;
-      const adopted = obj.kind === 'DestinationRule' ? tr?.destinationRule?.ref : tr?.virtualService?.ref;
-      if (adopted === obj.metadata.name || (obj.kind === 'VirtualService' && !owner && claimedVirtualService(r) === obj.metadata.name)) {
-        this.enqueue(ns, r.metadata.name);
-      }
+    if (kind === 'DestinationRule') {
+      for (const r of this.claims.adoptingDestinationRule(ns, name)) this.enqueue(ns, r);
+      return;
+    }
+    for (const r of this.claims.claimingVirtualService(ns, name)) {
+      const ref = (this.informers.rollouts.get(r, ns)?.spec as { trafficRouting?: { virtualService?: { ref?: string } } } | undefined)?.trafficRouting?.virtualService?.ref;
+      if (!owner || ref === name) this.enqueue(ns, r);
     }
   }
 
@@ -137,6 +169,7 @@ export class Controller {
 
     const reconciler = new Reconciler({
       rollouts: this.caches.rollouts, virtualServices: this.caches.vs, destinationRules: this.caches.dr,
+      claimants: (ns, vs) => this.claims.claimingVirtualService(ns, vs).flatMap((n) => this.caches.rollouts.get(n, ns) ?? []),
       client: this.client,
       recorder: new EventRecorder(this.client, `${GROUP}/controller`, this.o.identity ?? `${hostname()}-${process.pid}`, log),
       router: istioRouter,

@@ -12,7 +12,7 @@ import type { KubeObject } from '../api/object.ts';
 import { readRequests } from '../api/requests.ts';
 import { resolveRollout, type ResolvedRollout } from '../api/resolve.ts';
 import type { AnalysisResult, RolloutStatus } from '../api/schema.ts';
-import { parseRollout, type Problem } from '../api/validate.ts';
+import { parseRollout, sameLabels, type Problem } from '../api/validate.ts';
 import { applyWouldChange, otherManagers } from '../kube/apply-diff.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { KubeApiError } from '../kube/errors.ts';
@@ -25,11 +25,13 @@ import { routingPath } from '../plan/transition.ts';
 import type { Routing } from '../plan/types.ts';
 import type { AdoptedObjects, TrafficRouter } from '../router/types.ts';
 import type { Analyzer } from './analyzer.ts';
-import { ownershipProblems } from './conflicts.ts';
+import { queryProblems } from '../metrics/templates.ts';
+import { claimedVirtualService, ownershipProblems } from './conflicts.ts';
 import type { ControllerMetrics } from './metrics.ts';
 
 export const ROLLOUT_REF = { group: GROUP, version: VERSION, plural: PLURAL };
 const ISTIO_VS_REF = { group: ISTIO_GROUP, version: ISTIO_VERSION, plural: 'virtualservices' };
+const ISTIO_DR_REF = { group: ISTIO_GROUP, version: ISTIO_VERSION, plural: 'destinationrules' };
 
 export interface Cache<T> {
   get(name: string, namespace?: string): T | undefined;
@@ -44,6 +46,8 @@ export interface ReconcilerDeps {
   rollouts: Cache<RolloutObject>;
   virtualServices: Cache<KubeObject>;
   destinationRules: Cache<KubeObject>;
+  /** The Rollouts of a namespace that claim a VirtualService (an index); default: scan them all. */
+  claimants?: (namespace: string, virtualService: string) => readonly RolloutObject[];
   client: KubeClient;
   recorder: EventRecorder;
   router: TrafficRouter;
@@ -55,6 +59,8 @@ export interface ReconcilerDeps {
 
 export class Reconciler {
   private readonly d: ReconcilerDeps;
+  /** Rollouts whose passthrough fields Istio's schema has judged, by uid/generation. */
+  private readonly vetted = new Map<string, { stamp: string; problems: Problem[] }>();
 
   constructor(deps: ReconcilerDeps) {
     this.d = deps;
@@ -66,6 +72,7 @@ export class Reconciler {
     if (!raw) {
       // Deleted: generated objects go with it through their ownerReferences.
       this.d.metrics.forgetRollout(namespace, name);
+      this.vetted.delete(key);
       return {};
     }
     if (raw.metadata.deletionTimestamp) return {};
@@ -86,17 +93,30 @@ export class Reconciler {
       adopted[kind === 'VirtualService' ? 'virtualService' : 'destinationRule'] = live;
     }
     const problems = [
-      ...ownershipProblems(raw as never, r, this.d.rollouts.list(namespace) as never, liveVs, liveDr),
+      ...ownershipProblems(raw as never, r, (this.d.claimants?.(namespace, claimedVirtualService(raw as never)) ?? this.d.rollouts.list(namespace)) as never, liveVs, liveDr),
       ...this.d.router.checkAdopted(r, adopted),
+      ...queryProblems(r),
     ];
+    if (problems.length === 0) problems.push(...await this.istioSchemaProblems(r));
     if (problems.length > 0) return this.invalid(raw, problems, generation, now);
 
     const previous = raw.status;
+    // Routing is written from the status in the cache: that copy must be the live one. While a
+    // watch is down, the cache can hold a status older than the last one written (our own writes
+    // are remembered for a few seconds only), and writing its routing would move traffic back.
+    // A status write is guarded by its resourceVersion; before a routing write without one, the
+    // Rollout is read afresh (rarely: only when routing differs from what the status says).
+    let confirmed = false;
+    const confirm = async () => {
+      if (confirmed) return;
+      await this.confirmCurrent(raw);
+      confirmed = true;
+    };
     // What the status says is live must be live before anything new is decided: a routing write
     // that failed (no permission, an admission webhook) must stop the rollout, not let the status
     // walk on to promotion without traffic ever moving.
     const restored = previous?.release && previous.stableLabels
-      ? await this.writeRouting(r, routingOf(previous), previous, adopted.virtualService)
+      ? await this.writeRouting(r, routingOf(previous), previous, adopted.virtualService, confirm)
       : [];
     let analysis: AnalysisResult | undefined;
     if (this.d.analyzer && analysisDue(r, previous, now)) {
@@ -106,8 +126,8 @@ export class Reconciler {
     }
     const result = plan({ rollout: r, status: previous, requests: readRequests(raw.metadata.annotations), ...(analysis ? { analysis } : {}), now });
 
-    await this.writeStatus(raw, result.status);
-    await this.writeRouting(r, result.routing, result.status, adopted.virtualService);
+    if (await this.writeStatus(raw, result.status)) confirmed = true;
+    await this.writeRouting(r, result.routing, result.status, adopted.virtualService, confirm);
     const events: PlannedEvent[] = [...result.events];
     if (restored.length > 0) {
       events.push({ type: 'Warning', reason: REASONS.routingRestored, message: `put back fields owned by Fledge in ${restored.join(', ')}` });
@@ -118,6 +138,40 @@ export class Reconciler {
     }
     this.d.metrics.setRollout(namespace, name, result.status.phase ?? 'Pending', result.status.canaryWeight ?? 0);
     return result.requeueAfterMs !== undefined ? { requeueAfterMs: result.requeueAfterMs } : {};
+  }
+
+  /**
+   * The fields Fledge passes through to Istio verbatim (match, the http extras, trafficPolicy) are
+   * judged by Istio's schema, which Fledge does not carry: the objects it would write are applied
+   * with dryRun=All first, once per generation, so a value Istio refuses makes the Rollout Invalid
+   * (naming the field) before anything is written, instead of a status that claims a weight whose
+   * VirtualService the API server refused.
+   */
+  private async istioSchemaProblems(r: ResolvedRollout): Promise<Problem[]> {
+    const vs = r.virtualService;
+    const dr = r.destinationRule;
+    const passes = (vs.mode === 'generated' && (vs.match !== undefined || vs.http !== undefined)) || (dr.mode === 'generated' && dr.trafficPolicy !== undefined);
+    if (!passes) return [];
+    const key = `${r.namespace}/${r.name}`;
+    const stamp = `${r.uid ?? ''}/${r.generation}`;
+    const memo = this.vetted.get(key);
+    if (memo?.stamp === stamp) return memo.problems;
+    const problems: Problem[] = [];
+    for (const obj of this.d.router.desiredObjects(r, { stableLabels: r.stable.labels, canaryLabels: r.canary.labels, canaryWeight: 0 })) {
+      try {
+        await this.d.client.applyDryRun(obj);
+      } catch (err) {
+        // 422: the schema refused a value. Server-side apply answers a value of the wrong type or
+        // a field the schema does not declare with a 500 "failed to create typed patch object".
+        const refused = err instanceof KubeApiError && (err.status === 422 || err.status === 400 || (err.status === 500 && err.message.includes('failed to create typed patch object')));
+        if (!refused) throw err;
+        const path = obj.kind === 'DestinationRule' ? 'spec.trafficRouting.destinationRule.trafficPolicy'
+          : /spec\.http\[[0-9]+\]\.match/.test(err.message) ? 'spec.trafficRouting.virtualService.match' : 'spec.trafficRouting.virtualService.http';
+        problems.push({ path, message: `Istio's schema refuses the ${obj.kind} it would make: ${err.message.slice(0, 400)}` });
+      }
+    }
+    this.vetted.set(key, { stamp, problems });
+    return problems;
   }
 
   private async invalid(raw: RolloutObject, problems: Problem[], generation: number, now: Date): Promise<QueueResult> {
@@ -134,10 +188,20 @@ export class Reconciler {
     return {};
   }
 
-  private async writeStatus(raw: RolloutObject, status: RolloutStatus): Promise<void> {
+  /** Fails with a stale-write error (retried at once, from the fresh copy) if the cached Rollout is not the live one. */
+  private async confirmCurrent(raw: RolloutObject): Promise<void> {
+    const ns = raw.metadata.namespace ?? 'default';
+    const live = await this.d.client.get<RolloutObject>(ROLLOUT_REF, ns, raw.metadata.name);
+    if (live.metadata.resourceVersion === raw.metadata.resourceVersion) return;
+    this.d.rollouts.remember(live);
+    throw new KubeApiError(409, 'Conflict', `the cached Rollout ${ns}/${raw.metadata.name} is stale (${raw.metadata.resourceVersion}, live ${live.metadata.resourceVersion}); reconciling again`, 'get');
+  }
+
+  /** Returns whether it wrote (a written status is current: its resourceVersion guarded it). */
+  private async writeStatus(raw: RolloutObject, status: RolloutStatus): Promise<boolean> {
     if (isDeepStrictEqual(json(raw.status ?? {}), json(status))) {
       this.d.metrics.writesSkipped.inc({ kind: 'status' });
-      return;
+      return false;
     }
     const written = await this.d.client.applyStatus(ROLLOUT_REF, {
       apiVersion: API_VERSION,
@@ -145,8 +209,15 @@ export class Reconciler {
       // resourceVersion: refuse to write a decision made from a stale cache; the retry re-reads.
       metadata: { name: raw.metadata.name, namespace: raw.metadata.namespace ?? 'default', ...(raw.metadata.resourceVersion ? { resourceVersion: raw.metadata.resourceVersion } : {}) },
       status,
+    }).catch(async (err: unknown) => {
+      // The retry must not depend on the watch bringing the newer copy: it may be down.
+      if (err instanceof KubeApiError && err.isConflict) {
+        await this.d.client.get<RolloutObject>(ROLLOUT_REF, raw.metadata.namespace ?? 'default', raw.metadata.name).then((live) => this.d.rollouts.remember(live), () => undefined);
+      }
+      throw err;
     });
     this.d.rollouts.remember(written as RolloutObject);
+    return true;
   }
 
   /**
@@ -155,10 +226,17 @@ export class Reconciler {
    * one at a time in the order `routingPath` picks, so that the mix live between the two writes
    * (or after a crash between them) never sends a set of pods more than before or after.
    */
-  private async writeRouting(r: ResolvedRollout, routing: Routing, previous: RolloutStatus | undefined, adoptedVs: KubeObject | undefined): Promise<string[]> {
+  private async writeRouting(r: ResolvedRollout, routing: Routing, previous: RolloutStatus | undefined, adoptedVs: KubeObject | undefined, beforeWrite: () => Promise<void>): Promise<string[]> {
     const restored = new Set<string>();
     const routingUnchanged = previous !== undefined && isDeepStrictEqual(json(routingOf(previous)), json(routing));
-    for (const step of routingPath(this.liveRouting(r, adoptedVs), routing)) {
+    let live = this.liveRouting(r, adoptedVs);
+    if (live && !(sameLabels(live.stableLabels, routing.stableLabels) && sameLabels(live.canaryLabels, routing.canaryLabels))) {
+      // Labels change (once per release): the order of the writes depends on what is live, so
+      // read it from the API server, not from caches a down watch may have left behind.
+      await this.refreshRoutingObjects(r, adoptedVs);
+      live = this.liveRouting(r, adoptedVs);
+    }
+    for (const step of routingPath(live, routing)) {
       for (const desired of this.d.router.desiredObjects(r, step)) {
         const cache = desired.kind === 'VirtualService' ? this.d.virtualServices : this.d.destinationRules;
         const live = cache.get(desired.metadata.name, r.namespace);
@@ -166,8 +244,13 @@ export class Reconciler {
           this.d.metrics.writesSkipped.inc({ kind: desired.kind });
           continue;
         }
-        cache.remember(await this.d.client.apply(desired));
-        if (live && routingUnchanged) {
+        await beforeWrite();
+        const written = await this.d.client.apply(desired);
+        cache.remember(written);
+        // An apply that changed nothing (the same resourceVersion) put nothing back: what looked
+        // like drift was a field another manager owns (managedFields in the cache may be too
+        // trimmed to tell), and crying RoutingRestored at every reconcile would be a false alarm.
+        if (live && routingUnchanged && written.metadata.resourceVersion !== live.metadata.resourceVersion) {
           const who = otherManagers(live, FIELD_MANAGER)[0];
           restored.add(`${desired.kind} ${desired.metadata.name}${who ? ` (changed by ${who})` : ''}`);
         }
@@ -175,11 +258,25 @@ export class Reconciler {
       // Read it again: the write just before may have changed it (the cache remembers our writes).
       const vs = adoptedVs && (this.d.virtualServices.get(adoptedVs.metadata.name, r.namespace) ?? adoptedVs);
       if (vs) {
-        const drift = await this.patchAdopted(r, vs, step);
+        const drift = await this.patchAdopted(r, vs, step, beforeWrite);
         if (drift && routingUnchanged) restored.add(`the weights of VirtualService ${vs.metadata.name}${drift.by ? ` (changed by ${drift.by})` : ''}`);
       }
     }
     return [...restored];
+  }
+
+  private async refreshRoutingObjects(r: ResolvedRollout, adoptedVs: KubeObject | undefined): Promise<void> {
+    const read = async (ref: typeof ISTIO_VS_REF, name: string, cache: Cache<KubeObject>) => {
+      try {
+        cache.remember(await this.d.client.get<KubeObject>(ref, r.namespace, name));
+      } catch (err) {
+        if (!(err instanceof KubeApiError && err.isNotFound)) throw err;
+      }
+    };
+    await Promise.all([
+      read(ISTIO_VS_REF, adoptedVs?.metadata.name ?? r.virtualService.name, this.d.virtualServices),
+      read(ISTIO_DR_REF, r.destinationRule.name, this.d.destinationRules),
+    ]);
   }
 
   /**
@@ -208,12 +305,14 @@ export class Reconciler {
    * means someone changed it since our cache saw it: read it afresh and try again (a few times).
    * Returns who had changed the weights when a write was needed.
    */
-  private async patchAdopted(r: ResolvedRollout, cached: KubeObject, routing: Routing): Promise<{ by?: string } | undefined> {
+  private async patchAdopted(r: ResolvedRollout, cached: KubeObject, routing: Routing, beforeWrite: () => Promise<void>): Promise<{ by?: string } | undefined> {
     let live = cached;
     let wrote: { by?: string } | undefined;
     await pRetry(async () => {
       const ops = this.d.router.adoptedWeightPatch(r, live, routing);
       if (ops.length === 0) return;
+      // A stale cache is not for this retry loop: the reconcile starts again from a fresh copy.
+      await beforeWrite().catch((err: Error) => { throw new AbortError(err); });
       wrote ??= { ...(otherManagers(live, FIELD_MANAGER)[0] ? { by: otherManagers(live, FIELD_MANAGER)[0] } : {}) };
       try {
         const written = await this.d.client.jsonPatch(ISTIO_VS_REF, r.namespace, r.virtualService.name, ops);

@@ -3,6 +3,7 @@ import {
   type KubernetesListObject, type KubernetesObject, type V1Lease, type EventsV1Event,
 } from '@kubernetes/client-node';
 import type { JsonPatchOp, KubeObject } from '../api/object.ts';
+import { shareConnections } from './connections.ts';
 import { toKubeError } from './errors.ts';
 import { TokenBucket } from './rate-limit.ts';
 
@@ -41,7 +42,8 @@ export class KubeClient {
   onRequest: RequestCounter = () => {};
 
   constructor(kc: KubeConfig, opts: ClientOptions) {
-    this.kc = kc;
+    // One connection pool for every request (and the informers' watches made with the same kc).
+    this.kc = shareConnections(kc);
     this.objects = KubernetesObjectApi.makeApiClient(kc);
     this.custom = kc.makeApiClient(CustomObjectsApi);
     this.events = kc.makeApiClient(EventsV1Api);
@@ -57,7 +59,7 @@ export class KubeClient {
     try {
       return await fn();
     } catch (err) {
-      throw toKubeError(err);
+      throw toKubeError(err, verb);
     }
   }
 
@@ -76,6 +78,15 @@ export class KubeClient {
   apply<T extends KubeObject>(obj: T, force = true): Promise<T> {
     return this.call('apply', obj.kind, async () =>
       (await this.objects.patch(obj as KubernetesObject, undefined, undefined, this.fieldManager, force, PatchStrategy.ServerSideApply)) as unknown as T);
+  }
+
+  /**
+   * A server-side apply with dryRun=All: the API server validates the object (schema, admission)
+   * as it would on a real apply, and writes nothing.
+   */
+  applyDryRun<T extends KubeObject>(obj: T): Promise<T> {
+    return this.call('apply-dry-run', obj.kind, async () =>
+      (await this.objects.patch(obj as KubernetesObject, undefined, 'All', this.fieldManager, true, PatchStrategy.ServerSideApply)) as unknown as T);
   }
 
   /** Server-side apply of the status subresource; `resourceVersion` makes it fail on a stale read. */

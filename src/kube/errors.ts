@@ -2,21 +2,28 @@
 export class KubeApiError extends Error {
   readonly status: number;
   readonly reason: string;
+  /** The client's verb ('apply', 'patch', ...), when known. */
+  readonly verb: string | undefined;
 
-  constructor(status: number, reason: string, message: string) {
+  constructor(status: number, reason: string, message: string, verb?: string) {
     super(message);
     this.name = 'KubeApiError';
     this.status = status;
     this.reason = reason;
+    this.verb = verb;
   }
 
   get isConflict(): boolean { return this.status === 409; }
   get isNotFound(): boolean { return this.status === 404; }
-  /** JSON patch `test` failed or the object changed under us: read again, do not back off long. */
-  get isStale(): boolean { return this.status === 409 || this.status === 422; }
+  /**
+   * JSON patch `test` failed or the object changed under us: read again, do not back off long.
+   * A 422 of a server-side apply is not that: the object is invalid (Istio's schema refused it),
+   * and retrying it every 100 ms would only hammer the API server.
+   */
+  get isStale(): boolean { return this.status === 409 || (this.status === 422 && this.verb !== 'apply' && this.verb !== 'apply-status'); }
 }
 
-export function toKubeError(err: unknown): unknown {
+export function toKubeError(err: unknown, verb?: string): unknown {
   const e = err as { code?: unknown; body?: unknown; message?: string };
   if (typeof e?.code !== 'number' || e.code < 100) return err;
   let body: { reason?: string; message?: string } = {};
@@ -25,7 +32,7 @@ export function toKubeError(err: unknown): unknown {
   } catch {
     body = { message: String(e.body).slice(0, 300) };
   }
-  return new KubeApiError(e.code, body.reason ?? '', body.message ?? e.message ?? `HTTP ${e.code}`);
+  return new KubeApiError(e.code, body.reason ?? '', body.message ?? e.message ?? `HTTP ${e.code}`, verb);
 }
 
 export function isStatus(err: unknown, status: number): boolean {

@@ -29,6 +29,10 @@ export class Informer<T extends KubernetesObject> {
   healthy = false;
   lastContact = 0;
   restarts = 0;
+  relists = 0;
+  private readonly recoveredHandlers: (() => void)[] = [];
+  /** When the current run of failures began; 0 while the watch works. */
+  private downSince = 0;
 
   private readonly firstList: Promise<void>;
   private listed!: () => void;
@@ -38,6 +42,12 @@ export class Informer<T extends KubernetesObject> {
     this.firstList = new Promise((resolve) => { this.listed = resolve; });
     const listFn = async () => {
       const list = await opts.list();
+      // A list after the first: the watch expired (410 Gone: its revision was compacted away, or
+      // a restarted API server's watch cache no longer has it) and the cache is rebuilt.
+      if (this.synced) {
+        this.relists++;
+        opts.log.info({ informer: opts.name, objects: list.items.length, relists: this.relists }, 'relisted');
+      }
       this.touch();
       this.synced = true;
       this.listed();
@@ -61,10 +71,22 @@ export class Informer<T extends KubernetesObject> {
     for (const h of this.handlers) h(type, obj);
   }
 
+  /** Called when the watch works again after it failed (events may have been missed meanwhile). */
+  onRecovered(handler: () => void): void {
+    this.recoveredHandlers.push(handler);
+  }
+
   private touch(): void {
+    const recovering = !this.healthy && this.downSince > 0;
     this.lastContact = Date.now();
     this.healthy = true;
     this.backoffMs = 0;
+    if (recovering) {
+      this.opts.log.info({ informer: this.opts.name, downMs: Date.now() - this.downSince }, 'watch restored');
+      this.downSince = 0;
+      // After the cache has taken in what was listed (touch() runs before the list is applied).
+      setTimeout(() => { for (const h of this.recoveredHandlers) h(); }, 0).unref?.();
+    }
   }
 
   private settleTimer: NodeJS.Timeout | undefined;
@@ -95,6 +117,7 @@ export class Informer<T extends KubernetesObject> {
   private onError(err: unknown): void {
     this.healthy = false;
     this.lastError = Date.now();
+    if (this.downSince === 0) this.downSince = this.lastError;
     if (this.stopped) return;
     const e = err as { message?: string; code?: unknown; statusCode?: unknown };
     this.opts.log.warn({ informer: this.opts.name, err: e?.message ?? String(err), code: e?.code ?? e?.statusCode }, 'watch failed; restarting');

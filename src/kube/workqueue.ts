@@ -15,6 +15,9 @@ export interface WorkQueueOptions {
   transientRetryMs?: number;
 }
 
+/** The longest delay a Node.js timer supports. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export class WorkQueue {
   private readonly queue: string[] = [];
   private readonly queued = new Set<string>();
@@ -46,7 +49,10 @@ export class WorkQueue {
 
   addAfter(key: string, ms: number): void {
     if (this.stopped) return;
-    if (ms <= 0) return this.add(key);
+    if (!(ms > 0)) return this.add(key);
+    // Node fires a timer longer than 2^31-1 ms (24.8 days) after 1 ms: a step held for 1000h
+    // would be reconciled in a hot loop. Waking early is harmless: the reconcile re-plans.
+    ms = Math.min(ms, MAX_TIMER_MS);
     const due = Date.now() + ms;
     const existing = this.delayed.get(key);
     if (existing && existing.due <= due) return;

@@ -18,7 +18,7 @@
  */
 import type { ResolvedRollout } from '../api/resolve.ts';
 import type { Labels, MetricTemplate } from '../api/schema.ts';
-import { versionLabel } from '../api/validate.ts';
+import { versionLabel, type Problem } from '../api/validate.ts';
 
 export const MIN_WINDOW_SECONDS = 10;
 
@@ -99,6 +99,25 @@ export function metricQuery(ctx: QueryContext, metric: MetricQuerySpec): string 
     default:
       throw new TemplateError(`metric "${metric.name}": unknown template "${String(metric.template)}"`);
   }
+}
+
+/**
+ * Problems with spec.analysis.metrics[].query that no data could ever fix (an unknown variable,
+ * a variable outside its string, a backslash before one...), found by rendering each query once.
+ * The controller marks such a Rollout Invalid instead of judging every step inconclusive.
+ */
+export function queryProblems(rollout: Pick<ResolvedRollout, 'service' | 'namespace' | 'stable' | 'canary' | 'analysis'>): Problem[] {
+  const ctx = queryContext(rollout, MIN_WINDOW_SECONDS);
+  return (rollout.analysis?.metrics ?? []).flatMap((m, i) => {
+    if (m.query === undefined) return [];
+    try {
+      renderUserQuery(ctx, m.name, m.query);
+      return [];
+    } catch (err) {
+      if (!(err instanceof TemplateError)) throw err;
+      return [{ path: `spec.analysis.metrics[${i}].query`, message: err.message }];
+    }
+  });
 }
 
 const ISTIO_VERSION_LABEL = {
