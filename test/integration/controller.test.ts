@@ -110,8 +110,11 @@ describe('fledge controller against a real API server', () => {
       return x?.status?.canaryWeight !== undefined && x.status.canaryWeight <= 10 && x.status.observedGeneration === x.metadata.generation ? x : undefined;
     }, 'the restart');
     expect(r.status!.stepIndex).toBeLessThanOrEqual(0);
-    const dr = await getObject<{ spec: { subsets: { labels: Record<string, string> }[] } }>(k, DESTINATION_RULES, NS, 'restart');
-    expect(dr?.spec.subsets[1]?.labels).toEqual({ version: 'risky-2' });
+    // Status first, then the VirtualService to 100/0, then the DestinationRule's new labels.
+    await eventually(async () => {
+      const dr = await getObject<{ spec: { subsets: { labels: Record<string, string> }[] } }>(k, DESTINATION_RULES, NS, 'restart');
+      return dr?.spec.subsets[1]?.labels.version === 'risky-2';
+    }, 'the DestinationRule to select the new canary', 10_000);
     expect((await listEvents(k, NS, 'restart')).map((e) => e.reason)).toContain('Restarted');
     await waitPhase('restart', 'Promoted');
   });
