@@ -108,6 +108,7 @@ interface RunResult {
   idle: { seconds: number; requests: Record<string, number>; rssMb: number; heapMb: number; cpuPercent: number };
   latency: { samples: number[]; reconcileMeanMs: number };
   foreign: number;
+  load: number[];
 }
 
 function heapMb(s: Scrape): number {
@@ -128,6 +129,12 @@ async function runN(n: number, ownDirs: string[]): Promise<RunResult> {
     watch = new ConvergenceWatch(kc);
     await watch.start();
 
+    let foreign = foreignApiServers(ownDirs);
+    const load: number[] = [];
+    const sampleLoad = () => {
+      foreign = Math.max(foreign, foreignApiServers(ownDirs));
+      load.push(loadavg()[0]!);
+    };
     const cpu0 = clusterCpuSeconds(cluster.dir);
     const bench0 = process.cpuUsage();
     const t0 = performance.now();
@@ -144,6 +151,7 @@ async function runN(n: number, ownDirs: string[]): Promise<RunResult> {
     const clusterCpuConvergeS = clusterCpuSeconds(cluster.dir) - cpu0;
     const benchCpu = process.cpuUsage(bench0);
     const sConverged = await scrape(controller.port);
+    sampleLoad();
     say(`N=${n}: all converged after ${convergeS.toFixed(1)} s (median ${percentile(times, 50).toFixed(1)} s)`);
 
     // Rest: the queue empty and no request for 5 s, then the idle period proper.
@@ -155,6 +163,7 @@ async function runN(n: number, ownDirs: string[]): Promise<RunResult> {
     const p1: ProcSample = procSample(pid);
     const s1 = await scrape(controller.port);
     const idleRequests = requestDelta(s0, s1);
+    sampleLoad();
     say(`N=${n}: idle ${IDLE_S} s: ${JSON.stringify(idleRequests)}, RSS ${p1.rssMb.toFixed(0)} MB, CPU ${(100 * (p1.cpuSeconds - p0.cpuSeconds) / ((p1.at - p0.at) / 1000)).toFixed(2)} %`);
 
     const latency = await changeLatency(kc, watch, controller.port, namespaces, Math.floor(n / 2));
@@ -173,7 +182,8 @@ async function runN(n: number, ownDirs: string[]): Promise<RunResult> {
       peakRssMb: p1.peakRssMb,
       idle: { seconds: (p1.at - p0.at) / 1000, requests: idleRequests, rssMb: p1.rssMb, heapMb: heapMb(s1), cpuPercent: (100 * (p1.cpuSeconds - p0.cpuSeconds)) / ((p1.at - p0.at) / 1000) },
       latency,
-      foreign: foreignApiServers(ownDirs),
+      foreign: Math.max(foreign, foreignApiServers(ownDirs)),
+      load,
     };
   } finally {
     await controller?.stop();
@@ -300,6 +310,7 @@ function tableFor(r: RunResult): string {
     [`requests in ${f0(r.idle.seconds)} idle s after convergence`, `**${sumOf(r.idle.requests)}** (writes ${writesOf(r.idle.requests)}${sumOf(r.idle.requests) ? `: ${fmtRequests(r.idle.requests)}` : ''})`],
     ['controller RSS at rest (heap used) / peak RSS', `**${f0(r.idle.rssMb)} MB** (${f0(r.idle.heapMb)} MB) / ${f0(r.peakRssMb)} MB`],
     ['controller CPU at rest', `${r.idle.cpuPercent.toFixed(2)} % of one core`],
+    ['load average (1 min) at convergence / after the idle period; other kube-apiservers running', `${r.load.map((x) => x.toFixed(1)).join(' / ')}; ${r.foreign}`],
     [`spec change → VirtualService written, p50 / p99 / max (${lat.length} changes)`, `**${f0(percentile(lat, 50))} / ${f0(percentile(lat, 99))}** / ${f0(Math.max(...lat))} ms`],
     ['… mean reconcile during those changes', `${f1(r.latency.reconcileMeanMs)} ms`],
   ];
@@ -336,7 +347,7 @@ ${a.rollouts} Rollouts with \`analysis: {prometheus: {address: <local Prometheus
 | Kubernetes writes per check | ${f1(writes / Math.max(checks, 1))} (${fmtRequests(a.requests)}) |
 
 Each check sends 2 queries per subset (requests, and 5xx) for the canary and for stable, that is
-4 count queries, plus 1 per metric (\`istio-error-rate\` here): ${f1(perCheck)} measured. The
+4 count queries, plus 1 per metric (\`istio-error-rate\` here): 5 expected, ${f1(perCheck)} measured. The
 two queries of a subset read the same series over the same window and could be one,
 \`sum by (response_code) (increase(istio_requests_total{…}[w]))\`, summed for requests and over
 the 5xx codes for errors on the client side: 2 count queries per check instead of 4 (3 instead of
@@ -361,7 +372,7 @@ function section(rs: RunResult[], a: AnalysisResult | undefined, startLoad: numb
 npm run build && ${cmd}
 \`\`\`
 
-${machine}. The controller (\`fledge controller${CONTROLLER_ARGS.length ? ` ${CONTROLLER_ARGS.join(' ')}` : ''}\`, defaults otherwise: 4 workers, client-side limit 50 qps / burst 100 unless set, no leader election), the local kube-apiserver + etcd (\`src/devenv/cluster.ts\`, default flags; the admin user is in \`system:masters\`, which API priority and fairness exempts) and this benchmark share the machine. ${load}
+${machine}. The controller (\`fledge controller${CONTROLLER_ARGS.length ? ` ${CONTROLLER_ARGS.join(' ')}` : ''}\`${NODE_OPTIONS ? ` with NODE_OPTIONS="${NODE_OPTIONS}"` : ''}; its defaults otherwise: 4 workers, \`--qps 500 --burst 1000\`, no leader election), the local kube-apiserver + etcd (\`src/devenv/cluster.ts\`, default flags; the admin user is in \`system:masters\`, which API priority and fairness exempts) and this benchmark share the machine. ${load}
 
 **Setup.** A fresh cluster per N; N Rollouts spread over ${NAMESPACES} namespaces, analysis off, steps [10, 50, 100], interval 1h, so each sits at its first step (90/10) once reconciled; they exist before the controller starts. "Converged" is timed from spawning the controller until this process has seen, by its own watches, every Rollout's DestinationRule, its VirtualService at 90/10 and its status Progressing at weight 10 for the current generation. Requests are the controller's \`fledge_kube_requests_total\` (list, get and writes; its watches are not counted). Idle: after convergence, once the queue is empty and no request was made for 5 s, ${IDLE_S} s with nothing changing; RSS is VmRSS of the controller process at its end, CPU is utime+stime over it (/proc). Change latency: the canary labels of one Rollout flipped ${CHANGES} times (each a new release: the VirtualService goes to 100/0, then the first step again), from sending the patch to this process's watch seeing the VirtualService at 100/0; the other N-1 Rollouts idle.
 
