@@ -4,7 +4,7 @@
  *
  *   node --experimental-strip-types bench/scale.ts [--n 100,1000,5000] [--idle 60] [--changes 50]
  *       [--namespaces 5] [--analysis-rollouts 20] [--analysis-seconds 60]
- *       [--controller-args "--qps 50 --burst 100"] [--bin PATH] [--node-options "..."] [--no-write]
+ *       [--controller-args "--qps 50 --burst 100"] [--bin PATH] [--node-options "..."] [--doc PATH] [--no-write]
  *
  * For each N, on a fresh cluster: create N Rollouts (64 creates in flight), start `fledge
  * controller`, and measure the time until every Rollout has its DestinationRule, its
@@ -32,7 +32,6 @@ import {
 } from './scale/kit.ts';
 
 const CRD = fileURLToPath(new URL('../crds/rollouts.fledge.dev.yaml', import.meta.url));
-const DOC = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
 const HEADING = '## Scale (npm run bench:scale)';
 const KEEP = '### Before and after';
 
@@ -60,6 +59,8 @@ const BIN = option('--bin');
 /** NODE_OPTIONS for the controller process, e.g. "--max-semi-space-size=16". */
 const NODE_OPTIONS = option('--node-options');
 const CONTROLLER_ENV: NodeJS.ProcessEnv = { LOG_LEVEL: 'info', ...(NODE_OPTIONS ? { NODE_OPTIONS } : {}) };
+/** Where the section is written (default docs/benchmarks.md). */
+const DOC = option('--doc') ?? fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
 const LOG = flag('--verbose') ? (s: string) => process.stderr.write(`${s}\n`) : () => {};
 
 const say = (s: string) => process.stderr.write(`[scale ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
