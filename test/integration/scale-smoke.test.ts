@@ -37,7 +37,7 @@ describe(`${N} Rollouts at once`, () => {
   it('all converge to the first step, then the controller makes no request while idle', async () => {
     const t0 = performance.now();
     controller = await ControllerProcess.start({ kubeconfig: cluster.kubeconfigPath, env: { LOG_LEVEL: 'info' } });
-    // At the default 50 qps the 4 × 50 writes take about 3 s; the bound allows for a busy machine.
+    // The 4 × 50 writes take a second or two; the bound allows for a busy machine.
     await watch.waitConverged(N, 60_000);
     const convergedS = (Math.max(...watch.convergedAt.values()) - t0) / 1000;
     expect(watch.convergedAt.size).toBe(N);
