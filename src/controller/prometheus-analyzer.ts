@@ -9,8 +9,9 @@ import { judgeStep, type MetricObservation } from '../analysis/judge.ts';
 import type { Logger } from '../kube/log.ts';
 import { fileCredentials } from '../metrics/credentials.ts';
 import { PrometheusProvider } from '../metrics/prometheus.ts';
-import { MetricsError, NoDataError, type MetricsProvider } from '../metrics/provider.ts';
-import { metricQuery, queryContext, queryWindowSeconds, trafficQueries, type QueryContext } from '../metrics/templates.ts';
+import { MetricsError, type MetricsErrorKind, type MetricsProvider } from '../metrics/provider.ts';
+import { metricQuery, queryContext, queryWindowSeconds, type QueryContext } from '../metrics/templates.ts';
+import { derivedMetric, isDerivedTemplate, trafficCounts, trafficQuery, type SubsetTraffic } from '../metrics/traffic.ts';
 import { stepClock } from '../plan/clock.ts';
 import type { Analyzer } from './analyzer.ts';
 
@@ -25,6 +26,19 @@ export interface PrometheusAnalyzerOptions {
   onQuery?: (promql: string, ms: number, outcome: string) => void;
 }
 
+
+type Counts = { traffic: Record<'canary' | 'stable', SubsetTraffic> } | { error: MetricsErrorKind; message: string };
+
+function plainCounts(t: SubsetTraffic): TrafficCounts {
+  return { requests: t.requests, errors: t.errors };
+}
+
+function derivedObservation(m: ResolvedMetric, counts: Counts): MetricObservation {
+  if ('error' in counts) return { name: m.name, error: counts.error, message: counts.message };
+  const d = derivedMetric(m.template, counts.traffic.canary);
+  if (d && 'value' in d) return { name: m.name, value: d.value };
+  return { name: m.name, error: 'nodata', message: 'no data: the canary has no series in the window' };
+}
 
 export class PrometheusAnalyzer implements Analyzer {
   private readonly o: PrometheusAnalyzerOptions;
@@ -42,18 +56,24 @@ export class PrometheusAnalyzer implements Analyzer {
     const ctx: QueryContext = queryContext(r, windowSeconds);
     const provider = this.providerFor(a.prometheus, r.namespace);
     const needsCounts = a.comparison !== undefined || a.metrics.some((m) => m.template !== undefined) || a.minRequests > 0;
-    const [counts, metrics] = await Promise.all([
-      needsCounts ? this.counts(provider, ctx, a.comparison ? queryContext(r, queryWindowSeconds(Math.max(windowSeconds, a.comparison.baselineWindowMs / 1000))) : undefined, now) : Promise.resolve(undefined),
-      Promise.all(a.metrics.map((m) => this.observe(provider, ctx, m, now))),
-    ]);
+    const stableCtx = a.comparison ? queryContext(r, queryWindowSeconds(Math.max(windowSeconds, a.comparison.baselineWindowMs / 1000))) : undefined;
+    const countsP = needsCounts ? this.counts(provider, ctx, stableCtx, now) : undefined;
+    // Templates that are the canary's share of the counts reuse them: one query per check fewer each.
+    const metrics = await Promise.all(a.metrics.map(async (m): Promise<MetricObservation> => {
+      if (countsP && isDerivedTemplate(m.template)) return derivedObservation(m, await countsP);
+      return this.observe(provider, ctx, m, now);
+    }));
+    const counts = await countsP;
     return judgeStep({
       analysis: a,
       stepIndex: clock.idx,
       at: now,
       windowSeconds,
       final: clock.final,
-      ...(counts && 'error' in counts ? { countsError: counts.error } : {}),
-      ...(counts && 'canary' in counts ? { canary: counts.canary, ...(counts.stable ? { stable: counts.stable } : {}) } : {}),
+      ...(counts && 'error' in counts ? { countsError: counts.message } : {}),
+      ...(counts && 'traffic' in counts
+        ? { canary: plainCounts(counts.traffic.canary), ...(stableCtx ? { stable: plainCounts(counts.traffic.stable) } : {}) }
+        : {}),
       metrics,
     });
   }
@@ -88,28 +108,16 @@ export class PrometheusAnalyzer implements Analyzer {
     };
   }
 
-  private async counts(provider: MetricsProvider, ctx: QueryContext, stableCtx: QueryContext | undefined, now: Date): Promise<{ canary: TrafficCounts; stable?: TrafficCounts } | { error: string }> {
+  /** The traffic counts of both subsets, from one query at the check's instant. */
+  private async counts(provider: MetricsProvider, ctx: QueryContext, stableCtx: QueryContext | undefined, now: Date): Promise<Counts> {
     try {
-      const [canary, stable] = await Promise.all([
-        this.subsetCounts(provider, ctx, 'canary', now),
-        stableCtx ? this.subsetCounts(provider, stableCtx, 'stable', now) : Promise.resolve(undefined),
-      ]);
-      return { canary, ...(stable ? { stable } : {}) };
+      return { traffic: trafficCounts(await provider.queryVector(trafficQuery(ctx, stableCtx), { time: now })) };
     } catch (err) {
-      return { error: err instanceof Error ? err.message : String(err) };
+      if (err instanceof MetricsError) return { error: err.kind, message: err.message };
+      const message = err instanceof Error ? err.message : String(err);
+      this.o.log.warn({ err: message }, 'traffic query failed');
+      return { error: 'query', message };
     }
-  }
-
-  /** No series means no requests (or no 5xx) in the window: zero, not a failure. */
-  private async subsetCounts(provider: MetricsProvider, ctx: QueryContext, subset: 'canary' | 'stable', now: Date): Promise<TrafficCounts> {
-    const q = trafficQueries(ctx, subset);
-    const zeroIfNone = (p: Promise<number>) => p.then((v) => (Number.isFinite(v) ? v : 0), (err) => {
-      if (err instanceof NoDataError) return 0;
-      throw err;
-    });
-    // One evaluation instant for every query, so the counts describe the same window.
-    const [requests, errors] = await Promise.all([zeroIfNone(provider.query(q.requests, { time: now })), zeroIfNone(provider.query(q.errors, { time: now }))]);
-    return { requests, errors: Math.min(errors, requests) };
   }
 
   private async observe(provider: MetricsProvider, ctx: QueryContext, m: ResolvedMetric, now: Date): Promise<MetricObservation> {

@@ -133,6 +133,28 @@ describe('results', () => {
   });
 });
 
+describe('queryVector', () => {
+  it.each([
+    ['an empty vector is no series, not an error', vector(), []],
+    ['several series keep their labels', vector([{ response_code: '200' }, '12'], [{ response_code: '503' }, '3.5']),
+      [{ labels: { response_code: '200' }, value: 12 }, { labels: { response_code: '503' }, value: 3.5 }]],
+    ['a scalar is one series without labels', { status: 'success', data: { resultType: 'scalar', result: [1700000000, '7'] } }, [{ labels: {}, value: 7 }]],
+  ])('%s', async (_what, body, expected) => {
+    handler = (_req, res) => json(res, 200, body);
+    expect(await provider().queryVector('x')).toEqual(expected);
+    expect(seen).toHaveLength(1);
+  });
+
+  it('a range vector is a QueryError, a 503 is retried like query()', async () => {
+    handler = (_req, res) => json(res, 200, { status: 'success', data: { resultType: 'matrix', result: [] } });
+    expect(await rejection(provider().queryVector('x[1m]'))).toBeInstanceOf(QueryError);
+    seen = [];
+    handler = script((res) => json(res, 503, { status: 'error', errorType: 'unavailable', error: 'busy' }), (res) => json(res, 200, ok('1')));
+    expect(await provider().queryVector('x')).toEqual([{ labels: {}, value: 1 }]);
+    expect(seen).toHaveLength(2);
+  });
+});
+
 describe('requests', () => {
   it('GETs /api/v1/query with the query and a Prometheus timeout below ours', async () => {
     await provider({ address: `${base}/`, timeoutMs: 2000 }).query('sum(up{job="a b"})');

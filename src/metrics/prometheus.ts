@@ -16,7 +16,7 @@
 import pRetry, { AbortError } from 'p-retry';
 import {
   MetricsError, MultipleSeriesError, NoDataError, QueryError, UnavailableError,
-  type MetricsProvider, type QueryOptions,
+  type MetricsProvider, type QueryOptions, type Sample,
 } from './provider.ts';
 
 export interface PrometheusAuth {
@@ -99,13 +99,22 @@ export class PrometheusProvider implements MetricsProvider {
   }
 
   async query(promql: string, opts: QueryOptions = {}): Promise<number> {
+    return this.#run(promql, opts, (data, redact) => this.#number(data, redact));
+  }
+
+  async queryVector(promql: string, opts: QueryOptions = {}): Promise<Sample[]> {
+    return this.#run(promql, opts, (data, redact) => this.#vector(data, redact));
+  }
+
+  async #run<T>(promql: string, opts: QueryOptions, read: (data: ApiBody['data'], redact: (s: string) => string) => T): Promise<T> {
     const started = performance.now();
     let outcome = 'ok';
     try {
       opts.signal?.throwIfAborted();
       if (this.#configError !== undefined) throw new UnavailableError(this.#configError, { transient: false });
       const { headers, secrets } = await this.#authorization();
-      return await pRetry(() => this.#attempt(promql, headers, secrets, opts), {
+      const redact = (s: string) => redactSecrets(s, secrets);
+      return await pRetry(async () => read(await this.#attempt(promql, headers, redact, opts), redact), {
         retries: this.#retries,
         ...BACKOFF,
         ...(opts.signal ? { signal: opts.signal } : {}),
@@ -148,7 +157,8 @@ export class PrometheusProvider implements MetricsProvider {
     return { headers, secrets: [credentials, encoded, ...(password ? [password] : [])] };
   }
 
-  async #attempt(promql: string, headers: Record<string, string>, secrets: string[], opts: QueryOptions): Promise<number> {
+  /** One HTTP exchange: the `data` of a successful answer, or a typed error. */
+  async #attempt(promql: string, headers: Record<string, string>, redact: (s: string) => string, opts: QueryOptions): Promise<ApiBody['data']> {
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
     const params = new URLSearchParams({ query: promql, timeout: prometheusTimeout(this.#timeoutMs) });
@@ -157,7 +167,6 @@ export class PrometheusProvider implements MetricsProvider {
     const url = `${this.#base}/api/v1/query`;
     const post = new URLSearchParams({ query: promql }).toString().length > POST_THRESHOLD;
     const doFetch = this.#fetch;
-    const redact = (s: string) => redactSecrets(s, secrets);
 
     let status: number;
     let statusText: string;
@@ -179,7 +188,7 @@ export class PrometheusProvider implements MetricsProvider {
     return this.#interpret(status, statusText, text, redact);
   }
 
-  #interpret(status: number, statusText: string, text: string, redact: (s: string) => string): number {
+  #interpret(status: number, statusText: string, text: string, redact: (s: string) => string): ApiBody['data'] {
     let body: ApiBody | undefined;
     try {
       const parsed: unknown = JSON.parse(text);
@@ -201,7 +210,7 @@ export class PrometheusProvider implements MetricsProvider {
       const err = new UnavailableError(`Prometheus at ${this.address} failed (${errorType ?? 'error'}, HTTP ${status}): ${detail}`, { status, transient: retryable });
       throw retryable ? err : new AbortError(err);
     }
-    if (body?.status === 'success' && status >= 200 && status < 300) return this.#value(body.data, redact);
+    if (body?.status === 'success' && status >= 200 && status < 300) return body.data;
 
     const snippet = redact(text.slice(0, BODY_SNIPPET).replace(/\s+/g, ' ').trim());
     const what = `HTTP ${status}${statusText ? ` ${statusText}` : ''}`;
@@ -215,7 +224,7 @@ export class PrometheusProvider implements MetricsProvider {
     throw new AbortError(new UnavailableError(message, { status, transient: false }));
   }
 
-  #value(data: ApiBody['data'], redact: (s: string) => string): number {
+  #number(data: ApiBody['data'], redact: (s: string) => string): number {
     const resultType = data?.resultType;
     const result = data?.result;
     if (resultType === 'vector' && Array.isArray(result)) {
@@ -225,6 +234,20 @@ export class PrometheusProvider implements MetricsProvider {
       return this.#sample(samples[0]?.value?.[1], redact);
     }
     if (resultType === 'scalar' && Array.isArray(result)) return this.#sample((result as unknown[])[1], redact);
+    return this.#notInstant(resultType, redact);
+  }
+
+  #vector(data: ApiBody['data'], redact: (s: string) => string): Sample[] {
+    const resultType = data?.resultType;
+    const result = data?.result;
+    if (resultType === 'vector' && Array.isArray(result)) {
+      return (result as ApiSample[]).map((s) => ({ labels: s.metric ?? {}, value: this.#sample(s.value?.[1], redact) }));
+    }
+    if (resultType === 'scalar' && Array.isArray(result)) return [{ labels: {}, value: this.#sample((result as unknown[])[1], redact) }];
+    return this.#notInstant(resultType, redact);
+  }
+
+  #notInstant(resultType: unknown, redact: (s: string) => string): never {
     if (resultType === 'matrix') {
       throw new AbortError(new QueryError('the query gives a range vector; an instant query must give one number: drop the [range] or wrap it in a function such as rate() or increase()'));
     }

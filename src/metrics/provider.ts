@@ -1,6 +1,7 @@
 /**
  * The boundary between analysis and a metrics backend: one PromQL instant query in, one number
- * out, or a typed error saying why there is no number. The error kinds are exactly the ones the
+ * (or, for queries that count several things at once, a vector of labelled numbers) out, or a
+ * typed error saying why there is no number. The error kinds are exactly the ones the
  * judge's MetricObservation knows, so the controller can hand them on with `observe()`.
  */
 import type { MetricObservation } from '../analysis/judge.ts';
@@ -21,6 +22,17 @@ export interface MetricsProvider {
    * the abort reason when `opts.signal` aborts.
    */
   query(promql: string, opts?: QueryOptions): Promise<number>;
+  /**
+   * Runs an instant query that gives a vector, e.g. a `sum by (label)`; no series is an empty
+   * array, not an error. Same errors and retries as query().
+   */
+  queryVector(promql: string, opts?: QueryOptions): Promise<Sample[]>;
+}
+
+/** One series of an instant vector. */
+export interface Sample {
+  labels: Record<string, string>;
+  value: number;
 }
 
 export type MetricsErrorKind = 'nodata' | 'multiple' | 'query' | 'unavailable';

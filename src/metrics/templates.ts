@@ -68,7 +68,7 @@ export function escapePromQLString(value: string): string {
 
 /** Requests and 5xx responses of one subset over the window, as sums (one number each). */
 export function trafficQueries(ctx: QueryContext, subset: Subset): { requests: string; errors: string } {
-  const sel = selector(ctx, subset);
+  const sel = trafficSelector(ctx, subset);
   const w = windowOf(ctx);
   return {
     requests: `sum(increase(istio_requests_total{${sel}}[${w}]))`,
@@ -84,7 +84,7 @@ export function metricQuery(ctx: QueryContext, metric: MetricQuerySpec): string 
     throw new TemplateError(`metric "${metric.name}": set exactly one of template or query`);
   }
   if (metric.query !== undefined) return renderUserQuery(ctx, metric.name, metric.query);
-  const sel = selector(ctx, 'canary');
+  const sel = trafficSelector(ctx, 'canary');
   const w = windowOf(ctx);
   switch (metric.template) {
     case 'istio-error-rate': {
@@ -130,7 +130,8 @@ function labelsOf(ctx: QueryContext, subset: Subset): Labels {
   return subset === 'canary' ? ctx.canaryLabels : ctx.stableLabels;
 }
 
-function selector(ctx: QueryContext, subset: Subset): string {
+/** The label matchers of a subset's Istio series (no braces). */
+export function trafficSelector(ctx: QueryContext, subset: Subset): string {
   const v = versionLabel(labelsOf(ctx, subset));
   if (!v) {
     throw new TemplateError(`the ${subset} labels have none of ${Object.keys(ISTIO_VERSION_LABEL).join(', ')}: Istio metrics cannot tell the ${subset} apart`);
@@ -144,7 +145,8 @@ function selector(ctx: QueryContext, subset: Subset): string {
   ].join(',');
 }
 
-function windowOf(ctx: QueryContext): string {
+/** The context's window as a PromQL duration, e.g. `90s`; refuses a window that is not whole seconds >= the floor. */
+export function windowOf(ctx: QueryContext): string {
   const s = ctx.windowSeconds;
   if (!Number.isInteger(s) || s < MIN_WINDOW_SECONDS) {
     throw new TemplateError(`the query window must be whole seconds, at least ${MIN_WINDOW_SECONDS}s (got ${s}); use queryWindowSeconds()`);

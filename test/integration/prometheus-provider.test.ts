@@ -8,6 +8,7 @@ import { startLocalPrometheus, type LocalPrometheus } from '../../src/devenv/pro
 import { PrometheusProvider } from '../../src/metrics/prometheus.ts';
 import { MultipleSeriesError, NoDataError, QueryError, UnavailableError } from '../../src/metrics/provider.ts';
 import { metricQuery, trafficQueries, type QueryContext } from '../../src/metrics/templates.ts';
+import { derivedMetric, trafficCounts, trafficQuery } from '../../src/metrics/traffic.ts';
 
 const RPS = 40; // 50/50: 20 per version
 const V1 = { errorRate: 0, latencyMs: 20 };
@@ -78,7 +79,25 @@ describe('PrometheusProvider against a real Prometheus', () => {
     expect(cErr! / cReq!).toBeGreaterThan(0.08);
     expect(cErr! / cReq!).toBeLessThan(0.35);
     expect(sErr).toBe(0);
+
+    // The one query the analyzer sends per check gives the same four numbers at the same instant.
+    const stableCtx = { ...ctx, windowSeconds: 20 };
+    const [counted, sReq20, errorRate, requestCount] = await Promise.all([
+      provider.queryVector(trafficQuery(ctx, stableCtx), { time }),
+      provider.query(trafficQueries(stableCtx, 'stable').requests, { time }),
+      provider.query(metricQuery(ctx, { name: 'e', template: 'istio-error-rate' }), { time }),
+      provider.query(metricQuery(ctx, { name: 'r', template: 'istio-request-count' }), { time }),
+    ]);
+    const t = trafficCounts(counted);
+    expect(t.canary.requests).toBeCloseTo(cReq!, 6);
+    expect(t.canary.errors).toBeCloseTo(cErr!, 6);
+    expect(t.stable.requests).toBeCloseTo(sReq20, 6);
+    expect(t.stable.errors).toBe(0);
+    expect(t.canary.series).toBeGreaterThanOrEqual(2); // 200 and 503 at least
+    expect((derivedMetric('istio-error-rate', t.canary) as { value: number }).value).toBeCloseTo(errorRate, 9);
+    expect((derivedMetric('istio-request-count', t.canary) as { value: number }).value).toBeCloseTo(requestCount, 6);
   });
+
 
   it('istio-error-rate is the canary 5xx ratio', async () => {
     const v = await provider.query(metricQuery(ctx, { name: 'errors', template: 'istio-error-rate' }));
@@ -113,6 +132,7 @@ describe('PrometheusProvider against a real Prometheus', () => {
 
   it('a version without series: requests are no data, errors are 0', async () => {
     const absent = trafficQueries({ ...ctx, canaryLabels: { version: 'v9' } }, 'canary');
+    expect(trafficCounts(await provider.queryVector(trafficQuery({ ...ctx, canaryLabels: { version: 'v9' } }, ctx))).canary).toEqual({ requests: 0, errors: 0, series: 0 });
     expect(await rejection(provider.query(absent.requests))).toBeInstanceOf(NoDataError);
     expect(await provider.query(absent.errors)).toBe(0);
     expect(await rejection(provider.query(metricQuery({ ...ctx, canaryLabels: { version: 'v9' } }, { name: 'e', template: 'istio-error-rate' }))))
