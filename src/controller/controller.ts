@@ -10,7 +10,7 @@ import { Informer } from '../kube/informer.ts';
 import { LeaderElector } from '../kube/lease.ts';
 import { dropManagedFields, slimManagedFields } from '../kube/prune.ts';
 import type { Logger } from '../kube/log.ts';
-import { WorkQueue } from '../kube/workqueue.ts';
+import { WorkQueue, type Lane } from '../kube/workqueue.ts';
 import { istioRouter } from '../router/istio/render.ts';
 import type { Analyzer } from './analyzer.ts';
 import { ClaimIndex } from './claims.ts';
@@ -53,6 +53,8 @@ export class Controller {
   private elector: LeaderElector | undefined;
   private server: Server | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
+  /** True until the workers start (see enqueue). */
+  private sweeping = true;
   private workers: Promise<void> | undefined;
   metricsPort = 0;
 
@@ -61,6 +63,10 @@ export class Controller {
     const kc = loadKubeConfig(opts.kubeconfig);
     this.client = new KubeClient(kc, { fieldManager: FIELD_MANAGER, qps: opts.qps ?? 500, burst: opts.burst ?? 1000 });
     this.client.onRequest = (verb, resource) => this.metrics.apiRequests.inc({ verb, resource });
+    this.client.onThrottled = (verb, resource, status, waitMs) => {
+      this.metrics.apiThrottled.inc({ verb, resource });
+      opts.log.info({ verb, resource, status, waitMs }, 'API server asked to slow down; retrying after its Retry-After');
+    };
     this.queue = new WorkQueue({
       isTransient: isStaleWrite,
       onError: (key, err, retryIn) => {
@@ -102,7 +108,7 @@ export class Controller {
     // events may have been missed: once a watch works again, reconcile every Rollout now.
     for (const inf of Object.values(this.informers)) {
       inf.onRecovered(() => {
-        for (const r of this.informers.rollouts.list()) this.enqueue(r.metadata?.namespace, r.metadata?.name);
+        for (const r of this.informers.rollouts.list()) this.enqueue(r.metadata?.namespace, r.metadata?.name, 'background');
       });
     }
     for (const [kind, inf, cache] of [['VirtualService', this.informers.vs, this.caches.vs], ['DestinationRule', this.informers.dr, this.caches.dr]] as const) {
@@ -114,9 +120,13 @@ export class Controller {
     }
   }
 
-  private enqueue(namespace: string | undefined, name: string | undefined): void {
+  /**
+   * Until the workers start, every event is the initial list: background, like the sweep that
+   * follows. Afterwards an event is a change someone is waiting on: it goes before any sweep.
+   */
+  private enqueue(namespace: string | undefined, name: string | undefined, lane: Lane = this.sweeping ? 'background' : 'now'): void {
     if (!namespace || !name) return;
-    this.queue.add(`${namespace}/${name}`);
+    this.queue.add(`${namespace}/${name}`, lane);
     this.metrics.queueDepth.set(this.queue.depth());
   }
 
@@ -198,11 +208,12 @@ export class Controller {
         this.metrics.queueDepth.set(this.queue.depth());
       }
     });
-    for (const r of this.informers.rollouts.list()) this.enqueue(r.metadata?.namespace, r.metadata?.name);
+    for (const r of this.informers.rollouts.list()) this.enqueue(r.metadata?.namespace, r.metadata?.name, 'background');
+    this.sweeping = false;
     // Level-triggered safety net: even a lost event or timer is healed within one period.
     const resync = this.o.resyncMs ?? 300_000;
     this.resyncTimer = setInterval(() => {
-      for (const r of this.informers.rollouts.list()) this.enqueue(r.metadata?.namespace, r.metadata?.name);
+      for (const r of this.informers.rollouts.list()) this.enqueue(r.metadata?.namespace, r.metadata?.name, 'background');
     }, resync);
     this.resyncTimer.unref();
     log.info({ workers: this.o.workers ?? 4, resyncMs: resync }, 'controller started');

@@ -12,6 +12,7 @@ export class ControllerMetrics {
   });
   readonly queueDepth = new Gauge({ name: 'fledge_workqueue_depth', help: 'Rollouts waiting to be reconciled', registers: [this.registry] });
   readonly apiRequests = new Counter({ name: 'fledge_kube_requests_total', help: 'Requests made to the Kubernetes API', labelNames: ['verb', 'resource'], registers: [this.registry] });
+  readonly apiThrottled = new Counter({ name: 'fledge_kube_throttled_total', help: 'Kubernetes API requests answered 429 (or 503 with Retry-After) and retried after the server\'s Retry-After', labelNames: ['verb', 'resource'], registers: [this.registry] });
   readonly writesSkipped = new Counter({ name: 'fledge_writes_skipped_total', help: 'Writes not sent because nothing changed', labelNames: ['kind'], registers: [this.registry] });
   readonly canaryWeight = new Gauge({ name: 'fledge_rollout_canary_weight', help: 'Percent of traffic on the canary', labelNames: ['namespace', 'name'], registers: [this.registry] });
   readonly phase = new Gauge({ name: 'fledge_rollout_phase', help: '1 for the phase the rollout is in', labelNames: ['namespace', 'name', 'phase'], registers: [this.registry] });

@@ -2,22 +2,42 @@ import {
   CoordinationV1Api, CoreV1Api, CustomObjectsApi, EventsV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, setHeaderOptions,
   type KubernetesListObject, type KubernetesObject, type V1Lease, type EventsV1Event,
 } from '@kubernetes/client-node';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { JsonPatchOp, KubeObject } from '../api/object.ts';
 import { shareConnections } from './connections.ts';
 import { toKubeError } from './errors.ts';
 import { TokenBucket } from './rate-limit.ts';
+import { DEFAULT_RETRY_AFTER, throttleDelayMs, type RetryAfterPolicy } from './retry-after.ts';
 
 export interface ClientOptions {
   fieldManager: string;
   qps?: number;
   burst?: number;
+  /**
+   * How many times a request the server throttled (429, or 503 with Retry-After) is sent again
+   * before its error is thrown. Default 5; 0 turns it off.
+   */
+  throttleRetries?: number;
+  /** Bounds on the wait before each of those retries; see `DEFAULT_RETRY_AFTER`. */
+  retryAfter?: Partial<RetryAfterPolicy>;
 }
+
+/**
+ * Five retries: APF sheds in bursts and says "Retry-After: 1", so five ride out a burst of ~5 s
+ * (up to ~50 s if the server asks for the 10 s cap each time). Longer overload is not a blip: the
+ * error then goes to the per-key back-off of the workqueue, which frees the worker and spreads
+ * the keys out. client-go allows 10, but its callers bound them with a context deadline; ours have none.
+ */
+export const DEFAULT_THROTTLE_RETRIES = 5;
 
 export interface ResourceRef { group: string; version: string; plural: string }
 
 
 /** Counts requests by verb so benchmarks and /metrics can show exactly what the controller costs. */
 export type RequestCounter = (verb: string, resource: string) => void;
+
+/** Told each time a throttled request is about to be retried, with the wait before it. */
+export type ThrottleObserver = (verb: string, resource: string, status: number, waitMs: number) => void;
 
 export function loadKubeConfig(file?: string): KubeConfig {
   const kc = new KubeConfig();
@@ -39,7 +59,12 @@ export class KubeClient {
   private readonly core: CoreV1Api;
   private readonly bucket: TokenBucket;
   private readonly fieldManager: string;
+  private readonly throttleRetries: number;
+  private readonly retryAfter: RetryAfterPolicy;
+  /** Every request sent, retries of throttled ones included (each is a request the server saw). */
   onRequest: RequestCounter = () => {};
+  /** Every retry of a throttled request (429, or 503 with Retry-After), before its wait. */
+  onThrottled: ThrottleObserver = () => {};
 
   constructor(kc: KubeConfig, opts: ClientOptions) {
     // One connection pool for every request (and the informers' watches made with the same kc).
@@ -51,15 +76,31 @@ export class KubeClient {
     this.core = kc.makeApiClient(CoreV1Api);
     this.bucket = new TokenBucket(opts.qps ?? 50, opts.burst ?? 100);
     this.fieldManager = opts.fieldManager;
+    this.throttleRetries = Math.max(0, opts.throttleRetries ?? DEFAULT_THROTTLE_RETRIES);
+    this.retryAfter = { ...DEFAULT_RETRY_AFTER, ...opts.retryAfter };
   }
 
-  private async call<T>(verb: string, resource: string, fn: () => Promise<T>): Promise<T> {
-    await this.bucket.take();
-    this.onRequest(verb, resource);
-    try {
-      return await fn();
-    } catch (err) {
-      throw toKubeError(err, verb);
+  /**
+   * Sends a request; when the server throttled it (429, or 503 with Retry-After), waits what it
+   * asked (clamped, see `throttleDelayMs`) and sends the same request again, up to
+   * `throttleRetries` times, each retry taking a token and counted like any request. Safe for
+   * every verb here: a throttled request was rejected before the server handled it (and our
+   * non-idempotent writes are guarded anyway: Events have a unique name, JSON patches a `test`).
+   * Nothing else is retried here. `retries: 0` opts a call out (the leader election's).
+   */
+  private async call<T>(verb: string, resource: string, fn: () => Promise<T>, retries = this.throttleRetries): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      await this.bucket.take();
+      this.onRequest(verb, resource);
+      try {
+        return await fn();
+      } catch (err) {
+        const e = err as { code?: unknown; headers?: unknown };
+        const wait = attempt < retries && typeof e?.code === 'number' ? throttleDelayMs(e.code, e.headers, Date.now(), this.retryAfter) : undefined;
+        if (wait === undefined) throw toKubeError(err, verb);
+        this.onThrottled(verb, resource, e.code as number, wait);
+        await sleep(wait);
+      }
     }
   }
 
@@ -127,15 +168,19 @@ export class KubeClient {
     return Buffer.from(data, 'base64').toString('utf8').trim();
   }
 
+  // The lease calls are never retried on throttling: the elector tries again every retry period
+  // and steps down when renewals have failed for its renew deadline. A retry sleeping inside a
+  // renewal would hide that deadline, and a leader could go on acting past its lease's expiry.
+
   readLease(namespace: string, name: string): Promise<V1Lease> {
-    return this.call('get', 'leases', () => this.leases.readNamespacedLease({ namespace, name }));
+    return this.call('get', 'leases', () => this.leases.readNamespacedLease({ namespace, name }), 0);
   }
 
   createLease(namespace: string, lease: V1Lease): Promise<V1Lease> {
-    return this.call('create', 'leases', () => this.leases.createNamespacedLease({ namespace, body: lease }));
+    return this.call('create', 'leases', () => this.leases.createNamespacedLease({ namespace, body: lease }), 0);
   }
 
   replaceLease(namespace: string, name: string, lease: V1Lease): Promise<V1Lease> {
-    return this.call('update', 'leases', () => this.leases.replaceNamespacedLease({ namespace, name, body: lease }));
+    return this.call('update', 'leases', () => this.leases.replaceNamespacedLease({ namespace, name, body: lease }), 0);
   }
 }

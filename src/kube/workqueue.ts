@@ -2,8 +2,35 @@
  * A work queue with client-go's guarantees: a key is queued at most once however often it is
  * added, one key is never processed by two workers at once (an add during processing re-queues
  * it once done), delayed adds keep only the earliest due time, and failures back off per key.
+ *
+ * Two lanes, because a start or a resync queues every Rollout at once: with one FIFO, a Rollout
+ * whose spec just changed (or whose canary must be rolled back) waited behind the whole backlog,
+ * 50 s for 5,000 Rollouts. Keys woken by a change or a timer go in the `now` lane, bulk sweeps in
+ * `background`; workers take from `now` first. A key queued in both runs once, at the earlier.
  */
 export interface QueueResult { requeueAfterMs?: number }
+
+/** `now`: something changed or a timer is due. `background`: a sweep over every key (start, resync). */
+export type Lane = 'now' | 'background';
+
+/** A FIFO of keys with O(1) take; entries may be stale (see WorkQueue.take). */
+class Fifo {
+  private items: string[] = [];
+  private head = 0;
+
+  push(key: string): void { this.items.push(key); }
+
+  shift(): string | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const key = this.items[this.head++];
+    // Compact now and then so a long-running queue does not keep every key it ever held.
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return key;
+  }
+}
 export type QueueHandler = (key: string) => Promise<QueueResult | void>;
 
 export interface WorkQueueOptions {
@@ -19,10 +46,12 @@ export interface WorkQueueOptions {
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class WorkQueue {
-  private readonly queue: string[] = [];
-  private readonly queued = new Set<string>();
+  private readonly lanes: Record<Lane, Fifo> = { now: new Fifo(), background: new Fifo() };
+  /** Keys waiting, and the lane each waits in; a FIFO entry whose lane differs is stale. */
+  private readonly queued = new Map<string, Lane>();
   private readonly processing = new Set<string>();
-  private readonly dirty = new Set<string>();
+  /** Keys added while processing, to be queued again (in this lane) when done. */
+  private readonly dirty = new Map<string, Lane>();
   private readonly delayed = new Map<string, { due: number; timer: NodeJS.Timeout }>();
   private readonly failures = new Map<string, number>();
   private readonly idle: (() => void)[] = [];
@@ -34,17 +63,31 @@ export class WorkQueue {
     this.opts = { baseBackoffMs: 500, maxBackoffMs: 300_000, transientRetryMs: 100, ...opts };
   }
 
-  add(key: string): void {
+  add(key: string, lane: Lane = 'now'): void {
     if (this.stopped) return;
     this.clearDelay(key);
     if (this.processing.has(key)) {
-      this.dirty.add(key);
+      this.dirty.set(key, earlier(this.dirty.get(key), lane));
       return;
     }
-    if (this.queued.has(key)) return;
-    this.queued.add(key);
-    this.queue.push(key);
+    const current = this.queued.get(key);
+    if (current === 'now' || current === lane) return;
+    // New, or moving up from background: the old background entry goes stale.
+    this.queued.set(key, lane);
+    this.lanes[lane].push(key);
     this.wake?.();
+  }
+
+  /** The next key to process, `now` lane first, skipping stale entries. */
+  private take(): string | undefined {
+    for (const lane of ['now', 'background'] as const) {
+      for (let key = this.lanes[lane].shift(); key !== undefined; key = this.lanes[lane].shift()) {
+        if (this.queued.get(key) !== lane) continue;
+        this.queued.delete(key);
+        return key;
+      }
+    }
+    return undefined;
   }
 
   addAfter(key: string, ms: number): void {
@@ -66,7 +109,7 @@ export class WorkQueue {
   }
 
   /** Keys waiting to be processed now (not the delayed ones). */
-  depth(): number { return this.queue.length; }
+  depth(): number { return this.queued.size; }
   delayedCount(): number { return this.delayed.size; }
 
   /** Runs `concurrency` workers until `shutDown`; resolves when they have all finished. */
@@ -76,7 +119,7 @@ export class WorkQueue {
 
   private async worker(handler: QueueHandler): Promise<void> {
     while (!this.stopped) {
-      const key = this.queue.shift();
+      const key = this.take();
       if (key === undefined) {
         this.notifyIdle();
         await new Promise<void>((resolve) => {
@@ -85,7 +128,6 @@ export class WorkQueue {
         });
         continue;
       }
-      this.queued.delete(key);
       this.processing.add(key);
       try {
         const result = await handler(key);
@@ -104,18 +146,22 @@ export class WorkQueue {
         this.addAfter(key, retryIn);
       } finally {
         this.processing.delete(key);
-        if (this.dirty.delete(key)) this.add(key);
+        const again = this.dirty.get(key);
+        if (again) {
+          this.dirty.delete(key);
+          this.add(key, again);
+        }
       }
     }
   }
 
   private notifyIdle(): void {
-    if (this.queue.length === 0 && this.processing.size === 0) for (const f of this.idle.splice(0)) f();
+    if (this.queued.size === 0 && this.processing.size === 0) for (const f of this.idle.splice(0)) f();
   }
 
   /** Resolves when nothing is queued or processing (delayed keys do not count). */
   async drained(): Promise<void> {
-    if (this.queue.length === 0 && this.processing.size === 0) return;
+    if (this.queued.size === 0 && this.processing.size === 0) return;
     await new Promise<void>((resolve) => this.idle.push(resolve));
   }
 
@@ -133,4 +179,8 @@ export class WorkQueue {
     this.delayed.clear();
     this.wake?.();
   }
+}
+
+function earlier(a: Lane | undefined, b: Lane): Lane {
+  return a === 'now' || b === 'now' ? 'now' : 'background';
 }
