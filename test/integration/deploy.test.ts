@@ -117,6 +117,16 @@ function expectHardenedPod(d: Deployment): void {
     { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     { name: 'LOG_LEVEL', value: 'info' },
   ]));
+  // The heap cap must leave the container room for code, stacks and buffers, or the kernel kills it first.
+  const heapMb = Number(/--max-old-space-size=(\d+)/.exec(c.env?.find((e) => e.name === 'NODE_OPTIONS')?.value ?? '')?.[1]);
+  expect(heapMb, 'NODE_OPTIONS --max-old-space-size').toBeGreaterThan(0);
+  expect(heapMb * 1.5).toBeLessThanOrEqual(mebibytes(c.resources?.limits?.memory));
+}
+
+function mebibytes(quantity: string | undefined): number {
+  const m = /^(\d+)(Mi|Gi)$/.exec(quantity ?? '');
+  if (!m) throw new Error(`memory limit ${quantity}: expected Mi or Gi`);
+  return Number(m[1]) * (m[2] === 'Gi' ? 1024 : 1);
 }
 
 const argAfter = (args: string[] | undefined, flag: string) => {
@@ -314,6 +324,7 @@ describe('Helm chart deploy/helm/fledge (static checks; helm itself is not insta
     ['a Secret entry without names', { prometheusSecrets: [{ namespace: 'shop' }] }],
     ['a wildcard Secret name', { prometheusSecrets: [{ namespace: 'shop', names: ['*'] }] }],
     ['a Prometheus address without a scheme', { prometheus: { address: 'prometheus:9090' } }],
+    ['NODE_OPTIONS that are not flags', { nodeOptions: '--max-old-space-size=256; rm -rf /' }],
   ])('values.schema.json refuses %s', (_what, override) => {
     expect(schema.safeParse({ ...values, ...override }).success).toBe(false);
   });
@@ -387,5 +398,8 @@ describe('Helm chart deploy/helm/fledge (static checks; helm itself is not insta
     expect(c.livenessProbe).toEqual(bc.livenessProbe);
     expect(c.readinessProbe).toEqual(bc.readinessProbe);
     expect(c.env?.[0]).toEqual({ name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
+    // The chart's default heap cap is the base's (the one bench:scale measured), for the same memory limit.
+    expect(values.nodeOptions).toBe(bc.env?.find((e) => e.name === 'NODE_OPTIONS')?.value);
+    expect((values.resources as { limits: { memory: string } }).limits.memory).toBe(bc.resources?.limits?.memory);
   });
 });
