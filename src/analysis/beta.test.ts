@@ -1,18 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TrafficCounts } from '../api/schema.ts';
 import { lnGamma, probabilityWorse, regularizedIncompleteBeta, type Tolerance } from './beta.ts';
-
-/** mulberry32, local so that the test depends on nothing but the module under test. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from './prng.ts';
 
 function normal(u: () => number): () => number {
   let spare: number | undefined;
@@ -56,7 +45,7 @@ function params(c: TrafficCounts): [number, number] {
 }
 
 function monteCarlo(canary: TrafficCounts, stable: TrafficCounts, tol: Tolerance, samples: number, seed: number): number {
-  const u = prng(seed);
+  const u = mulberry32(seed);
   const z = normal(u);
   const [ac, bc] = params(canary);
   const [as, bs] = params(stable);

@@ -1,15 +1,2 @@
-/**
- * mulberry32: a tiny seeded PRNG. Math.random cannot be seeded, and the fake mesh must
- * produce the same traffic for the same seed so that test failures can be replayed.
- * Returns floats in [0, 1).
- */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded PRNG of the fake mesh's traffic; it lives with the pure core (src/analysis may not import src/devenv). */
+export { mulberry32 } from '../analysis/prng.ts';

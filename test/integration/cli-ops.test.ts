@@ -2,10 +2,9 @@
  * The operator CLI against a live Rollout: `fledge list|status|pause|resume|promote|abort` write
  * only annotations, and the real controller acts on them.
  */
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../src/devenv/cluster.ts';
+import { fledge as run } from '../support/cli.ts';
 import { startTestCluster } from '../support/cluster.ts';
 import { ControllerProcess } from '../support/controller-process.ts';
 import {
@@ -13,16 +12,12 @@ import {
   type RolloutLike, type TestKube, type VirtualServiceLike,
 } from '../support/kube.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/fledge.js', import.meta.url));
 let cluster: LocalCluster;
 let k: TestKube;
 let controller: ControllerProcess;
 const NS = 'cli';
 
-function fledge(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args, '--kubeconfig', cluster.kubeconfigPath], { encoding: 'utf8', timeout: 30_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const fledge = (...args: string[]) => run([...args, '--kubeconfig', cluster.kubeconfigPath], { timeoutMs: 30_000 });
 
 const rollout = (name: string) => getObject<RolloutLike & { metadata: { annotations?: Record<string, string> } }>(k, ROLLOUTS, NS, name);
 const phase = (name: string, p: string) => eventually(async () => ((await rollout(name))?.status?.phase === p ? rollout(name) : undefined), `${name} ${p}`);

@@ -2,49 +2,14 @@
  * The real CLI, run as a child process the way a user runs it: `node bin/fledge.js ...` on the
  * built dist/. Asserts on exit codes, on stdout parsed as YAML, and on stderr lines.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireBuilt } from '../support/built.ts';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cliTestFiles, expectNoStackTrace, fledge, lines } from '../support/cli.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { EXAMPLES, REPO, exampleObject, exampleText, minimalRollout } from './fixtures.ts';
 
-// Node 24 first on PATH for npx and for the child processes, whatever started vitest.
-const PATH = `${dirname(process.execPath)}:${process.env.PATH ?? ''}`;
-const env = { ...process.env, PATH, FLEDGE_DEBUG: '' };
-
-interface Run { code: number | null; stdout: string; stderr: string }
-
-function fledge(args: string[], input?: string): Run {
-  const res = spawnSync(process.execPath, ['bin/fledge.js', ...args], { cwd: REPO, env, encoding: 'utf8', timeout: 20_000, ...(input !== undefined ? { input } : {}) });
-  return { code: res.status, stdout: res.stdout, stderr: res.stderr };
-}
-
-const lines = (s: string) => s.split('\n').filter((l) => l !== '');
-
-function expectNoStackTrace(run: Run): void {
-  expect(run.stderr).not.toContain('    at ');
-  expect(run.stdout).not.toContain('    at ');
-  expect(run.stderr).not.toMatch(/\b(TypeError|ReferenceError|SyntaxError|RangeError):/);
-}
-
-let dir: string;
-function file(name: string, text: string): string {
-  const path = join(dir, name);
-  writeFileSync(path, text);
-  return path;
-}
-
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'fledge-cli-'));
-  requireBuilt();
-}, 180_000);
-
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const { dir, file } = cliTestFiles('fledge-cli-');
 
 interface Obj { kind: string; metadata: { name: string; namespace?: string }; spec: Record<string, unknown> }
 interface Route { name: string; route: { destination: { host: string; subset: string; port?: { number: number } }; weight: number }[]; match?: unknown[] }
@@ -131,7 +96,7 @@ describe('fledge render', () => {
   });
 
   it('reads the Rollout from standard input with -f -', () => {
-    const run = fledge(['render', '-f', '-'], exampleText('staff-safe-risky.yaml'));
+    const run = fledge(['render', '-f', '-'], { input: exampleText('staff-safe-risky.yaml') });
     expect(run.code).toBe(0);
     const vs = renderedObjects(run.stdout).find((o) => o.kind === 'VirtualService')!;
     expect((vs.spec.http as Route[])[0]!.route.map((d) => [d.destination.subset, d.weight])).toEqual([['safe', 90], ['risky', 10]]);

@@ -3,50 +3,17 @@
  * built dist/. The JSON patch it prints is applied to the VirtualService file and the result
  * asserted; refusals are asserted by exit code and by the `FILE: path: message` lines on stderr.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireBuilt } from '../support/built.ts';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cliTestFiles, expectNoStackTrace, fledge, lines, type Run } from '../support/cli.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { parse, stringify } from 'yaml';
 import type { JsonPatchOp } from '../../src/api/object.ts';
 import { REPO, clone } from './fixtures.ts';
 
-// Node 24 first on PATH for npx and for the child processes, whatever started vitest.
-const PATH = `${dirname(process.execPath)}:${process.env.PATH ?? ''}`;
-const env = { ...process.env, PATH, FLEDGE_DEBUG: '' };
-
-interface Run { code: number | null; stdout: string; stderr: string }
-
-function fledge(args: string[], input?: string): Run {
-  const res = spawnSync(process.execPath, ['bin/fledge.js', ...args], { cwd: REPO, env, encoding: 'utf8', timeout: 20_000, ...(input !== undefined ? { input } : {}) });
-  return { code: res.status, stdout: res.stdout, stderr: res.stderr };
-}
-
-const lines = (s: string) => s.split('\n').filter((l) => l !== '');
-
-function expectNoStackTrace(run: Run): void {
-  expect(run.stderr).not.toContain('    at ');
-  expect(run.stderr).not.toMatch(/\b(TypeError|ReferenceError|SyntaxError|RangeError):/);
-}
-
-let dir: string;
-function file(name: string, value: unknown): string {
-  const path = join(dir, name);
-  writeFileSync(path, stringify(value));
-  return path;
-}
-
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'fledge-render-patch-'));
-  requireBuilt();
-}, 180_000);
-
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const scratch = cliTestFiles('fledge-render-patch-');
+const file = (name: string, value: unknown) => scratch.file(name, stringify(value));
 
 // --- the seeds and a small RFC 6902 applier -----------------------------------------------------
 
@@ -149,7 +116,7 @@ describe('fledge render --virtual-service', () => {
 
   it('reads the VirtualService from standard input with --virtual-service -', () => {
     const text = readFileSync(join(REPO, seed('product', 'virtual-service.yaml')), 'utf8');
-    const run = fledge(['render', '-f', seed('product', 'rollout.yaml'), '--virtual-service', '-', '--weight', '20'], text);
+    const run = fledge(['render', '-f', seed('product', 'rollout.yaml'), '--virtual-service', '-', '--weight', '20'], { input: text });
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     const patched = applyPatch(readSeed<VirtualService>('product', 'virtual-service.yaml'), patchOf(run));
