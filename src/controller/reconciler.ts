@@ -115,9 +115,8 @@ export class Reconciler {
     // What the status says is live must be live before anything new is decided: a routing write
     // that failed (no permission, an admission webhook) must stop the rollout, not let the status
     // walk on to promotion without traffic ever moving.
-    const restored = previous?.release && previous.stableLabels
-      ? await this.writeRouting(r, routingOf(previous), previous, adopted.virtualService, confirm)
-      : [];
+    const madeLive = previous?.release && previous.stableLabels ? routingOf(previous) : undefined;
+    const restored = madeLive ? await this.writeRouting(r, madeLive, previous, adopted.virtualService, confirm) : [];
     let analysis: AnalysisResult | undefined;
     if (this.d.analyzer && analysisDue(r, previous, now)) {
       analysis = await this.d.analyzer.analyze(r, previous ?? {}, now);
@@ -127,7 +126,16 @@ export class Reconciler {
     const result = plan({ rollout: r, status: previous, requests: readRequests(raw.metadata.annotations), ...(analysis ? { analysis } : {}), now });
 
     if (await this.writeStatus(raw, result.status)) confirmed = true;
-    await this.writeRouting(r, result.routing, result.status, adopted.virtualService, confirm);
+    // Most plans keep the routing the status had (every reconcile at rest). The call above has
+    // just made exactly that live: it returns only once every write it needed succeeded (a
+    // failure throws), the caches remember those writes, and `desiredObjects` depends on the
+    // Rollout and the routing alone, so a second call would walk the same path and write nothing.
+    // An edit by someone else in between comes as a watch event, which queues this Rollout again
+    // (an add while a key is processed re-queues it), as an edit a moment later would. When the
+    // routing moves, `routingPath` orders the writes from what is live to the plan's routing.
+    if (!madeLive || !isDeepStrictEqual(json(madeLive), json(result.routing))) {
+      await this.writeRouting(r, result.routing, result.status, adopted.virtualService, confirm);
+    }
     const events: PlannedEvent[] = [...result.events];
     if (restored.length > 0) {
       events.push({ type: 'Warning', reason: REASONS.routingRestored, message: `put back fields owned by Fledge in ${restored.join(', ')}` });
@@ -248,8 +256,8 @@ export class Reconciler {
         const written = await this.d.client.apply(desired);
         cache.remember(written);
         // An apply that changed nothing (the same resourceVersion) put nothing back: what looked
-        // like drift was a field another manager owns (managedFields in the cache may be too
-        // trimmed to tell), and crying RoutingRestored at every reconcile would be a false alarm.
+        // like drift was not (say, a field another manager owns, in an object whose managedFields
+        // do not show Fledge's own fields), and crying RoutingRestored would be a false alarm.
         if (live && routingUnchanged && written.metadata.resourceVersion !== live.metadata.resourceVersion) {
           const who = otherManagers(live, FIELD_MANAGER)[0];
           restored.add(`${desired.kind} ${desired.metadata.name}${who ? ` (changed by ${who})` : ''}`);
