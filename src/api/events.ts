@@ -13,6 +13,7 @@ export const REASONS = {
   invalidSpec: 'InvalidSpec',
   unsafeRelease: 'StableNotServing',
   routingRestored: 'RoutingRestored',
+  routingRefused: 'RoutingRefused',
   waiting: 'WaitingForObject',
 } as const;
 

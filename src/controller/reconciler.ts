@@ -19,7 +19,7 @@ import { KubeApiError } from '../kube/errors.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { Logger } from '../kube/log.ts';
 import type { QueueResult } from '../kube/workqueue.ts';
-import { planInvalid, planWaiting } from '../plan/invalid.ts';
+import { planInvalid, planRoutingRefused, planWaiting } from '../plan/invalid.ts';
 import { analysisDue, plan, routingOf } from '../plan/plan.ts';
 import { routingPath } from '../plan/transition.ts';
 import type { Routing } from '../plan/types.ts';
@@ -116,7 +116,7 @@ export class Reconciler {
     // that failed (no permission, an admission webhook) must stop the rollout, not let the status
     // walk on to promotion without traffic ever moving.
     const madeLive = previous?.release && previous.stableLabels ? routingOf(previous) : undefined;
-    const restored = madeLive ? await this.writeRouting(r, madeLive, previous, adopted.virtualService, confirm) : [];
+    const restored = madeLive ? await this.refusable(raw, previous, now, () => this.writeRouting(r, madeLive, previous, adopted.virtualService, confirm)) : [];
     let analysis: AnalysisResult | undefined;
     if (this.d.analyzer && analysisDue(r, previous, now)) {
       analysis = await this.d.analyzer.analyze(r, previous ?? {}, now);
@@ -134,7 +134,7 @@ export class Reconciler {
     // (an add while a key is processed re-queues it), as an edit a moment later would. When the
     // routing moves, `routingPath` orders the writes from what is live to the plan's routing.
     if (!madeLive || !isDeepStrictEqual(json(madeLive), json(result.routing))) {
-      await this.writeRouting(r, result.routing, result.status, adopted.virtualService, confirm);
+      await this.refusable(raw, previous, now, () => this.writeRouting(r, result.routing, result.status, adopted.virtualService, confirm));
     }
     const events: PlannedEvent[] = [...result.events];
     if (restored.length > 0) {
@@ -180,6 +180,27 @@ export class Reconciler {
     }
     this.vetted.set(key, { stamp, problems });
     return problems;
+  }
+
+  /**
+   * Runs a routing write; if the API server refuses it for good (an admission policy or webhook,
+   * RBAC), puts the status back to `live` (whose routing is the live one: the status must not
+   * claim a weight that was never written) with Ready False saying why, then rethrows, so the
+   * queue retries with back-off until the refusal is lifted.
+   */
+  private async refusable<T>(raw: RolloutObject, live: RolloutStatus | undefined, now: Date, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      if (!(err instanceof KubeApiError && err.isRefused)) throw err;
+      const ns = raw.metadata.namespace ?? 'default';
+      // The cache holds the status written just before, if any, with the resourceVersion to guard on.
+      const current = this.d.rollouts.get(raw.metadata.name, ns) ?? raw;
+      const { status, events } = planRoutingRefused(live, `the API server refused a routing write: ${err.message.slice(0, 500)}`, now);
+      await this.writeStatus(current, status);
+      for (const e of events) await this.d.recorder.record(current, e);
+      throw err;
+    }
   }
 
   private async invalid(raw: RolloutObject, problems: Problem[], generation: number, now: Date): Promise<QueueResult> {

@@ -20,7 +20,16 @@ export class KubeApiError extends Error {
    * A 422 of a server-side apply is not that: the object is invalid (Istio's schema refused it),
    * and retrying it every 100 ms would only hammer the API server.
    */
-  get isStale(): boolean { return this.status === 409 || (this.status === 422 && this.verb !== 'apply' && this.verb !== 'apply-status'); }
+  get isStale(): boolean { return this.status === 409 || (this.status === 422 && this.verb !== 'apply' && this.verb !== 'apply-status' && !this.isDenied); }
+  /**
+   * An admission webhook or a ValidatingAdmissionPolicy refused the request (their answers say
+   * "denied"), or RBAC forbade it: the same request will be refused again until someone changes
+   * the policy, the permissions or the Rollout.
+   */
+  get isRefused(): boolean {
+    return this.status === 403 || ((this.status === 400 || this.status === 422) && this.isDenied);
+  }
+  private get isDenied(): boolean { return /\bdenied\b/i.test(this.message); }
 }
 
 export function toKubeError(err: unknown, verb?: string): unknown {

@@ -39,3 +39,19 @@ export function planWaiting(kind: string, name: string, prev: RolloutStatus | un
   const message = `waiting for ${kind} ${name}, which the Rollout adopts, to exist`;
   return planHeld({ phase: 'Pending', reason: REASONS.waiting, message, eventType: 'Normal' }, prev, generation, now);
 }
+
+/**
+ * The API server refused a routing write (an admission policy or webhook, RBAC): the status goes
+ * back to `live`, the status whose routing is live, so it never claims a weight that was not
+ * written, with Ready False naming the refusal. The next plan that gets its routing written sets
+ * Ready from the phase again.
+ */
+export function planRoutingRefused(live: RolloutStatus | undefined, message: string, now: Date): { status: RolloutStatus; events: PlannedEvent[] } {
+  const base = live ?? {};
+  const ready = base.conditions?.find((c) => c.type === CONDITION_TYPES.ready);
+  const conditions = setCondition(base.conditions ?? [], {
+    type: CONDITION_TYPES.ready, status: 'False', reason: REASONS.routingRefused, message, observedGeneration: ready?.observedGeneration ?? base.observedGeneration ?? 0,
+  }, now);
+  const changed = ready?.reason !== REASONS.routingRefused || ready.message !== message;
+  return { status: { ...base, conditions }, events: changed ? [{ type: 'Warning', reason: REASONS.routingRefused, message }] : [] };
+}

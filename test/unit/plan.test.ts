@@ -5,7 +5,7 @@ import type { OperatorRequests } from '../../src/api/requests.ts';
 import type { ResolvedRollout } from '../../src/api/resolve.ts';
 import type { AnalysisResult, Condition, Labels, RolloutStatus, Verdict } from '../../src/api/schema.ts';
 import { analysisDue, plan } from '../../src/plan/plan.ts';
-import { planInvalid } from '../../src/plan/invalid.ts';
+import { planInvalid, planRoutingRefused } from '../../src/plan/invalid.ts';
 import type { PlanResult } from '../../src/plan/types.ts';
 import { minimalRollout, resolveValid, resolvedExample } from './fixtures.ts';
 
@@ -1292,5 +1292,42 @@ describe('properties', () => {
         expect(status).toMatchObject({ stepIndex: 0, failedChecks: fails, canaryWeight: 0 });
       }
     }), { numRuns: 300 });
+  });
+});
+
+describe('a routing write the API server refuses', () => {
+  const why = 'the API server refused a routing write: ValidatingAdmissionPolicy denied request';
+
+  it('puts the status back to what is live, with Ready False and one Event, and the next plan that is written clears it', () => {
+    const sim = new Sim(rollout({ generation: 1 }));
+    sim.plan();
+    const live = sim.status!;
+    const advanced = sim.plan({ after: M });
+    expect(advanced.status).toMatchObject({ stepIndex: 1, canaryWeight: 50 });
+
+    const refused = planRoutingRefused(live, why, at(sim.now));
+    expect(refused.status).toMatchObject({ phase: 'Progressing', stepIndex: 0, canaryWeight: 10, stepStartedAt: live.stepStartedAt, release: live.release });
+    expect(cond(refused.status, 'Ready')).toMatchObject({ status: 'False', reason: 'RoutingRefused', message: why, observedGeneration: 1 });
+    expect(cond(refused.status, 'Progressing')).toEqual(cond(live, 'Progressing'));
+    expect(refused.events).toEqual([{ type: 'Warning', reason: 'RoutingRefused', message: why }]);
+
+    // Refused again with the same answer: no new Event, the same status (no write).
+    const again = planRoutingRefused(JSON.parse(JSON.stringify(refused.status)) as RolloutStatus, why, at(sim.now + 10 * S));
+    expect(again.events).toEqual([]);
+    expect(again.status).toEqual(refused.status);
+
+    sim.status = JSON.parse(JSON.stringify(refused.status)) as RolloutStatus;
+    const res = sim.plan({ after: S });
+    expect(res.status).toMatchObject({ stepIndex: 1, canaryWeight: 50 });
+    expect(cond(res.status, 'Ready')).toMatchObject({ status: 'True', reason: 'Progressing' });
+  });
+
+  it.each([
+    ['no status yet', undefined],
+    ['an empty status', {}],
+  ])('with %s it only adds the condition', (_what, live) => {
+    const refused = planRoutingRefused(live, why, at(0));
+    expect(refused.status).toEqual({ conditions: [{ type: 'Ready', status: 'False', reason: 'RoutingRefused', message: why, observedGeneration: 0, lastTransitionTime: iso(0) }] });
+    expect(refused.events).toHaveLength(1);
   });
 });
