@@ -99,10 +99,10 @@ export class Controller {
 
     this.informers.rollouts.onChange((type, obj) => {
       dropManagedFields(obj);
-      this.caches.rollouts.observe(type, obj);
+      const echo = this.caches.rollouts.observe(type, obj);
       if (type === 'delete') this.claims.delete(obj);
       else this.claims.update(obj);
-      this.enqueue(obj.metadata?.namespace, obj.metadata?.name);
+      if (!echo) this.enqueue(obj.metadata?.namespace, obj.metadata?.name);
     });
     // After an outage, work that failed meanwhile sits in the queue's back-off (up to 5 min) and
     // events may have been missed: once a watch works again, reconcile every Rollout now.
@@ -114,8 +114,7 @@ export class Controller {
     for (const [kind, inf, cache] of [['VirtualService', this.informers.vs, this.caches.vs], ['DestinationRule', this.informers.dr, this.caches.dr]] as const) {
       inf.onChange((type, obj) => {
         slimManagedFields(obj);
-        cache.observe(type, obj);
-        this.enqueueOwnersOf(kind, obj);
+        this.enqueueOwnersOf(kind, obj, cache.observe(type, obj));
       });
     }
   }
@@ -135,11 +134,13 @@ export class Controller {
    * adopt it, and (for a VirtualService no Rollout generated) those that claim its name. Looked
    * up in the claim index: scanning every Rollout of the namespace per event was O(N²) at startup.
    */
-  private enqueueOwnersOf(kind: 'VirtualService' | 'DestinationRule', obj: KubeObject): void {
+  private enqueueOwnersOf(kind: 'VirtualService' | 'DestinationRule', obj: KubeObject, echo: boolean): void {
     const ns = obj.metadata.namespace ?? '';
     const name = obj.metadata.name;
     const owner = obj.metadata.labels?.[ROLLOUT_LABEL];
-    if (owner) this.enqueue(ns, owner);
+    // The echo of our own write is no news to the Rollout that generated the object (its reconcile
+    // wrote it); others that adopt or claim it still need to look.
+    if (owner && !echo) this.enqueue(ns, owner);
     if (kind === 'DestinationRule') {
       for (const r of this.claims.adoptingDestinationRule(ns, name)) this.enqueue(ns, r);
       return;

@@ -31,13 +31,22 @@ export class FreshCache<T extends KubernetesObject> implements Source<T> {
     this.recent.set(keyOf(m.name, m.namespace), { obj, until: Date.now() + this.ttlMs });
   }
 
-  /** Feed every informer event through here. */
-  observe(type: ChangeType, obj: T): void {
+  /**
+   * Feed every informer event through here. Returns true when the event is the echo of our own
+   * write (the very version we remembered): nothing in it is news to the reconcile that wrote it,
+   * so it need not wake anyone. At startup that is most events (each Rollout's status,
+   * DestinationRule and VirtualService): reconciling on each echo tripled the work.
+   */
+  observe(type: ChangeType, obj: T): boolean {
     const m = obj.metadata;
-    if (!m?.name) return;
+    if (!m?.name) return false;
     const k = keyOf(m.name, m.namespace);
     const mine = this.recent.get(k);
-    if (mine && (type === 'delete' || !isOlder(m.resourceVersion ?? '', mine.obj.metadata?.resourceVersion ?? ''))) this.recent.delete(k);
+    if (!mine) return false;
+    const rv = m.resourceVersion ?? '';
+    const ours = mine.obj.metadata?.resourceVersion ?? '';
+    if (type === 'delete' || !isOlder(rv, ours)) this.recent.delete(k);
+    return type !== 'delete' && rv !== '' && rv === ours;
   }
 
   get(name: string, namespace?: string): T | undefined {
