@@ -56,12 +56,22 @@ const CONVERGE_TIMEOUT_S = num('--timeout', 1200);
 const CONTROLLER_ARGS = (option('--controller-args') ?? '').split(/\s+/).filter(Boolean);
 /** Another build of the CLI (e.g. compiled to another outDir while tests read dist/). */
 const BIN = option('--bin');
-/** NODE_OPTIONS for the controller process, e.g. "--max-semi-space-size=16". */
-const NODE_OPTIONS = option('--node-options');
+/**
+ * NODE_OPTIONS for the controller process: by default the Deployment's (deploy/base), so RSS is
+ * measured as the controller runs in a cluster; `--node-options ""` for Node's own defaults.
+ */
+const NODE_OPTIONS = option('--node-options') ?? deploymentNodeOptions();
 const CONTROLLER_ENV: NodeJS.ProcessEnv = { LOG_LEVEL: 'info', ...(NODE_OPTIONS ? { NODE_OPTIONS } : {}) };
 /** Where the section is written (default docs/benchmarks.md). */
 const DOC = option('--doc') ?? fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
 const LOG = flag('--verbose') ? (s: string) => process.stderr.write(`${s}\n`) : () => {};
+
+function deploymentNodeOptions(): string {
+  const yaml = readFileSync(fileURLToPath(new URL('../deploy/base/deployment.yaml', import.meta.url)), 'utf8');
+  const m = /- name: NODE_OPTIONS\n\s+value: (.+)\n/.exec(yaml);
+  if (!m) throw new Error('deploy/base/deployment.yaml sets no NODE_OPTIONS: pass --node-options');
+  return m[1]!.trim();
+}
 
 const say = (s: string) => process.stderr.write(`[scale ${new Date().toISOString().slice(11, 19)}] ${s}\n`);
 
@@ -102,12 +112,16 @@ interface RunResult {
   convergeS: number;
   medianS: number;
   requestsDuringConvergence: Record<string, number>;
+  /** Reconciles run until converged (fledge_reconcile_total). */
+  reconcilesDuringConvergence: number;
   controllerCpuConvergeS: number;
   clusterCpuConvergeS: number;
   benchCpuConvergeS: number;
   peakRssMb: number;
   idle: { seconds: number; requests: Record<string, number>; rssMb: number; heapMb: number; cpuPercent: number };
   latency: { samples: number[]; reconcileMeanMs: number };
+  /** A spec change sent while the startup backlog drains: how long until it was live, and how many Rollouts had converged by then. */
+  startupChange: { ms: number; convergedBefore: number; sentAtS: number } | undefined;
   foreign: number;
   load: number[];
 }
@@ -145,6 +159,8 @@ async function runN(n: number, ownDirs: string[]): Promise<RunResult> {
     const pid = controller.proc.pid!;
     const syncS = (performance.now() - t0) / 1000;
     say(`N=${n}: controller ${pid} started (caches synced) after ${syncS.toFixed(1)} s`);
+    const startupChange = n >= 100 ? await changeDuringStartup(kc, watch, namespaces, n, t0) : undefined;
+    if (startupChange) say(`N=${n}: a change sent during the startup backlog was live after ${startupChange.ms.toFixed(0)} ms (${startupChange.convergedBefore} of ${n} converged by then)`);
     await watch.waitConverged(n, CONVERGE_TIMEOUT_S * 1000);
     const times = [...watch.convergedAt.values()].map((t) => (t - t0) / 1000);
     const convergeS = Math.max(...times);
@@ -177,12 +193,14 @@ async function runN(n: number, ownDirs: string[]): Promise<RunResult> {
       convergeS,
       medianS: percentile(times, 50),
       requestsDuringConvergence: requestDelta(new Map(), sConverged),
+      reconcilesDuringConvergence: total(sConverged, 'fledge_reconcile_total'),
       controllerCpuConvergeS: atConverged.cpuSeconds,
       clusterCpuConvergeS,
       benchCpuConvergeS: (benchCpu.user + benchCpu.system) / 1e6,
       peakRssMb: p1.peakRssMb,
       idle: { seconds: (p1.at - p0.at) / 1000, requests: idleRequests, rssMb: p1.rssMb, heapMb: heapMb(s1), cpuPercent: (100 * (p1.cpuSeconds - p0.cpuSeconds)) / ((p1.at - p0.at) / 1000) },
       latency,
+      startupChange,
       foreign: Math.max(foreign, foreignApiServers(ownDirs)),
       load,
     };
@@ -191,6 +209,33 @@ async function runN(n: number, ownDirs: string[]): Promise<RunResult> {
     await watch?.stop();
     await cluster.stop();
   }
+}
+
+/**
+ * One spec change while the controller works through the startup backlog (every Rollout queued
+ * at once), to the Rollout it would reach last: the last in the order it lists them
+ * (namespace/name, as etcd keeps them). Timed from the patch to this process seeing the Rollout
+ * converged for the new generation (status, DestinationRule, VirtualService at 90/10).
+ */
+async function changeDuringStartup(kc: ReturnType<LocalCluster['adminKubeConfig']>, watch: ConvergenceWatch, namespaces: string[], n: number, t0: number): Promise<RunResult['startupChange']> {
+  const keys = Array.from({ length: n }, (_, i) => `${namespaces[i % namespaces.length]!}/r-${i}`).sort();
+  const [ns, name] = keys.at(-1)!.split('/') as [string, string];
+  const co = kc.makeApiClient(CustomObjectsApi);
+  await sleep(500);
+  const sent = performance.now();
+  const patched = await co.patchNamespacedCustomObject(
+    { ...ROLLOUTS, namespace: ns, name, body: { spec: { canary: { labels: { version: 'v3' } } } }, fieldManager: 'bench' },
+    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+  ) as { metadata: { generation: number } };
+  const deadline = Date.now() + CONVERGE_TIMEOUT_S * 1000;
+  for (;;) {
+    const s = watch.rollout(ns, name)?.status;
+    if (atFirstStep(watch.virtualService(ns, name)) && s?.phase === 'Progressing' && s.canaryWeight === 10 && (s.observedGeneration ?? 0) >= patched.metadata.generation) break;
+    if (Date.now() > deadline) throw new Error(`${ns}/${name} did not converge after its change during startup`);
+    await sleep(5);
+  }
+  const at = performance.now();
+  return { ms: at - sent, convergedBefore: [...watch.convergedAt.values()].filter((t) => t < at).length, sentAtS: (sent - t0) / 1000 };
 }
 
 /**
@@ -241,6 +286,9 @@ async function changeLatency(kc: ReturnType<LocalCluster['adminKubeConfig']>, wa
   return { samples, reconcileMeanMs: count > 0 ? (1000 * sum) / count : NaN };
 }
 
+/** What a Rollout would typically judge: its error rate and its latency. */
+const METRICS = [{ name: 'error-rate', template: 'istio-error-rate', max: 0.01 }, { name: 'latency', template: 'istio-latency-p99', max: 500 }];
+
 interface AnalysisResult {
   rollouts: number;
   seconds: number;
@@ -260,7 +308,7 @@ async function runAnalysis(ownDirs: string[]): Promise<AnalysisResult> {
   try {
     prom = await startLocalPrometheus({ scrapeTargets: [] });
     const kc = cluster.adminKubeConfig();
-    const analysis = { prometheus: { address: prom.url }, metrics: [{ name: 'error-rate', template: 'istio-error-rate', max: 0.01 }] };
+    const analysis = { prometheus: { address: prom.url }, metrics: METRICS };
     await createRollouts(kc, ANALYSIS_ROLLOUTS, scaleNamespaces(Math.min(NAMESPACES, ANALYSIS_ROLLOUTS)), { analysis });
     watch = new ConvergenceWatch(kc);
     await watch.start();
@@ -307,11 +355,13 @@ function tableFor(r: RunResult): string {
     ['… per Rollout', `${f1((1000 * r.convergeS) / r.n)} ms (${f1((1000 * conv) / r.n)} ms after the caches synced)`],
     ['… half of the Rollouts converged by', `${f1(r.medianS)} s`],
     ['requests until converged', `${sumOf(r.requestsDuringConvergence)} (${f1(sumOf(r.requestsDuringConvergence) / r.n)} per Rollout; ${writes} writes, ${f0(writes / Math.max(conv, 0.001))}/s after the sync): ${fmtRequests(r.requestsDuringConvergence)}`],
+    ['reconciles until converged', `${r.reconcilesDuringConvergence} (${f1(r.reconcilesDuringConvergence / r.n)} per Rollout)`],
     ['CPU until converged: controller / kube-apiserver + etcd / this benchmark (its watches)', `${f1(r.controllerCpuConvergeS)} s / ${f1(r.clusterCpuConvergeS)} s / ${f1(r.benchCpuConvergeS)} s`],
     [`requests in ${f0(r.idle.seconds)} idle s after convergence`, `**${sumOf(r.idle.requests)}** (writes ${writesOf(r.idle.requests)}${sumOf(r.idle.requests) ? `: ${fmtRequests(r.idle.requests)}` : ''})`],
     ['controller RSS at rest (heap used) / peak RSS', `**${f0(r.idle.rssMb)} MB** (${f0(r.idle.heapMb)} MB) / ${f0(r.peakRssMb)} MB`],
     ['controller CPU at rest', `${r.idle.cpuPercent.toFixed(2)} % of one core`],
     ['load average (1 min) at convergence / after the idle period; other kube-apiservers running', `${r.load.map((x) => x.toFixed(1)).join(' / ')}; ${r.foreign}`],
+    ...(r.startupChange ? [[`spec change sent ${f1(r.startupChange.sentAtS)} s after start (startup backlog) → live for the new generation`, `**${f0(r.startupChange.ms)} ms** (${r.startupChange.convergedBefore} of ${r.n} Rollouts converged by then)`] as [string, string]] : []),
     [`spec change → VirtualService written, p50 / p99 / max (${lat.length} changes)`, `**${f0(percentile(lat, 50))} / ${f0(percentile(lat, 99))}** / ${f0(Math.max(...lat))} ms`],
     ['… mean reconcile during those changes', `${f1(r.latency.reconcileMeanMs)} ms`],
   ];
@@ -320,11 +370,11 @@ function tableFor(r: RunResult): string {
 
 function growthTable(rs: RunResult[]): string {
   const rows = [
-    '| N | converged | per Rollout | requests idle | RSS at rest | peak RSS | CPU at rest | change p50 / p99 |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| N | converged | per Rollout | requests idle | RSS at rest | peak RSS | CPU at rest | change p50 / p99 | change during startup |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of rs) {
-    rows.push(`| ${r.n} | ${f1(r.convergeS)} s | ${f1((1000 * r.convergeS) / r.n)} ms | ${sumOf(r.idle.requests)} | ${f0(r.idle.rssMb)} MB | ${f0(r.peakRssMb)} MB | ${r.idle.cpuPercent.toFixed(2)} % | ${f0(percentile(r.latency.samples, 50))} / ${f0(percentile(r.latency.samples, 99))} ms |`);
+    rows.push(`| ${r.n} | ${f1(r.convergeS)} s | ${f1((1000 * r.convergeS) / r.n)} ms | ${sumOf(r.idle.requests)} | ${f0(r.idle.rssMb)} MB | ${f0(r.peakRssMb)} MB | ${r.idle.cpuPercent.toFixed(2)} % | ${f0(percentile(r.latency.samples, 50))} / ${f0(percentile(r.latency.samples, 99))} ms | ${r.startupChange ? `${f0(r.startupChange.ms)} ms` : '–'} |`);
   }
   return rows.join('\n');
 }
@@ -337,23 +387,21 @@ function analysisText(a: AnalysisResult | undefined): string {
   const writes = writesOf(a.requests);
   return `### Prometheus queries with analysis on
 
-${a.rollouts} Rollouts with \`analysis: {prometheus: {address: <local Prometheus>}, metrics: [{name: error-rate, template: istio-error-rate, max: 0.01}]}\` (comparison on by default, checkInterval 10 s), against a Prometheus with no data (every check inconclusive), over ${f0(a.seconds)} s:
+${a.rollouts} Rollouts with \`analysis: {prometheus: {address: <local Prometheus>}, metrics: [${METRICS.map((m) => `{name: ${m.name}, template: ${m.template}, max: ${m.max}}`).join(', ')}]}\` (comparison on by default, checkInterval 10 s), against a Prometheus with no data (every check inconclusive), over ${f0(a.seconds)} s:
 
 | measure | value |
 |---|---|
 | checks (fledge_analysis_total) | ${checks} (${f1(checks / a.rollouts / (a.seconds / a.checkIntervalS))} per Rollout per check interval; ${f0(expectedChecks)} expected) |
 | Prometheus queries (fledge_prometheus_queries_total) | ${a.queries} |
-| **queries per Rollout per check** | **${f1(perCheck)}** |
+| **queries per Rollout per check** | **${f1(perCheck)}** (${f1(perCheck / METRICS.length)} per metric) |
 | queries per second for ${a.rollouts} Rollouts | ${f1(a.queries / a.seconds)} (so ${f0((a.queries / a.seconds) * (5000 / a.rollouts))}/s for 5000) |
 | Kubernetes writes per check | ${f1(writes / Math.max(checks, 1))} (${fmtRequests(a.requests)}) |
 
-Each check sends 2 queries per subset (requests, and 5xx) for the canary and for stable, that is
-4 count queries, plus 1 per metric (\`istio-error-rate\` here): 5 expected, ${f1(perCheck)} measured. The
-two queries of a subset read the same series over the same window and could be one,
-\`sum by (response_code) (increase(istio_requests_total{…}[w]))\`, summed for requests and over
-the 5xx codes for errors on the client side: 2 count queries per check instead of 4 (3 instead of
-5 with one metric). Not done here: it changes the analyzer's provider interface (a vector
-instead of a scalar) and its no-data semantics, so it is a proposal, not a fix. Each check also
+Each check sends one traffic query, counting requests by response code for the canary over the
+step and for stable over the baseline window (\`src/metrics/traffic.ts\`), which serves the
+comparison, \`minRequests\` and the \`istio-error-rate\` and \`istio-request-count\` templates;
+every other metric (\`istio-latency-p99\`, a user query) is one query more. Here, error rate and
+p99 latency: 2 expected (one per metric), ${f1(perCheck)} measured. Each check also
 writes the Rollout's status (\`lastAnalysis\` carries the time of the check), so with analysis on
 a Rollout is never write-free at rest: about one status write per Rollout per check interval.
 `;

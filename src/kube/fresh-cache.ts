@@ -34,8 +34,8 @@ export class FreshCache<T extends KubernetesObject> implements Source<T> {
   /**
    * Feed every informer event through here. Returns true when the event is the echo of our own
    * write (the very version we remembered): nothing in it is news to the reconcile that wrote it,
-   * so it need not wake anyone. At startup that is most events (each Rollout's status,
-   * DestinationRule and VirtualService): reconciling on each echo tripled the work.
+   * so it need not wake anyone. Only an echo that arrives after our write's response is known
+   * as one; on a shared HTTP/2 connection the watch event often comes first, and is news.
    */
   observe(type: ChangeType, obj: T): boolean {
     const m = obj.metadata;

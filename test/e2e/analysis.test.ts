@@ -8,6 +8,7 @@ import type { LocalCluster } from '../../src/devenv/cluster.ts';
 import { followVirtualService, type DataPlane } from '../../src/devenv/dataplane.ts';
 import { startMeshWorkload, type MeshWorkload } from '../../src/devenv/mesh.ts';
 import { startLocalPrometheus, type LocalPrometheus } from '../../src/devenv/prometheus.ts';
+import { scrape, total } from '../../bench/scale/kit.ts';
 import { startTestCluster } from '../support/cluster.ts';
 import { ControllerProcess } from '../support/controller-process.ts';
 import {
@@ -100,8 +101,10 @@ afterAll(async () => {
 });
 
 describe('canary analysis from a real Prometheus', { timeout: 150_000 }, () => {
-  it('promotes a healthy canary, 90/10 through 0/100', async () => {
-    await gitopsApply(k, rolloutManifest(NS, 'healthy', spec('healthy', { steps: [10, 50, 100], interval: '4s' })));
+  it('promotes a healthy canary, 90/10 through 0/100, with one Prometheus query per metric per check', async () => {
+    const before = await scrape(controller.port);
+    const metrics = [{ name: 'error-rate', template: 'istio-error-rate', max: 0.1 }, { name: 'latency', template: 'istio-latency-p99', max: 1000 }];
+    await gitopsApply(k, rolloutManifest(NS, 'healthy', spec('healthy', { steps: [10, 50, 100], interval: '4s' }, { metrics })));
     const weights = new Set<number>();
     const done = await eventually(async () => {
       const vs = await vsOf('healthy');
@@ -120,6 +123,12 @@ describe('canary analysis from a real Prometheus', { timeout: 150_000 }, () => {
     expect(done.status?.lastAnalysis?.canary?.requests).toBeGreaterThan(20);
     // The mesh really did send canary traffic the controller's way.
     expect(mesh.healthy.served().v2!.requests).toBeGreaterThan(50);
+    // The traffic query serves the comparison and the error rate; the latency is the other query.
+    const after = await scrape(controller.port);
+    const checks = total(after, 'fledge_analysis_total') - total(before, 'fledge_analysis_total');
+    const queries = total(after, 'fledge_prometheus_queries_total') - total(before, 'fledge_prometheus_queries_total');
+    expect(checks).toBeGreaterThan(5);
+    expect(queries).toBe(checks * metrics.length);
   });
 
   it('rolls back a canary with 5x the stable error rate to 100/0, with the reason in status', async () => {
