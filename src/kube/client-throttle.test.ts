@@ -9,6 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { KubeObject } from '../api/object.ts';
 import { KubeClient, type ClientOptions } from './client.ts';
 import { KubeApiError } from './errors.ts';
+import { rejection } from '../../test/support/rejection.ts';
 
 interface Seen {
   method: string;
@@ -98,15 +99,6 @@ function client(opts: Partial<ClientOptions> = {}): { kube: KubeClient; rec: Rec
 
 /** Fast retries for the tests that are not about the wait itself. */
 const FAST = { retryAfter: { minMs: 0, maxMs: 20 } } satisfies Partial<ClientOptions>;
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('a throttled request', () => {
   it('is sent again after the server\'s Retry-After, and the second answer is the result', async () => {

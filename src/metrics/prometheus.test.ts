@@ -10,6 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CredentialsError, fileCredentials } from './credentials.ts';
 import { PrometheusProvider, POST_THRESHOLD, parseSampleValue, type PrometheusProviderOptions } from './prometheus.ts';
 import { MetricsError, MultipleSeriesError, NoDataError, QueryError, UnavailableError, observe } from './provider.ts';
+import { rejection } from '../../test/support/rejection.ts';
 
 interface Seen {
   method: string;
@@ -65,15 +66,6 @@ beforeEach(() => {
 });
 
 const provider = (opts: Partial<PrometheusProviderOptions> = {}) => new PrometheusProvider({ address: base, timeoutMs: 1000, ...opts });
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('results', () => {
   it.each([

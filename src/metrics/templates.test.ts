@@ -3,14 +3,9 @@ import {
   MIN_WINDOW_SECONDS, TemplateError, escapePromQLString, metricQuery, queryContext, queryWindowSeconds, trafficQueries,
   type QueryContext,
 } from './templates.ts';
+import { reviewsContext } from '../../test/support/query-context.ts';
 
-const ctx: QueryContext = {
-  service: 'reviews',
-  namespace: 'shop',
-  stableLabels: { app: 'reviews', version: 'v1' },
-  canaryLabels: { app: 'reviews', version: 'v2' },
-  windowSeconds: 90,
-};
+const ctx: QueryContext = reviewsContext(90);
 const SEL_V2 = 'reporter="destination",destination_service_name="reviews",destination_service_namespace="shop",destination_version="v2"';
 const SEL_V1 = 'reporter="destination",destination_service_name="reviews",destination_service_namespace="shop",destination_version="v1"';
 

@@ -1,14 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { QueryContext } from './templates.ts';
 import { SUBSET_LABEL, derivedMetric, isDerivedTemplate, trafficCounts, trafficQuery, type SubsetTraffic } from './traffic.ts';
+import { reviewsContext } from '../../test/support/query-context.ts';
 
-const ctx: QueryContext = {
-  service: 'reviews',
-  namespace: 'shop',
-  stableLabels: { app: 'reviews', version: 'v1' },
-  canaryLabels: { app: 'reviews', version: 'v2' },
-  windowSeconds: 90,
-};
+const ctx: QueryContext = reviewsContext(90);
 const SEL = (v: string) => `reporter="destination",destination_service_name="reviews",destination_service_namespace="shop",destination_version="${v}"`;
 const part = (v: string, w: string, subset: string) =>
   `label_replace(sum by (response_code) (increase(istio_requests_total{${SEL(v)}}[${w}])), "${SUBSET_LABEL}", "${subset}", "", "")`;

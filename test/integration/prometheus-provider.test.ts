@@ -9,27 +9,14 @@ import { PrometheusProvider } from '../../src/metrics/prometheus.ts';
 import { MultipleSeriesError, NoDataError, QueryError, UnavailableError } from '../../src/metrics/provider.ts';
 import { metricQuery, trafficQueries, type QueryContext } from '../../src/metrics/templates.ts';
 import { derivedMetric, trafficCounts, trafficQuery } from '../../src/metrics/traffic.ts';
+import { rejection } from '../support/rejection.ts';
+import { reviewsContext } from '../support/query-context.ts';
 
 const RPS = 40; // 50/50: 20 per version
 const V1 = { errorRate: 0, latencyMs: 20 };
 const V2 = { errorRate: 0.2, latencyMs: 100 };
 
-const ctx: QueryContext = {
-  service: 'reviews',
-  namespace: 'shop',
-  stableLabels: { app: 'reviews', version: 'v1' },
-  canaryLabels: { app: 'reviews', version: 'v2' },
-  windowSeconds: 10,
-};
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
+const ctx: QueryContext = reviewsContext(10);
 
 describe('PrometheusProvider against a real Prometheus', () => {
   let mesh: MeshWorkload;
