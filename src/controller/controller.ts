@@ -99,11 +99,14 @@ export class Controller {
 
     this.informers.rollouts.onChange((type, obj) => {
       dropManagedFields(obj);
-      const echo = this.caches.rollouts.observe(type, obj);
+      const seen = this.caches.rollouts.observe(type, obj);
       if (type === 'delete') this.claims.delete(obj);
       else this.claims.update(obj);
-      if (!echo) this.enqueue(obj.metadata?.namespace, obj.metadata?.name);
+      if (seen === 'news') this.enqueue(obj.metadata?.namespace, obj.metadata?.name);
     });
+    this.caches.rollouts.onReleased = (_type, obj, echo) => {
+      if (!echo) this.enqueue(obj.metadata?.namespace, obj.metadata?.name);
+    };
     // After an outage, work that failed meanwhile sits in the queue's back-off (up to 5 min) and
     // events may have been missed: once a watch works again, reconcile every Rollout now.
     for (const inf of Object.values(this.informers)) {
@@ -114,8 +117,10 @@ export class Controller {
     for (const [kind, inf, cache] of [['VirtualService', this.informers.vs, this.caches.vs], ['DestinationRule', this.informers.dr, this.caches.dr]] as const) {
       inf.onChange((type, obj) => {
         slimManagedFields(obj);
-        this.enqueueOwnersOf(kind, obj, cache.observe(type, obj));
+        const seen = cache.observe(type, obj);
+        if (seen !== 'held') this.enqueueOwnersOf(kind, obj, seen === 'echo');
       });
+      cache.onReleased = (_type, obj, echo) => this.enqueueOwnersOf(kind, obj, echo);
     }
   }
 

@@ -38,6 +38,8 @@ export interface Cache<T> {
   list(namespace?: string): readonly T[];
   /** Record an object we just wrote, until the watch delivers it. */
   remember(obj: T): void;
+  /** Runs a write of the object `name` and remembers what it wrote (so its echo wakes no one). */
+  track(name: string, namespace: string | undefined, write: () => Promise<T>): Promise<T>;
 }
 
 export type RolloutObject = KubeObject & { status?: RolloutStatus; metadata: KubeObject['metadata'] & { creationTimestamp?: string | Date } };
@@ -232,20 +234,20 @@ export class Reconciler {
       this.d.metrics.writesSkipped.inc({ kind: 'status' });
       return false;
     }
-    const written = await this.d.client.applyStatus(ROLLOUT_REF, {
+    const ns = raw.metadata.namespace ?? 'default';
+    await this.d.rollouts.track(raw.metadata.name, ns, async () => (await this.d.client.applyStatus(ROLLOUT_REF, {
       apiVersion: API_VERSION,
       kind: KIND,
       // resourceVersion: refuse to write a decision made from a stale cache; the retry re-reads.
-      metadata: { name: raw.metadata.name, namespace: raw.metadata.namespace ?? 'default', ...(raw.metadata.resourceVersion ? { resourceVersion: raw.metadata.resourceVersion } : {}) },
+      metadata: { name: raw.metadata.name, namespace: ns, ...(raw.metadata.resourceVersion ? { resourceVersion: raw.metadata.resourceVersion } : {}) },
       status,
-    }).catch(async (err: unknown) => {
+    })) as RolloutObject).catch(async (err: unknown) => {
       // The retry must not depend on the watch bringing the newer copy: it may be down.
       if (err instanceof KubeApiError && err.isConflict) {
-        await this.d.client.get<RolloutObject>(ROLLOUT_REF, raw.metadata.namespace ?? 'default', raw.metadata.name).then((live) => this.d.rollouts.remember(live), () => undefined);
+        await this.d.client.get<RolloutObject>(ROLLOUT_REF, ns, raw.metadata.name).then((live) => this.d.rollouts.remember(live), () => undefined);
       }
       throw err;
     });
-    this.d.rollouts.remember(written as RolloutObject);
     return true;
   }
 
@@ -274,8 +276,7 @@ export class Reconciler {
           continue;
         }
         await beforeWrite();
-        const written = await this.d.client.apply(desired);
-        cache.remember(written);
+        const written = await cache.track(desired.metadata.name, r.namespace, () => this.d.client.apply(desired));
         // An apply that changed nothing (the same resourceVersion) put nothing back: what looked
         // like drift was not (say, a field another manager owns, in an object whose managedFields
         // do not show Fledge's own fields), and crying RoutingRestored would be a false alarm.
@@ -344,8 +345,7 @@ export class Reconciler {
       await beforeWrite().catch((err: Error) => { throw new AbortError(err); });
       wrote ??= { ...(otherManagers(live, FIELD_MANAGER)[0] ? { by: otherManagers(live, FIELD_MANAGER)[0] } : {}) };
       try {
-        const written = await this.d.client.jsonPatch(ISTIO_VS_REF, r.namespace, r.virtualService.name, ops);
-        this.d.virtualServices.remember(written);
+        await this.d.virtualServices.track(r.virtualService.name, r.namespace, () => this.d.client.jsonPatch(ISTIO_VS_REF, r.namespace, r.virtualService.name, ops));
       } catch (err) {
         if (!(err instanceof KubeApiError && err.isStale)) throw new AbortError(err as Error);
         live = await this.d.client.get<KubeObject>(ISTIO_VS_REF, r.namespace, r.virtualService.name);

@@ -15,6 +15,7 @@ interface Source<T> {
 export class FreshCache<T extends KubernetesObject> implements Source<T> {
   private readonly source: Source<T>;
   private readonly recent = new Map<string, { obj: T; until: number }>();
+  private readonly inFlight = new Map<string, { writers: number; held: { type: ChangeType; obj: T }[] }>();
   private readonly ttlMs: number;
 
   constructor(source: Source<T>, ttlMs = 10_000) {
@@ -32,21 +33,61 @@ export class FreshCache<T extends KubernetesObject> implements Source<T> {
   }
 
   /**
-   * Feed every informer event through here. Returns true when the event is the echo of our own
-   * write (the very version we remembered): nothing in it is news to the reconcile that wrote it,
-   * so it need not wake anyone. Only an echo that arrives after our write's response is known
-   * as one; on a shared HTTP/2 connection the watch event often comes first, and is news.
+   * Called for each event held while a write to its object was in flight (see `track`), once the
+   * write is done: `echo` says whether it was that write's own version.
    */
-  observe(type: ChangeType, obj: T): boolean {
+  onReleased: (type: ChangeType, obj: T, echo: boolean) => void = () => {};
+
+  /**
+   * Feed every informer event through here. `echo`: the very version we wrote and remembered,
+   * no news to the reconcile that wrote it. `held`: a write to this object is in flight, so whose
+   * version it is will be known when the response comes (on one HTTP/2 connection the watch
+   * event often beats it); `onReleased` gets it then. `news`: anything else.
+   */
+  observe(type: ChangeType, obj: T): 'news' | 'echo' | 'held' {
     const m = obj.metadata;
-    if (!m?.name) return false;
+    if (!m?.name) return 'news';
     const k = keyOf(m.name, m.namespace);
     const mine = this.recent.get(k);
-    if (!mine) return false;
     const rv = m.resourceVersion ?? '';
-    const ours = mine.obj.metadata?.resourceVersion ?? '';
-    if (type === 'delete' || !isOlder(rv, ours)) this.recent.delete(k);
-    return type !== 'delete' && rv !== '' && rv === ours;
+    if (mine) {
+      const ours = mine.obj.metadata?.resourceVersion ?? '';
+      if (type === 'delete' || !isOlder(rv, ours)) this.recent.delete(k);
+      if (type !== 'delete' && rv !== '' && rv === ours) return 'echo';
+    }
+    const flight = type === 'delete' ? undefined : this.inFlight.get(k);
+    if (!flight) return 'news';
+    flight.held.push({ type, obj });
+    return 'held';
+  }
+
+  /**
+   * Runs a write of the object `name` and remembers what it wrote. Events for that object that
+   * arrive meanwhile are held and handed to `onReleased` afterwards, marked as the echo of this
+   * write or not; if the write fails, none is an echo.
+   */
+  async track(name: string, namespace: string | undefined, write: () => Promise<T>): Promise<T> {
+    const k = keyOf(name, namespace);
+    let flight = this.inFlight.get(k);
+    if (!flight) {
+      flight = { writers: 0, held: [] };
+      this.inFlight.set(k, flight);
+    }
+    flight.writers++;
+    let ours: string | undefined;
+    try {
+      const written = await write();
+      ours = written.metadata?.resourceVersion;
+      this.remember(written);
+      return written;
+    } finally {
+      // Two writes at once to one object (two Rollouts racing for it): only the last one's echo
+      // is recognised; the other's is news, which costs a reconcile, nothing more.
+      if (--flight.writers === 0) {
+        this.inFlight.delete(k);
+        for (const h of flight.held) this.onReleased(h.type, h.obj, ours !== undefined && h.obj.metadata?.resourceVersion === ours);
+      }
+    }
   }
 
   get(name: string, namespace?: string): T | undefined {

@@ -73,7 +73,11 @@ describe('adopted VirtualServices', () => {
       seen.add(weightsOf(live, route)[canary]!);
       return (await rolloutStatus(ns, rollout.metadata!.name!))?.status?.phase === 'Promoted';
     }, `${name} promoted`, 60_000, 50);
-    const final = (await vs(ns, name))!;
+    // The status is written before the routing it describes (the VirtualService may trail it, never lead).
+    const final = await eventually(async () => {
+      const live = (await vs(ns, name))!;
+      return weightsOf(live, route)[canary] === 100 ? live : undefined;
+    }, `${name} at 100 %`, 10_000, 50);
     expect(weightsOf(final, route)).toEqual({ [stable]: 0, [canary]: 100 });
     expect(seen.size).toBeGreaterThan(2);
     // Nothing Fledge-owned was added to the team's objects.
