@@ -13,6 +13,20 @@ export interface QueueResult { requeueAfterMs?: number }
 /** `now`: something changed or a timer is due. `background`: a sweep over every key (start, resync). */
 export type Lane = 'now' | 'background';
 
+export type QueueHandler = (key: string) => Promise<QueueResult | void>;
+
+export interface WorkQueueOptions {
+  baseBackoffMs?: number;
+  maxBackoffMs?: number;
+  onError?: (key: string, err: unknown, retryInMs: number) => void;
+  /** Errors that mean "read again and retry" (a write raced a newer version): short fixed retry, no back-off. */
+  isTransient?: (err: unknown) => boolean;
+  transientRetryMs?: number;
+}
+
+/** The longest delay a Node.js timer supports. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** A FIFO of keys with O(1) take; entries may be stale (see WorkQueue.take). */
 class Fifo {
   private items: string[] = [];
@@ -31,19 +45,6 @@ class Fifo {
     return key;
   }
 }
-export type QueueHandler = (key: string) => Promise<QueueResult | void>;
-
-export interface WorkQueueOptions {
-  baseBackoffMs?: number;
-  maxBackoffMs?: number;
-  onError?: (key: string, err: unknown, retryInMs: number) => void;
-  /** Errors that mean "read again and retry" (a write raced a newer version): short fixed retry, no back-off. */
-  isTransient?: (err: unknown) => boolean;
-  transientRetryMs?: number;
-}
-
-/** The longest delay a Node.js timer supports. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class WorkQueue {
   private readonly lanes: Record<Lane, Fifo> = { now: new Fifo(), background: new Fifo() };
