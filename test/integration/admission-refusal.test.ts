@@ -12,7 +12,7 @@ import { startTestCluster } from '../support/cluster.ts';
 import { ControllerProcess } from '../support/controller-process.ts';
 import {
   ROLLOUTS, VIRTUAL_SERVICES, createNamespace, eventually, expectValidWeights, getObject, gitopsApply, listEvents,
-  rolloutManifest, testKube, weightsOf, type RolloutLike, type TestKube, type VirtualServiceLike,
+  rolloutManifest, testKube, weightsOf, waitForPhase, type RolloutLike, type TestKube, type VirtualServiceLike,
 } from '../support/kube.ts';
 
 const NS = 'guarded';
@@ -112,10 +112,7 @@ describe('a routing write refused by an admission policy', () => {
     // The platform team lifts the policy: the rollout carries on without anyone touching it.
     await k.objects.delete(binding);
     await k.objects.delete(policy);
-    const promoted = await eventually(async () => {
-      const r = await rolloutOf();
-      return r?.status?.phase === 'Promoted' ? r : undefined;
-    }, 'promotion once the policy is gone', 120_000, 250);
+    const promoted = await waitForPhase(k, NS, 'web', 'Promoted', 120_000, 250);
     expect(ready(promoted)).toMatchObject({ status: 'True', reason: 'Promoted' });
     expect(weightsOf((await vsOf())!)).toEqual({ stable: 0, canary: 100 });
   }, 240_000);

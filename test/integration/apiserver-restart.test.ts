@@ -6,7 +6,10 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { LocalCluster } from '../../src/devenv/cluster.ts';
 import { startTestCluster } from '../support/cluster.ts';
 import { ControllerProcess } from '../support/controller-process.ts';
-import { ROLLOUTS, VIRTUAL_SERVICES, createNamespace, eventually, getObject, gitopsApply, rolloutManifest, testKube, weightsOf, type RolloutLike, type TestKube, type VirtualServiceLike } from '../support/kube.ts';
+import {
+  ROLLOUTS, VIRTUAL_SERVICES, createNamespace, eventually, getObject, gitopsApply, rolloutManifest, testKube,
+  weightsOf, waitForPhase, type RolloutLike, type TestKube, type VirtualServiceLike,
+} from '../support/kube.ts';
 
 let cluster: LocalCluster;
 let k: TestKube;
@@ -44,10 +47,7 @@ it('recovers by itself after the API server was down for a while mid-rollout', a
   await cluster.startApiServer();
 
   await eventually(async () => (await readyz()) === 200, 'readyz to recover', 60_000, 250);
-  const done = await eventually(async () => {
-    const r = await getObject<RolloutLike>(k, ROLLOUTS, 'ops', 'api');
-    return r?.status?.phase === 'Promoted' ? r : undefined;
-  }, 'promotion after the outage', 60_000, 250);
+  const done = await waitForPhase(k, 'ops', 'api', 'Promoted', 60_000, 250);
   expect(done.status?.canaryWeight).toBe(100);
   expect(weightsOf((await getObject<VirtualServiceLike>(k, VIRTUAL_SERVICES, 'ops', 'api'))!)).toEqual({ stable: 0, canary: 100 });
   expect(controller.logs.some((l) => l.msg === 'watch failed; restarting')).toBe(true);

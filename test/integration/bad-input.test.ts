@@ -12,8 +12,8 @@ import type { LocalCluster } from '../../src/devenv/cluster.ts';
 import { startTestCluster } from '../support/cluster.ts';
 import { ControllerProcess } from '../support/controller-process.ts';
 import {
-  DESTINATION_RULES, ROLLOUTS, VIRTUAL_SERVICES, createNamespace, eventually, getObject, gitopsApply, rolloutManifest, testKube,
-  weightsOf, type RolloutLike, type TestKube, type VirtualServiceLike,
+  DESTINATION_RULES, ROLLOUTS, VIRTUAL_SERVICES, createNamespace, eventually, getObject, gitopsApply, rolloutManifest,
+  testKube, weightsOf, waitForPhase, type RolloutLike, type TestKube, type VirtualServiceLike,
 } from '../support/kube.ts';
 
 const NS = 'bad';
@@ -210,10 +210,7 @@ describe('bad input', () => {
     }
     expect(problems).toEqual([]);
 
-    const good = await eventually(async () => {
-      const r = await rolloutOf('good');
-      return r?.status?.phase === 'Promoted' ? r : undefined;
-    }, 'the valid rollout to be promoted', 30_000);
+    const good = await waitForPhase(k, NS, 'good', 'Promoted');
     expect(good.status?.canaryWeight).toBe(100);
     expect(weightsOf((await getObject<VirtualServiceLike>(k, VIRTUAL_SERVICES, NS, 'good'))!)).toEqual({ stable: 0, canary: 100 });
     expect(controller.proc.exitCode).toBeNull();

@@ -17,8 +17,9 @@ import type { LocalCluster } from '../../src/devenv/cluster.ts';
 import { startTestCluster } from '../support/cluster.ts';
 import { ControllerProcess } from '../support/controller-process.ts';
 import {
-  DESTINATION_RULES, ROLLOUTS, VIRTUAL_SERVICES, createNamespace, eventually, getObject, gitopsApply, listEvents, mergePatch,
-  rolloutManifest, testKube, weightsOf, type RolloutLike, type TestKube, type VirtualServiceLike,
+  DESTINATION_RULES, ROLLOUTS, VIRTUAL_SERVICES, createNamespace, eventually, getObject, gitopsApply, listEvents,
+  mergePatch, rolloutManifest, testKube, weightsOf, waitForPhase, type RolloutLike, type TestKube,
+  type VirtualServiceLike,
 } from '../support/kube.ts';
 import { checkHistory } from '../soak/invariants.ts';
 import { WriteRecorder } from '../soak/recorder.ts';
@@ -96,10 +97,7 @@ describe('fields of generated objects that other managers own', () => {
     await mergePatch(k, DESTINATION_RULES, NS, 'web', { spec: { trafficPolicy: { connectionPool: { tcp: { maxConnections: 100 } } } } });
     const editedAt = BigInt((await drOf('web'))!.metadata.resourceVersion!);
 
-    const done = await eventually(async () => {
-      const r = await rolloutOf('web');
-      return r?.status?.phase === 'Promoted' ? r : undefined;
-    }, 'promotion', 60_000, 200);
+    const done = await waitForPhase(k, NS, 'web', 'Promoted', 60_000, 200);
     expect(done.status?.canaryWeight).toBe(100);
     await new Promise((r) => setTimeout(r, 300));
 

@@ -7,8 +7,9 @@ import type { LocalCluster } from '../../src/devenv/cluster.ts';
 import { startTestCluster } from '../support/cluster.ts';
 import { ControllerProcess } from '../support/controller-process.ts';
 import {
-  DESTINATION_RULES, ROLLOUTS, VIRTUAL_SERVICES, createNamespace, eventually, expectValidWeights, getObject, gitopsApply,
-  listEvents, mergePatch, rolloutManifest, testKube, weightsOf, type RolloutLike, type TestKube, type VirtualServiceLike,
+  DESTINATION_RULES, ROLLOUTS, VIRTUAL_SERVICES, createNamespace, eventually, expectValidWeights, getObject,
+  gitopsApply, listEvents, mergePatch, rolloutManifest, testKube, weightsOf, waitForPhase, type RolloutLike,
+  type TestKube, type VirtualServiceLike,
 } from '../support/kube.ts';
 
 let cluster: LocalCluster;
@@ -29,12 +30,7 @@ function staffSpec(overrides: Record<string, unknown> = {}): Record<string, unkn
 const vsOf = (name: string) => getObject<VirtualServiceLike>(k, VIRTUAL_SERVICES, NS, name);
 const rolloutOf = (name: string) => getObject<RolloutLike>(k, ROLLOUTS, NS, name);
 
-async function waitPhase(name: string, phase: string, timeoutMs = 30_000): Promise<RolloutLike> {
-  return eventually(async () => {
-    const r = await rolloutOf(name);
-    return r?.status?.phase === phase ? r : undefined;
-  }, `${name} to be ${phase}`, timeoutMs);
-}
+const waitPhase = (name: string, phase: string, timeoutMs = 30_000) => waitForPhase(k, NS, name, phase, timeoutMs);
 
 beforeAll(async () => {
   cluster = await startTestCluster();

@@ -19,8 +19,8 @@ import type { LocalCluster } from '../../src/devenv/cluster.ts';
 import { startTestCluster } from '../support/cluster.ts';
 import { ControllerProcess } from '../support/controller-process.ts';
 import {
-  ROLLOUTS, VIRTUAL_SERVICES, createNamespace, eventually, getObject, gitopsApply, rolloutManifest, testKube, weightsOf,
-  type RolloutLike, type TestKube, type VirtualServiceLike,
+  ROLLOUTS, VIRTUAL_SERVICES, createNamespace, eventually, getObject, gitopsApply, rolloutManifest, testKube,
+  weightsOf, waitForPhase, type RolloutLike, type TestKube, type VirtualServiceLike,
 } from '../support/kube.ts';
 import { checkHistory, describeHistory } from '../soak/invariants.ts';
 import { WriteRecorder } from '../soak/recorder.ts';
@@ -101,10 +101,7 @@ describe('API server faults', () => {
       if (figures.progressAfterMs === undefined && r && r.status?.stepIndex !== before.status?.stepIndex) figures.progressAfterMs = Date.now() - back;
       return figures.readyAfterMs !== undefined && figures.progressAfterMs !== undefined;
     }, '/readyz to recover and the rollout to move again', 60_000, 100);
-    const done = await eventually(async () => {
-      const r = await rolloutOf('outage');
-      return r?.status?.phase === 'Promoted' ? r : undefined;
-    }, 'promotion after the outage', 60_000, 200);
+    const done = await waitForPhase(k, NS, 'outage', 'Promoted', 60_000, 200);
     expect(done.status?.canaryWeight).toBe(100);
     expect(weightsOf((await getObject<VirtualServiceLike>(k, VIRTUAL_SERVICES, NS, 'outage'))!)).toEqual({ stable: 0, canary: 100 });
     expect(controller.logs.some((l) => l.msg === 'watch failed; restarting')).toBe(true);

@@ -16,8 +16,9 @@ import { microTime } from '../../src/kube/time.ts';
 import { startTestCluster } from '../support/cluster.ts';
 import { ControllerProcess } from '../support/controller-process.ts';
 import {
-  DESTINATION_RULES, ROLLOUTS, VIRTUAL_SERVICES, createNamespace, eventually, getObject, gitopsApply, listEvents, mergePatch,
-  rolloutManifest, testKube, weightsOf, type RolloutLike, type TestKube, type VirtualServiceLike,
+  DESTINATION_RULES, ROLLOUTS, VIRTUAL_SERVICES, createNamespace, eventually, getObject, gitopsApply, listEvents,
+  mergePatch, rolloutManifest, testKube, weightsOf, waitForPhase, type RolloutLike, type TestKube,
+  type VirtualServiceLike,
 } from '../support/kube.ts';
 
 const DEPLOY = fileURLToPath(new URL('../../deploy', import.meta.url));
@@ -72,10 +73,7 @@ function spec(): Record<string, unknown> {
 }
 
 async function waitPromoted(namespace: string, name: string): Promise<RolloutLike> {
-  return eventually(async () => {
-    const r = await getObject<RolloutLike>(admin, ROLLOUTS, namespace, name);
-    return r?.status?.phase === 'Promoted' ? r : undefined;
-  }, `${namespace}/${name} to be Promoted`, 30_000, 100);
+  return waitForPhase(admin, namespace, name, 'Promoted');
 }
 
 /** The call must be refused by the authorizer: 403, not 404 or any other failure. */

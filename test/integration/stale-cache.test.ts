@@ -11,7 +11,10 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import type { LocalCluster } from '../../src/devenv/cluster.ts';
 import { startTestCluster } from '../support/cluster.ts';
 import { ControllerProcess } from '../support/controller-process.ts';
-import { ROLLOUTS, VIRTUAL_SERVICES, createNamespace, eventually, getObject, gitopsApply, rolloutManifest, testKube, weightsOf, type RolloutLike, type TestKube, type VirtualServiceLike } from '../support/kube.ts';
+import {
+  ROLLOUTS, VIRTUAL_SERVICES, createNamespace, eventually, getObject, gitopsApply, rolloutManifest, testKube,
+  weightsOf, waitForPhase, type RolloutLike, type TestKube, type VirtualServiceLike,
+} from '../support/kube.ts';
 import { checkHistory, describeHistory } from '../soak/invariants.ts';
 import { WriteRecorder } from '../soak/recorder.ts';
 
@@ -66,10 +69,7 @@ it('never moves traffic back from a stale cache while its Rollout watch is refus
   await cluster.restartApiServer();
   await eventually(async () => controller.raw.some((l) => /forbidden/i.test(l) && /watch/i.test(l)) || controller.logs.some((l) => l.msg === 'watch failed; restarting' && l.informer === 'rollouts' && l.code === 403), 'the Rollout watch to be refused', 30_000, 200);
 
-  const done = await eventually(async () => {
-    const r = await rolloutOf('stale');
-    return r?.status?.phase === 'Promoted' ? r : undefined;
-  }, 'promotion while blind', 60_000, 200);
+  const done = await waitForPhase(k, NS, 'stale', 'Promoted', 60_000, 200);
   expect(done.status?.canaryWeight).toBe(100);
   expect(weightsOf((await getObject<VirtualServiceLike>(k, VIRTUAL_SERVICES, NS, 'stale'))!)).toEqual({ stable: 0, canary: 100 });
   // Still blind: the Rollout informer never recovered, so every decision came from fresh reads.

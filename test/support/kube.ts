@@ -57,6 +57,14 @@ export async function eventually<T>(fn: () => Promise<T | undefined | false>, wh
   }
 }
 
+/** Polls a Rollout until its status phase is `phase`, and returns it. */
+export async function waitForPhase(k: TestKube, namespace: string, name: string, phase: string, timeoutMs = 30_000, everyMs = 100): Promise<RolloutLike> {
+  return eventually(async () => {
+    const r = await getObject<RolloutLike>(k, ROLLOUTS, namespace, name);
+    return r?.status?.phase === phase ? r : undefined;
+  }, `${namespace}/${name} to be ${phase}`, timeoutMs, everyMs);
+}
+
 interface Route { name?: string; route?: { destination?: { subset?: string; port?: { number?: number } }; weight?: number }[] }
 export interface VirtualServiceLike { metadata: { name: string; resourceVersion?: string; managedFields?: { manager?: string }[] }; spec: { hosts?: string[]; gateways?: string[]; http?: Route[] } }
 
