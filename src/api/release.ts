@@ -11,6 +11,7 @@ export function releaseId(stable: Labels, canary: Labels): string {
   return createHash('sha256').update(canonical).digest('hex').slice(0, 10);
 }
 
-function sortedEntries(labels: Labels): [string, string][] {
+/** A label set's entries in key order: the same set gives the same list, whatever order it was written in. */
+export function sortedEntries(labels: Labels): [string, string][] {
   return Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CredentialsError, fileCredentials } from './credentials.ts';
 import { PrometheusProvider, POST_THRESHOLD, parseSampleValue, type PrometheusProviderOptions } from './prometheus.ts';
-import { MetricsError, MultipleSeriesError, NoDataError, QueryError, UnavailableError, observe } from './provider.ts';
+import { MetricsError, MultipleSeriesError, NoDataError, QueryError, UnavailableError } from './provider.ts';
 import { rejection } from '../../test/support/rejection.ts';
 
 interface Seen {
@@ -358,19 +358,5 @@ describe('auth', () => {
     expect(err).toBeInstanceOf(UnavailableError);
     expect(err.message).toContain('<redacted>');
     for (const h of hidden) expect(err.message).not.toContain(h);
-  });
-});
-
-describe('observe', () => {
-  it('hands the judge a value or the error kind', async () => {
-    handler = script((res) => json(res, 200, ok('3')), (res) => json(res, 200, vector()), (res) => json(res, 400, { status: 'error', errorType: 'bad_data', error: 'parse error' }));
-    const p = provider();
-    expect(await observe(p, 'a', 'x')).toEqual({ name: 'a', value: 3 });
-    expect(await observe(p, 'b', 'x')).toMatchObject({ name: 'b', error: 'nodata' });
-    expect(await observe(p, 'c', 'x')).toMatchObject({ name: 'c', error: 'query', message: expect.stringContaining('parse error') });
-  });
-
-  it('rethrows a caller abort', async () => {
-    await expect(observe(provider(), 'a', 'x', { signal: AbortSignal.abort(new Error('stop')) })).rejects.toThrow('stop');
   });
 });

@@ -2,7 +2,7 @@
  * The boundary between analysis and a metrics backend: one PromQL instant query in, one number
  * (or, for queries that count several things at once, a vector of labelled numbers) out, or a
  * typed error saying why there is no number. The error kinds are exactly the ones the
- * judge's MetricObservation knows, so the controller can hand them on with `observe()`.
+ * judge's MetricObservation knows, so the analyzer can hand them on as they are.
  */
 import type { MetricObservation } from '../analysis/judge.ts';
 
@@ -35,7 +35,8 @@ export interface Sample {
   value: number;
 }
 
-export type MetricsErrorKind = 'nodata' | 'multiple' | 'query' | 'unavailable';
+/** The judge's kinds of missing value (MetricObservation), so an error can be handed on as it is. */
+export type MetricsErrorKind = Extract<MetricObservation, { error: string }>['error'];
 
 /** Why a query gave no number. Messages never contain credentials. */
 export class MetricsError extends Error {
@@ -99,19 +100,4 @@ export class UnavailableError extends MetricsError {
 /** `{a="1", b="2"}`, the way Prometheus prints a label set. */
 export function formatLabels(labels: Record<string, string>): string {
   return `{${Object.entries(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}}`;
-}
-
-/**
- * Runs one metric's query and turns the outcome into what the judge reads. An abort through
- * `opts.signal` is rethrown (the caller is shutting down, not observing); any other non-metrics
- * error counts as 'unavailable'.
- */
-export async function observe(provider: MetricsProvider, name: string, promql: string, opts: QueryOptions = {}): Promise<MetricObservation> {
-  try {
-    return { name, value: await provider.query(promql, opts) };
-  } catch (err) {
-    if (opts.signal?.aborted) throw err;
-    if (err instanceof MetricsError) return { name, error: err.kind, message: err.message };
-    return { name, error: 'unavailable', message: err instanceof Error ? err.message : String(err) };
-  }
 }

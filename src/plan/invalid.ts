@@ -10,6 +10,11 @@ export interface Hold {
   eventType: 'Normal' | 'Warning';
 }
 
+/** Held by planHeld: Invalid, or Pending while waiting for an object (then with the phase it had kept aside). */
+export function isHeld(status: RolloutStatus): boolean {
+  return status.phase === 'Invalid' || (status.phase === 'Pending' && status.previousPhase !== undefined);
+}
+
 /**
  * A rollout that cannot be planned (an invalid spec, a referenced object that does not exist yet)
  * changes nothing but its status: the routing fields keep describing what is live, and the phase
@@ -20,8 +25,7 @@ export function planHeld(hold: Hold, prev: RolloutStatus | undefined, generation
   const { message } = hold;
   let conditions = setCondition(base.conditions ?? [], { type: CONDITION_TYPES.ready, status: 'False', reason: hold.reason, message, observedGeneration: generation }, now);
   conditions = setCondition(conditions, { type: CONDITION_TYPES.progressing, status: 'False', reason: hold.reason, message, observedGeneration: generation }, now);
-  const wasHeld = base.phase === 'Invalid' || (base.phase === 'Pending' && base.previousPhase !== undefined);
-  const previousPhase = wasHeld ? base.previousPhase : base.phase;
+  const previousPhase = isHeld(base) ? base.previousPhase : base.phase;
   const changed = base.phase !== hold.phase || base.message !== message;
   return {
     status: { ...base, phase: hold.phase, message, observedGeneration: generation, conditions, ...(previousPhase ? { previousPhase } : {}) },

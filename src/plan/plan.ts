@@ -11,6 +11,7 @@ import type { ResolvedRollout } from '../api/resolve.ts';
 import type { AnalysisResult, Labels, Phase, RolloutStatus } from '../api/schema.ts';
 import { sameLabels } from '../api/validate.ts';
 import { elapsedMs, holdMs, msUntilCheck, stepClock } from './clock.ts';
+import { isHeld } from './invalid.ts';
 import type { PlanInput, PlanResult, Routing } from './types.ts';
 
 interface Ctx {
@@ -49,7 +50,7 @@ export function plan(input: PlanInput): PlanResult {
 
 /** After a hold (Invalid, or Pending on a missing object) the rollout resumes the phase it had. */
 function carryOnFromHold(status: Status): Status {
-  if (status.phase !== 'Invalid' && !(status.phase === 'Pending' && status.previousPhase)) return status;
+  if (!isHeld(status)) return status;
   const { previousPhase, ...rest } = status;
   return { ...rest, phase: previousPhase ?? 'Pending' };
 }

@@ -9,6 +9,7 @@
  * `routingPath` picks the writes so that no intermediate state gives any set of pods more
  * traffic than it has now or will have at the end.
  */
+import { sortedEntries } from '../api/release.ts';
 import { sameLabels } from '../api/validate.ts';
 import type { Labels } from '../api/schema.ts';
 import type { Routing } from './types.ts';
@@ -16,14 +17,13 @@ import type { Routing } from './types.ts';
 /** Percent of the traffic each set of pods gets under `r` (keyed by its labels). */
 export function sharesOf(r: Routing): Map<string, number> {
   const out = new Map<string, number>();
-  const add = (l: Labels, w: number) => out.set(labelsKey(l), (out.get(labelsKey(l)) ?? 0) + w);
+  const add = (l: Labels, w: number) => {
+    const key = JSON.stringify(sortedEntries(l));
+    out.set(key, (out.get(key) ?? 0) + w);
+  };
   add(r.stableLabels, 100 - r.canaryWeight);
   add(r.canaryLabels, r.canaryWeight);
   return out;
-}
-
-function labelsKey(l: Labels): string {
-  return JSON.stringify(Object.entries(l).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 function same(a: Routing, b: Routing): boolean {

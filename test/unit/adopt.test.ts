@@ -11,7 +11,7 @@ import { parse } from 'yaml';
 import type { JsonPatchOp, KubeObject } from '../../src/api/object.ts';
 import type { ResolvedRollout } from '../../src/api/resolve.ts';
 import type { Problem } from '../../src/api/validate.ts';
-import { checkAdoptedDestinationRule, liveCanaryWeights, selectRoutes, weightPatch } from '../../src/router/istio/adopt.ts';
+import { checkAdoptedDestinationRule, selectRoutes, weightPatch } from '../../src/router/istio/adopt.ts';
 import { istioRouter } from '../../src/router/istio/render.ts';
 import { clone, minimalRollout, resolveValid } from './fixtures.ts';
 
@@ -536,25 +536,5 @@ describe('weightPatch, property', () => {
       dest.weight = newWeight;
       expect(() => applyPatch(stale, ops)).toThrow(PatchTestFailed);
     }), { numRuns: 200 });
-  });
-});
-
-// --- what the route sends now ----------------------------------------------------------------
-
-describe('liveCanaryWeights', () => {
-  it.each<[string, Route[], number[], (number | undefined)[]]>([
-    ['a clean split', [{ route: [d('v1', 70), d('v2', 30)] }], [0], [30]],
-    ['two ports of the canary add up', [{ route: [d('v1', 40), d('v2', 30, { port: 1 }), d('v2', 30, { port: 2 })] }], [0], [60]],
-    ['weights that do not sum to 100', [{ route: [d('v1', 70), d('v2', 20)] }], [0], [undefined]],
-    ['absent weights', [{ route: [d('v1'), d('v2')] }], [0], [undefined]],
-    ['each selected route, in order', [both('a'), onlyStable('b'), { name: 'c', route: [d('v2', 100), d('v1', 0)] }], [2, 0], [100, 0]],
-  ])('%s', (_what, http, indexes, want) => {
-    expect(liveCanaryWeights(rollout(), virtualService(http), indexes)).toEqual(want);
-  });
-
-  it.each(ADOPTED.map((n) => [n] as const))('reads back what the patch wrote on the %s seed', (name) => {
-    const { r, vs } = adopted(name);
-    const { indexes } = selectRoutes(r, vs);
-    for (const w of WEIGHTS) expect(liveCanaryWeights(r, applyPatch(vs, weightPatch(r, vs, indexes, w)), indexes)).toEqual([w]);
   });
 });

@@ -7,7 +7,7 @@
 import type { JsonPatchOp, KubeObject } from '../../api/object.ts';
 import type { ResolvedRollout } from '../../api/resolve.ts';
 import type { Labels } from '../../api/schema.ts';
-import type { Problem } from '../../api/validate.ts';
+import { sameLabels, type Problem } from '../../api/validate.ts';
 import { fmtLabels } from '../../plan/plan.ts';
 
 interface Destination { destination?: { host?: string; subset?: string; port?: { number?: number } }; weight?: number }
@@ -79,16 +79,11 @@ export function checkAdoptedDestinationRule(r: ResolvedRollout, dr: KubeObject):
     const found = subsets.find((s) => s.name === name);
     const path = `spec.${side}.labels`;
     if (!found) problems.push({ path: `spec.${side}.subset`, message: `DestinationRule ${dr.metadata.name} has no subset "${name}"; add {name: ${name}, labels: ${fmtLabels(want)}}` });
-    else if (!sameLabelSet(found.labels ?? {}, want)) {
+    else if (!sameLabels(found.labels ?? {}, want)) {
       problems.push({ path, message: `subset "${name}" of DestinationRule ${dr.metadata.name} selects ${fmtLabels(found.labels ?? {})}, not ${fmtLabels(want)}; change one of them` });
     }
   }
   return problems;
-}
-
-function sameLabelSet(a: Labels, b: Labels): boolean {
-  const ka = Object.keys(a);
-  return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 }
 
 /**
@@ -123,15 +118,4 @@ export function weightPatch(r: ResolvedRollout, vs: KubeObject, indexes: number[
     });
   }
   return ops;
-}
-
-/** The canary weight each selected route sends now (undefined where a route is not a clean split). */
-export function liveCanaryWeights(r: ResolvedRollout, vs: KubeObject, indexes: number[]): (number | undefined)[] {
-  const routes = httpRoutes(vs);
-  return indexes.map((i) => {
-    const dests = routes[i]?.route ?? [];
-    const sum = dests.reduce((a, d) => a + (d.weight ?? 0), 0);
-    if (sum !== 100) return undefined;
-    return dests.filter((d) => d.destination?.subset === r.canary.subset).reduce((a, d) => a + (d.weight ?? 0), 0);
-  });
 }
