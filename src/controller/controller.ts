@@ -53,8 +53,6 @@ export class Controller {
   private elector: LeaderElector | undefined;
   private server: Server | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
-  /** True until the workers start (see enqueue). */
-  private sweeping = true;
   private workers: Promise<void> | undefined;
   metricsPort = 0;
 
@@ -75,25 +73,22 @@ export class Controller {
         opts.log[level]({ rollout: key, err: (err as Error).message, retryInMs: retryIn }, 'reconcile failed');
       },
     });
-    // `prune` trims managedFields as objects enter the caches (the listed ones here, the watched
-    // ones first thing in the change handlers below, before anyone can read them).
-    const informer = <T extends KubernetesObject>(name: string, ref: ResourceRef, prune: (o: KubernetesObject) => void) => new Informer<T>(kc, {
+    // managedFields are trimmed first thing in the change handlers below, before anyone can read
+    // the object: a listed object enters the cache through them too (client-node's ListWatch calls
+    // the add/update handlers for each new or changed item, and keeps the trimmed copy otherwise).
+    const informer = <T extends KubernetesObject>(name: string, ref: ResourceRef) => new Informer<T>(kc, {
       name,
       path: opts.namespace ? `/apis/${ref.group}/${ref.version}/namespaces/${opts.namespace}/${ref.plural}` : `/apis/${ref.group}/${ref.version}/${ref.plural}`,
-      list: async () => {
-        const list = await this.client.list<T>(ref, opts.namespace);
-        for (const o of list.items) prune(o);
-        return list;
-      },
+      list: () => this.client.list<T>(ref, opts.namespace),
       log: opts.log,
       // A controller that cannot watch cannot see an abort either: look again every few seconds
       // (three informers, one request each) rather than up to 30 s after the API server is back.
       maxBackoffMs: 5_000,
     });
     this.informers = {
-      rollouts: informer('rollouts', ROLLOUTS, dropManagedFields),
-      vs: informer('virtualservices', VS_REF, slimManagedFields),
-      dr: informer('destinationrules', DR_REF, slimManagedFields),
+      rollouts: informer('rollouts', ROLLOUTS),
+      vs: informer('virtualservices', VS_REF),
+      dr: informer('destinationrules', DR_REF),
     };
     this.caches = { rollouts: new FreshCache(this.informers.rollouts), vs: new FreshCache(this.informers.vs), dr: new FreshCache(this.informers.dr) };
 
@@ -111,7 +106,7 @@ export class Controller {
     // events may have been missed: once a watch works again, reconcile every Rollout now.
     for (const inf of Object.values(this.informers)) {
       inf.onRecovered(() => {
-        for (const r of this.informers.rollouts.list()) this.enqueue(r.metadata?.namespace, r.metadata?.name, 'background');
+        this.sweep();
       });
     }
     for (const [kind, inf, cache] of [['VirtualService', this.informers.vs, this.caches.vs], ['DestinationRule', this.informers.dr, this.caches.dr]] as const) {
@@ -128,10 +123,15 @@ export class Controller {
    * Until the workers start, every event is the initial list: background, like the sweep that
    * follows. Afterwards an event is a change someone is waiting on: it goes before any sweep.
    */
-  private enqueue(namespace: string | undefined, name: string | undefined, lane: Lane = this.sweeping ? 'background' : 'now'): void {
+  private enqueue(namespace: string | undefined, name: string | undefined, lane: Lane = this.workers ? 'now' : 'background'): void {
     if (!namespace || !name) return;
     this.queue.add(`${namespace}/${name}`, lane);
     this.metrics.queueDepth.set(this.queue.depth());
+  }
+
+  /** Every Rollout, behind any change someone is waiting on. */
+  private sweep(): void {
+    for (const r of this.informers.rollouts.list()) this.enqueue(r.metadata?.namespace, r.metadata?.name, 'background');
   }
 
   /**
@@ -214,13 +214,10 @@ export class Controller {
         this.metrics.queueDepth.set(this.queue.depth());
       }
     });
-    for (const r of this.informers.rollouts.list()) this.enqueue(r.metadata?.namespace, r.metadata?.name, 'background');
-    this.sweeping = false;
+    this.sweep();
     // Level-triggered safety net: even a lost event or timer is healed within one period.
     const resync = this.o.resyncMs ?? 300_000;
-    this.resyncTimer = setInterval(() => {
-      for (const r of this.informers.rollouts.list()) this.enqueue(r.metadata?.namespace, r.metadata?.name, 'background');
-    }, resync);
+    this.resyncTimer = setInterval(() => this.sweep(), resync);
     this.resyncTimer.unref();
     log.info({ workers: this.o.workers ?? 4, resyncMs: resync }, 'controller started');
   }

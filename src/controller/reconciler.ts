@@ -118,7 +118,7 @@ export class Reconciler {
     // that failed (no permission, an admission webhook) must stop the rollout, not let the status
     // walk on to promotion without traffic ever moving.
     const madeLive = previous?.release && previous.stableLabels ? routingOf(previous) : undefined;
-    const restored = madeLive ? await this.refusable(raw, previous, now, () => this.writeRouting(r, madeLive, previous, adopted.virtualService, confirm)) : [];
+    const restored = madeLive ? await this.refusable(raw, previous, now, () => this.writeRouting(r, madeLive, adopted.virtualService, confirm)) : [];
     let analysis: AnalysisResult | undefined;
     if (this.d.analyzer && analysisDue(r, previous, now)) {
       analysis = await this.d.analyzer.analyze(r, previous ?? {}, now);
@@ -136,7 +136,7 @@ export class Reconciler {
     // (an add while a key is processed re-queues it), as an edit a moment later would. When the
     // routing moves, `routingPath` orders the writes from what is live to the plan's routing.
     if (!madeLive || !isDeepStrictEqual(json(madeLive), json(result.routing))) {
-      await this.refusable(raw, previous, now, () => this.writeRouting(r, result.routing, result.status, adopted.virtualService, confirm));
+      await this.refusable(raw, previous, now, () => this.writeRouting(r, result.routing, adopted.virtualService, confirm));
     }
     const events: PlannedEvent[] = [...result.events];
     if (restored.length > 0) {
@@ -252,14 +252,14 @@ export class Reconciler {
   }
 
   /**
-   * Applies what differs; returns the objects whose drift from a hand edit it put back. When both
+   * Applies what differs; returns the objects it wrote (read as drift from a hand edit put back
+   * when `routing` is the one the status says is live: the caller ignores it otherwise). When both
    * the DestinationRule's labels and the VirtualService's weights must change, they are written
    * one at a time in the order `routingPath` picks, so that the mix live between the two writes
    * (or after a crash between them) never sends a set of pods more than before or after.
    */
-  private async writeRouting(r: ResolvedRollout, routing: Routing, previous: RolloutStatus | undefined, adoptedVs: KubeObject | undefined, beforeWrite: () => Promise<void>): Promise<string[]> {
+  private async writeRouting(r: ResolvedRollout, routing: Routing, adoptedVs: KubeObject | undefined, beforeWrite: () => Promise<void>): Promise<string[]> {
     const restored = new Set<string>();
-    const routingUnchanged = previous !== undefined && isDeepStrictEqual(json(routingOf(previous)), json(routing));
     let live = this.liveRouting(r, adoptedVs);
     if (live && !(sameLabels(live.stableLabels, routing.stableLabels) && sameLabels(live.canaryLabels, routing.canaryLabels))) {
       // Labels change (once per release): the order of the writes depends on what is live, so
@@ -280,7 +280,7 @@ export class Reconciler {
         // An apply that changed nothing (the same resourceVersion) put nothing back: what looked
         // like drift was not (say, a field another manager owns, in an object whose managedFields
         // do not show Fledge's own fields), and crying RoutingRestored would be a false alarm.
-        if (live && routingUnchanged && written.metadata.resourceVersion !== live.metadata.resourceVersion) {
+        if (live && written.metadata.resourceVersion !== live.metadata.resourceVersion) {
           const who = otherManagers(live, FIELD_MANAGER)[0];
           restored.add(`${desired.kind} ${desired.metadata.name}${who ? ` (changed by ${who})` : ''}`);
         }
@@ -289,7 +289,7 @@ export class Reconciler {
       const vs = adoptedVs && (this.d.virtualServices.get(adoptedVs.metadata.name, r.namespace) ?? adoptedVs);
       if (vs) {
         const drift = await this.patchAdopted(r, vs, step, beforeWrite);
-        if (drift && routingUnchanged) restored.add(`the weights of VirtualService ${vs.metadata.name}${drift.by ? ` (changed by ${drift.by})` : ''}`);
+        if (drift) restored.add(`the weights of VirtualService ${vs.metadata.name}${drift.by ? ` (changed by ${drift.by})` : ''}`);
       }
     }
     return [...restored];
