@@ -48,8 +48,8 @@ export interface ReconcilerDeps {
   rollouts: Cache<RolloutObject>;
   virtualServices: Cache<KubeObject>;
   destinationRules: Cache<KubeObject>;
-  /** The Rollouts of a namespace that claim a VirtualService (an index); default: scan them all. */
-  claimants?: (namespace: string, virtualService: string) => readonly RolloutObject[];
+  /** The Rollouts of a namespace that claim a VirtualService (an index). */
+  claimants: (namespace: string, virtualService: string) => readonly RolloutObject[];
   client: KubeClient;
   recorder: EventRecorder;
   router: TrafficRouter;
@@ -95,7 +95,7 @@ export class Reconciler {
       adopted[kind === 'VirtualService' ? 'virtualService' : 'destinationRule'] = live;
     }
     const problems = [
-      ...ownershipProblems(raw as never, r, (this.d.claimants?.(namespace, claimedVirtualService(raw as never)) ?? this.d.rollouts.list(namespace)) as never, liveVs, liveDr),
+      ...ownershipProblems(raw as never, r, this.d.claimants(namespace, claimedVirtualService(raw as never)) as never, liveVs, liveDr),
       ...this.d.router.checkAdopted(r, adopted),
       ...queryProblems(r),
     ];
