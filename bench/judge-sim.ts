@@ -16,8 +16,6 @@ import { analysisDue, plan } from '../src/plan/plan.ts';
 // Randomness
 
 export type Rng = () => number;
-export { mulberry32 } from '../src/devenv/prng.ts';
-
 
 /** A 32-bit seed from several integers (FNV-1a over their bytes), so each rollout has its own stream. */
 export function seedOf(...parts: number[]): number {

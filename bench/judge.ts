@@ -7,13 +7,14 @@
  * Writes the section "## Canary judgement (npm run bench:judge)" of docs/benchmarks.md, keeping
  * the file's other sections. --explore also prints Fledge under other defaults (not written).
  */
-import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { machineLine, writeDocSection } from './doc.ts';
 import {
-  argoJudge, fledgeJudge, fledgeRollout, flaggerJudge, INTERVAL_S, mulberry32, seedOf, STATIC_MAX_ERROR_RATE, STEPS, summarize,
+  argoJudge, fledgeJudge, fledgeRollout, flaggerJudge, INTERVAL_S, seedOf, STATIC_MAX_ERROR_RATE, STEPS, summarize,
   type CellStats, type Judge, type Outcome, type Scenario,
 } from './judge-sim.ts';
+import { mulberry32 } from '../src/analysis/prng.ts';
 
 const args = process.argv.slice(2);
 const flag = (name: string) => args.includes(name);
@@ -212,7 +213,7 @@ function reading(r: Results): string {
 function section(results: Results, wall: number, perJudge: Map<string, number>): string {
   const judges = JUDGES.map((j) => j.key);
   const d = fledgeDefaults();
-  const machine = `${availableParallelism()} CPUs (nproc), ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, Node ${process.version}`;
+  const machine = machineLine();
   return `## Canary judgement (npm run bench:judge)
 
 \`\`\`sh
@@ -250,23 +251,7 @@ const HEADING = '## Canary judgement (npm run bench:judge)';
 function writeSection(text: string): string {
   const path = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
   mkdirSync(fileURLToPath(new URL('../docs/', import.meta.url)), { recursive: true });
-  let current: string;
-  try {
-    current = readFileSync(path, 'utf8');
-  } catch {
-    current = '# Benchmarks\n';
-  }
-  const start = current.indexOf(HEADING);
-  let next: string;
-  if (start < 0) {
-    next = `${current.trimEnd()}\n\n${text}`;
-  } else {
-    const after = current.slice(start + HEADING.length);
-    const m = after.search(/^## /m);
-    const end = m < 0 ? current.length : start + HEADING.length + m;
-    next = `${current.slice(0, start)}${text}${m < 0 ? '' : `\n${current.slice(end)}`}`;
-  }
-  writeFileSync(path, `${next.trimEnd()}\n`);
+  writeDocSection(path, HEADING, text);
   return path;
 }
 

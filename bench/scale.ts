@@ -18,20 +18,21 @@
  * other sections and the hand-written "### Before and after" part of this one.
  * `npm run build` must be current (dist/ is what runs).
  */
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { CustomObjectsApi, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { startLocalCluster, type LocalCluster } from '../src/devenv/cluster.ts';
 import { startLocalPrometheus, type LocalPrometheus } from '../src/devenv/prometheus.ts';
 import { requireBuilt } from '../test/support/built.ts';
+import { ROLLOUT_CRD } from '../test/support/cluster.ts';
 import { BenchController, DEFAULT_BIN } from './scale/controller.ts';
+import { machineLine, writeDocSection } from './doc.ts';
 import {
   CANARY, ConvergenceWatch, ROLLOUTS, STABLE, atFirstStep, createRollouts, percentile, procSample, requestDelta, scaleNamespaces,
   scrape, sleep, total, waitQuiet, weights, writesOf, type ProcSample, type Scrape,
 } from './scale/kit.ts';
 
-const CRD = fileURLToPath(new URL('../crds/rollouts.fledge.dev.yaml', import.meta.url));
 const HEADING = '## Scale (npm run bench:scale)';
 const KEEP = '### Before and after';
 
@@ -132,7 +133,7 @@ function heapMb(s: Scrape): number {
 
 async function runN(n: number, ownDirs: string[]): Promise<RunResult> {
   say(`N=${n}: starting a local cluster`);
-  const cluster: LocalCluster = await startLocalCluster({ crdFiles: [CRD], log: LOG });
+  const cluster: LocalCluster = await startLocalCluster({ crdFiles: [ROLLOUT_CRD], log: LOG });
   ownDirs.push(cluster.dir);
   let controller: BenchController | undefined;
   let watch: ConvergenceWatch | undefined;
@@ -300,7 +301,7 @@ interface AnalysisResult {
 
 async function runAnalysis(ownDirs: string[]): Promise<AnalysisResult> {
   say(`analysis: ${ANALYSIS_ROLLOUTS} Rollouts against a local Prometheus with no data`);
-  const cluster = await startLocalCluster({ crdFiles: [CRD], log: LOG });
+  const cluster = await startLocalCluster({ crdFiles: [ROLLOUT_CRD], log: LOG });
   ownDirs.push(cluster.dir);
   let prom: LocalPrometheus | undefined;
   let controller: BenchController | undefined;
@@ -411,7 +412,7 @@ function section(rs: RunResult[], a: AnalysisResult | undefined, startLoad: numb
   const cmd = ['node --experimental-strip-types bench/scale.ts', `--n ${NS.join(',')}`, `--idle ${IDLE_S}`, `--changes ${CHANGES}`, `--namespaces ${NAMESPACES}`,
     `--analysis-rollouts ${ANALYSIS_ROLLOUTS}`, ...(BIN ? [`--bin ${BIN}`] : []), ...(NODE_OPTIONS ? [`--node-options "${NODE_OPTIONS}"`] : []), ...(CONTROLLER_ARGS.length ? [`--controller-args "${CONTROLLER_ARGS.join(' ')}"`] : [])].join(' ');
   const foreign = Math.max(0, ...rs.map((r) => r.foreign));
-  const machine = `${availableParallelism()} CPUs (nproc), ${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${f0(totalmem() / 2 ** 30)} GB RAM, Node ${process.version}`;
+  const machine = machineLine({ ram: true });
   const load = foreign > 0
     ? `**Taken under load**: up to ${foreign} other kube-apiserver(s) (other test runs) were running during the measurements; load average ${startLoad.map((x) => x.toFixed(2)).join(' ')} at the start, ${endLoad.map((x) => x.toFixed(2)).join(' ')} at the end.`
     : `No other kube-apiserver was running during the measurements (load average ${startLoad.map((x) => x.toFixed(2)).join(' ')} at the start, ${endLoad.map((x) => x.toFixed(2)).join(' ')} at the end).`;
@@ -432,29 +433,6 @@ ${rs.map((r) => `### N = ${r.n}\n\n${tableFor(r)}`).join('\n\n')}
 ${analysisText(a)}`;
 }
 
-function writeSection(text: string): void {
-  let current: string;
-  try {
-    current = readFileSync(DOC, 'utf8');
-  } catch {
-    current = '# Benchmarks\n';
-  }
-  const start = current.indexOf(HEADING);
-  let next: string;
-  if (start < 0) {
-    next = `${current.trimEnd()}\n\n${text.trimEnd()}\n`;
-  } else {
-    const after = current.slice(start + HEADING.length);
-    const m = after.search(/^## /m);
-    const end = m < 0 ? current.length : start + HEADING.length + m;
-    const old = current.slice(start, end);
-    const k = old.indexOf(KEEP);
-    const kept = k >= 0 ? `\n${old.slice(k).trimEnd()}\n` : '';
-    next = `${current.slice(0, start)}${text.trimEnd()}\n${kept}${m < 0 ? '' : `\n${current.slice(end)}`}`;
-  }
-  writeFileSync(DOC, `${next.trimEnd()}\n`);
-}
-
 async function main(): Promise<void> {
   if (!BIN) requireBuilt();
   else process.stderr.write(`running ${BIN} instead of ${DEFAULT_BIN}\n`);
@@ -466,7 +444,7 @@ async function main(): Promise<void> {
   const text = section(results, a, startLoad, loadavg());
   process.stdout.write(`${text}\n`);
   if (!flag('--no-write')) {
-    writeSection(text);
+    writeDocSection(DOC, HEADING, text, KEEP);
     say(`written to ${DOC}`);
   }
   // Keep-alive sockets of the Kubernetes client would hold the process open.

@@ -15,10 +15,11 @@ export async function runControllerCommand(args: string[]): Promise<number> {
     'metrics-bind-address': { type: 'string', default: '0.0.0.0:8080' },
     workers: { type: 'string', default: '4' },
     resync: { type: 'string', default: '5m' },
-    // Sized so that 5,000 Rollouts (4 requests each at startup) converge in about a minute; the
-    // API server's priority and fairness does the protecting (bench:scale, docs/benchmarks.md).
-    qps: { type: 'string', default: '500' },
-    burst: { type: 'string', default: '1000' },
+    // When not given, the Controller's defaults: 500 and 1000, sized so that 5,000 Rollouts (4
+    // requests each at startup) converge in about a minute; the API server's priority and fairness
+    // does the protecting (bench:scale, docs/benchmarks.md).
+    qps: { type: 'string' },
+    burst: { type: 'string' },
     'log-level': { type: 'string' },
   });
   const log = createLogger(values['log-level'] ?? process.env.LOG_LEVEL ?? 'info');
@@ -40,8 +41,8 @@ export async function runControllerCommand(args: string[]): Promise<number> {
     metricsAddress: values['metrics-bind-address'],
     workers: int('workers', values.workers),
     resyncMs,
-    qps: int('qps', values.qps),
-    burst: int('burst', values.burst),
+    ...(values.qps !== undefined ? { qps: int('qps', values.qps) } : {}),
+    ...(values.burst !== undefined ? { burst: int('burst', values.burst) } : {}),
     onLostLeadership: () => {
       // Another replica may already be writing: stop at once, let the Deployment restart us.
       log.error({}, 'leadership lost; exiting');

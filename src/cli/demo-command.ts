@@ -69,13 +69,13 @@ export async function demoCommand(args: string[], io: DemoIo = { stdout: process
   const aborter = new AbortController();
   const signal = aborter.signal;
   const onSignal = (sig: NodeJS.Signals) => {
-    const code = sig === 'SIGINT' ? 130 : 143;
+    const interrupted = new Interrupted(sig);
     if (signal.aborted) {
       // A second Ctrl-C: stop waiting. The exit hooks SIGKILL the servers and remove the dirs.
       err(`\n${sig} again: exiting without waiting for the cleanup\n`);
-      process.exit(code);
+      process.exit(interrupted.exitCode);
     }
-    aborter.abort(new Interrupted(sig));
+    aborter.abort(interrupted);
   };
   const onSigint = () => onSignal('SIGINT');
   const onSigterm = () => onSignal('SIGTERM');

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ISTIO_DURATION_BUCKETS, startMeshWorkload, type MeshWorkload } from './mesh.ts';
-import { mulberry32 } from './prng.ts';
+import { mulberry32 } from '../analysis/prng.ts';
 import { LATENCY_SPREAD, RateAccumulator, TrafficModel } from './traffic.ts';
 
 /** Requests due when `seconds` of simulated time pass in 100 ms ticks, like the mesh's timer. */

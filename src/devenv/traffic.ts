@@ -2,7 +2,7 @@
  * The pure part of the fake mesh: which version a request goes to, whether it fails and how
  * long it takes. No timers or I/O here, so tests can drive it with simulated time.
  */
-import { mulberry32 } from './prng.ts';
+import { mulberry32 } from '../analysis/prng.ts';
 
 export interface VersionBehaviour {
   /** Share of requests answered with a 5xx, 0..1. */

@@ -10,7 +10,7 @@
  * No vitest in here: it runs under plain `node --experimental-strip-types` too.
  */
 import { CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type KubernetesObject } from '@kubernetes/client-node';
-import { mulberry32 } from '../../src/devenv/prng.ts';
+import { mulberry32 } from '../../src/analysis/prng.ts';
 import { ControllerProcess } from '../support/controller-process.ts';
 import { checkHistory, weightProblems, type Action, type HistoryStats } from './invariants.ts';
 import { REFS, WriteRecorder, type WatchedObject } from './recorder.ts';

@@ -65,16 +65,7 @@ function splitOf(routes: Route[]): Map<string, number> {
   return m;
 }
 
-export interface CheckOptions {
-  /** Subset name of the canary in the generated VirtualServices (default `canary`). */
-  canarySubset?: string;
-  /** VirtualService/DestinationRule name → Rollout name (default: the same name). */
-  ownerOf?: (name: string) => string;
-}
-
-export function checkHistory(ordered: RecordedEvent[], actions: Action[], opts: CheckOptions = {}): { violations: string[]; stats: HistoryStats } {
-  const canary = opts.canarySubset ?? 'canary';
-  const ownerOf = opts.ownerOf ?? ((n: string) => n);
+export function checkHistory(ordered: RecordedEvent[], actions: Action[]): { violations: string[]; stats: HistoryStats } {
   const violations: string[] = [];
   const stats: HistoryStats = { vsVersions: 0, drVersions: 0, statusVersions: 0, allowedDecreases: 0 };
   const lastCanary = new Map<string, number>();
@@ -133,7 +124,8 @@ export function checkHistory(ordered: RecordedEvent[], actions: Action[], opts: 
       lastStatus.set(ev.name, st);
       continue;
     }
-    const rollout = ownerOf(ev.name);
+    // A generated VirtualService and DestinationRule have their Rollout's name.
+    const rollout = ev.name;
     if (ev.type === 'DELETED') {
       if (!deletedRollouts.has(rollout)) say(ev, 'deleted while its Rollout lives');
       (ev.kind === 'VirtualService' ? liveVs : liveDr).delete(rollout);
@@ -149,7 +141,7 @@ export function checkHistory(ordered: RecordedEvent[], actions: Action[], opts: 
     stats.vsVersions++;
     liveVs.set(rollout, ev);
     for (const p of weightProblems(routesOf(ev))) say(ev, p);
-    const w = splitOf(routesOf(ev)).get(canary);
+    const w = splitOf(routesOf(ev)).get('canary');
     if (w !== undefined) {
       const before = lastCanary.get(ev.name);
       if (before !== undefined && w < before) {

@@ -1,5 +1,6 @@
 import { CoreV1Api, CustomObjectsApi, EventsV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, setHeaderOptions, type KubernetesObject } from '@kubernetes/client-node';
 import { expect } from 'vitest';
+import { weightProblems } from '../soak/invariants.ts';
 
 export interface TestKube {
   kc: KubeConfig;
@@ -75,15 +76,13 @@ export function weightsOf(vs: VirtualServiceLike, routeIndex = 0): Record<string
   return out;
 }
 
-/** The invariant every VirtualService Fledge writes must keep. */
+/**
+ * The invariant every VirtualService Fledge writes must keep: the soak checker's weight rule
+ * (integers 0..100 summing to 100; Istio reads a lone destination without a weight as 100, and
+ * teams' own routes often say so).
+ */
 export function expectValidWeights(vs: VirtualServiceLike): void {
-  for (const route of vs.spec.http ?? []) {
-    // Istio reads a lone destination without a weight as 100 (teams' own routes often say so).
-    const lone = route.route?.length === 1 && route.route[0]!.weight === undefined;
-    const weights = lone ? [100] : (route.route ?? []).map((d) => d.weight);
-    for (const w of weights) expect(Number.isInteger(w) && w! >= 0 && w! <= 100, `weight ${w} in route ${route.name}`).toBe(true);
-    expect(weights.reduce((a, b) => a! + b!, 0), `weights of route ${route.name}`).toBe(100);
-  }
+  expect(weightProblems(vs.spec.http ?? []), `weights of VirtualService ${vs.metadata.name}`).toEqual([]);
 }
 
 export interface RolloutLike { metadata: { name: string; generation?: number }; status?: { phase?: string; canaryWeight?: number; stepIndex?: number; observedGeneration?: number; message?: string; conditions?: { type: string; status: string; reason: string; message: string }[] } }
