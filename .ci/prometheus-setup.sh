@@ -15,4 +15,5 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends prometheus
-/usr/bin/prometheus --version 2>&1 | head -n 1
+version="$(/usr/bin/prometheus --version 2>&1)"
+echo "${version%%$'\n'*}"

@@ -15,8 +15,15 @@ BINARIES=(etcd kube-apiserver kube-controller-manager)
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 export PATH="/usr/local/go/bin:$PATH"
 
-fail() { echo "build.sh: ERROR: $*" >&2; exit 1; }
-trap 'fail "command failed at line $LINENO (exit $?)"' ERR
+heartbeat=""
+fail() {
+  [[ -n "$heartbeat" ]] && kill "$heartbeat" 2>/dev/null
+  echo "build.sh: ERROR: $*" >&2
+  echo "build.sh: finished outputs are kept; run the same command again to resume from there." >&2
+  echo "build.sh: cache: $CACHE_DIR (delete it to start over)" >&2
+  exit 1
+}
+trap 'fail "command failed at line $LINENO (exit $?): $BASH_COMMAND"' ERR
 
 all_present=1
 for b in "${BINARIES[@]}"; do [[ -x "$BIN_DIR/$b" ]] || all_present=0; done
@@ -45,11 +52,16 @@ for b in "${BINARIES[@]}"; do
     echo "build.sh: $b already built"
     continue
   fi
-  echo "build.sh: building $b (cold: up to ~10 min)"
+  echo "build.sh: building $b (cold: 2-10 min on a quiet 2-core machine, up to 30 under load)"
   start=$SECONDS
   # Build to a temp name and rename, so an interrupted build never leaves a broken binary
   # that the "all outputs exist" check above would accept.
+  # go build prints nothing for minutes: a heartbeat shows the build is alive on a busy machine.
+  ( while sleep 60; do echo "build.sh: still building $b ($(( (SECONDS - start) / 60 )) min)"; done ) &
+  heartbeat=$!
   go build -trimpath -ldflags "$ldflags" -o "$BIN_DIR/.$b.tmp" "./cmd/$b"
+  kill "$heartbeat" 2>/dev/null || true
+  wait "$heartbeat" 2>/dev/null || true
   mv -f "$BIN_DIR/.$b.tmp" "$BIN_DIR/$b"
   echo "build.sh: built $BIN_DIR/$b in $((SECONDS - start)) s"
 done
@@ -64,6 +76,9 @@ if [[ ! -s "$CRDS" ]]; then
   echo "build.sh: copied Istio CRDs to $CRDS"
 fi
 
+# Read whole outputs, never `cmd | head` (under pipefail, head exiting first kills cmd with
+# SIGPIPE and fails the build at its very end).
 "$BIN_DIR/kube-apiserver" --version
-"$BIN_DIR/etcd" --version | head -n 1
+etcd_version="$("$BIN_DIR/etcd" --version)"
+echo "${etcd_version%%$'\n'*}"
 echo "build.sh: done: $CACHE_DIR"
