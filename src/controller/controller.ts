@@ -170,6 +170,7 @@ export class Controller {
     log.info({ port: health.port }, 'serving /metrics, /healthz, /readyz');
 
     await Promise.all(Object.values(this.informers).map((i) => i.start()));
+    if (this.stopping) return;
     log.info({ namespace: this.o.namespace ?? '(all)', rollouts: this.informers.rollouts.list().length }, 'caches synced');
 
     if (this.o.leaderElect) {
@@ -180,7 +181,11 @@ export class Controller {
         identity, log,
       });
       log.info({ identity }, 'waiting for leadership');
-      await this.elector.run(() => this.o.onLostLeadership?.());
+      const leading = await this.elector.run(() => this.o.onLostLeadership?.());
+      if (!leading || this.stopping) {
+        log.info({ identity }, 'stopped before leading');
+        return;
+      }
     }
 
     const reconciler = new Reconciler({
@@ -222,7 +227,11 @@ export class Controller {
     log.info({ workers: this.o.workers ?? 4, resyncMs: resync }, 'controller started');
   }
 
+  /** Set by `stop()`: a `start()` still waiting (caches, leadership) returns instead of starting workers. */
+  private stopping = false;
+
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     this.queue.shutDown();
     // Let in-flight reconciles finish their writes, but never hang a shutdown on them.
