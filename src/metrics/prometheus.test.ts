@@ -331,6 +331,28 @@ describe('no reflection of what a server answers', () => {
     expect(err.message.toLowerCase()).not.toContain(LEAK.toLowerCase());
   });
 
+  it('never follows a redirect: the address it points to gets no request, nor the credentials', async () => {
+    const elsewhere: string[] = [];
+    const other = createServer((req, res) => {
+      elsewhere.push(req.headers.authorization ?? '(none)');
+      json(res, 200, ok('1'));
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    try {
+      const target = `http://127.0.0.1:${(other.address() as AddressInfo).port}/api/v1/query`;
+      handler = (_req, res) => res.writeHead(307, { location: target }).end();
+      const err = await rejection(provider({ auth: { type: 'bearer', credentials: async () => 'tok-redirected' } }).query('x'));
+      expect(err).toBeInstanceOf(UnavailableError);
+      expect(err.message).toMatch(/answered HTTP 307 Temporary Redirect \(no content type\) \(a redirect, which is never followed/);
+      expect(err.message).not.toContain(target);
+      expect(elsewhere).toEqual([]);
+      expect(seen).toHaveLength(1);
+    } finally {
+      other.closeAllConnections();
+      await new Promise<void>((resolve) => other.close(() => resolve()));
+    }
+  });
+
   it('quotes Prometheus\'s own error, on one line and cut at 500 characters', async () => {
     handler = (_req, res) => json(res, 422, { status: 'error', errorType: 'execution', error: `line one\nline\u0007two ${'x'.repeat(1000)}` });
     const err = await rejection(provider().query('x'));

@@ -10,6 +10,8 @@
  *   Worst case before an UnavailableError: (retries + 1) × timeoutMs + 1.2 s.
  * - Queries longer than POST_THRESHOLD characters (URL-encoded) are POSTed as a form, which
  *   Prometheus accepts too, so long user queries do not hit URL length limits of proxies.
+ * - Redirects are never followed: the configured address is the only one ever asked (a provider
+ *   or allowed address could otherwise send the controller, and its credentials, elsewhere).
  * - Credentials are read once per query() (so a rotated mounted Secret is picked up), never
  *   logged, and redacted from every error message in case a proxy echoes them back.
  */
@@ -177,8 +179,8 @@ export class PrometheusProvider implements MetricsProvider {
     let text: string;
     try {
       const res = post
-        ? await doFetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' }, body: form, signal })
-        : await doFetch(`${url}?${form}`, { method: 'GET', headers, signal });
+        ? await doFetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' }, body: form, signal, redirect: 'manual' })
+        : await doFetch(`${url}?${form}`, { method: 'GET', headers, signal, redirect: 'manual' });
       status = res.status;
       contentType = res.headers.get('content-type') ?? '';
       text = await res.text();
@@ -217,7 +219,8 @@ export class PrometheusProvider implements MetricsProvider {
 
     const what = `HTTP ${status}${STATUS_CODES[status] ? ` ${STATUS_CODES[status]}` : ''} (${mediaType(contentType)})`;
     if (transient) throw new UnavailableError(`Prometheus at ${this.address} answered ${what}`, { status, transient: true });
-    const hint = status === 401 || status === 403 ? ' (the provider\'s credentials are refused: ask the platform team)'
+    const hint = status >= 300 && status < 400 ? ' (a redirect, which is never followed: configure the address it points to)'
+      : status === 401 || status === 403 ? ' (the provider\'s credentials are refused: ask the platform team)'
       : status === 404 ? ' (is the address the Prometheus server, including any path prefix?)'
       : '';
     const message = status >= 200 && status < 300
