@@ -6,10 +6,13 @@
  * Pure: the controller passes its configuration as a PrometheusPolicy, `fledge validate` passes
  * none (offline), and both give the same messages.
  */
+import { parseDuration } from './duration.ts';
 import type { RolloutSpec } from './schema.ts';
 
 /** The provider a Rollout gets when it names none. `--prometheus-address` configures it. */
 export const DEFAULT_PROVIDER = 'default';
+/** The longest per-attempt timeout a Rollout may ask for: it holds one of the controller's connections that long. */
+export const MAX_ROLLOUT_TIMEOUT_MS = 60_000;
 
 /** What the controller's configuration allows, without the credentials. */
 export interface PrometheusPolicy {
@@ -66,6 +69,9 @@ export function prometheusProblems(spec: RolloutSpec, namespace: string, policy:
   const p = spec.analysis?.prometheus;
   const problems: PrometheusProblem[] = [];
   if (p?.auth) problems.push(authProblem(p.auth));
+  if (p?.timeout !== undefined && (parseDuration(p.timeout) ?? 0) > MAX_ROLLOUT_TIMEOUT_MS) {
+    problems.push({ path: 'spec.analysis.prometheus.timeout', message: `must be at most ${MAX_ROLLOUT_TIMEOUT_MS / 1000}s` });
+  }
   if (p?.provider !== undefined && p.address !== undefined) {
     problems.push({ path: 'spec.analysis.prometheus', message: 'set provider or address, not both' });
     return problems;

@@ -147,7 +147,7 @@ export const PrometheusSchema = z.strictObject({
     .regex(/^https?:\/\/[^\s/@?#]+(\/[^\s?#]*)?$/, 'must be an http:// or https:// URL, without credentials, query or fragment')
     .optional()
     .describe('Queried only if the controller allows it: the address of a configured provider (its credentials then apply), or one of allowedAddresses in --prometheus-config (no credentials). By default no address of a Rollout\'s own is allowed. Prefer provider.'),
-  timeout: duration('timeout').optional().describe('Per query attempt; default the provider\'s timeout (5s).'),
+  timeout: duration('timeout').optional().describe('Per query attempt, 1s to 1m; default the provider\'s timeout (5s).'),
   auth: PrometheusAuthSchema.optional(),
 }).describe('Where metrics come from: only Prometheus servers the platform team configured on the controller. Leave it out to use the default provider.');
 

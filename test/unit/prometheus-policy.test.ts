@@ -86,6 +86,11 @@ describe('prometheusProblems', () => {
     }
   });
 
+  it('bounds the per-attempt timeout a Rollout may ask for', () => {
+    expect(prometheusProblems(spec({ prometheus: { timeout: '1m' } }), 'shop', POLICY)).toEqual([]);
+    expect(prometheusProblems(spec({ prometheus: { timeout: '1m1s' } }), 'shop', undefined)).toEqual([{ path: 'spec.analysis.prometheus.timeout', message: 'must be at most 60s' }]);
+  });
+
   it('offline, takes a provider name on trust and no block as the default, and refuses an address with the same advice', () => {
     expect(prometheusProblems(spec({ prometheus: { provider: 'thanos' } }), 'shop', undefined)).toEqual([]);
     expect(prometheusProblems(spec({}), 'shop', undefined)).toEqual([]);
