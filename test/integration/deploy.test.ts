@@ -291,6 +291,25 @@ describe('kustomize: deploy/base and deploy/namespaced against a real API server
   });
 });
 
+describe('kustomize: deploy/examples/prometheus-providers (docs/install.md, "Prometheus providers")', () => {
+  it('mounts the Secret key where the provider configuration names its credential file, and nothing else of it', async () => {
+    const { objects } = await kustomize(join(DEPLOY, 'examples', 'prometheus-providers'));
+    const d = one<Deployment>(objects, 'Deployment');
+    expectHardenedPod(d);
+    const cm = one<Obj & { data: Record<string, string> }>(objects, 'ConfigMap');
+    const config = prometheusConfig({ file: { path: PROMETHEUS_CONFIG, text: cm.data['prometheus.yaml']! } });
+    expect(config.providers.map((p) => p.name)).toEqual(['default', 'thanos']);
+    const file = config.providers.find((p) => p.auth)!.auth!.file;
+    const c = d.spec.template.spec.containers[0]!;
+    const mount = c.volumeMounts!.find((m) => file.startsWith(`${m.mountPath}/`))!;
+    expect(mount).toMatchObject({ readOnly: true });
+    const volume = d.spec.template.spec.volumes!.find((v) => v.name === mount.name)!;
+    expect(volume.secret?.items).toEqual([{ key: file.slice(mount.mountPath.length + 1), path: file.slice(mount.mountPath.length + 1) }]);
+    expect(d.spec.template.spec.volumes!.find((v) => v.name === 'prometheus-config')?.configMap?.name).toBe(cm.metadata.name);
+    expect(byKind(objects, 'ConfigMap')).toHaveLength(1);
+  });
+});
+
 /**
  * Go template actions reduced to placeholders: comment blocks removed, lines holding only actions
  * (if/range/with/end/include ... | nindent) dropped, inline actions replaced by a scalar.
