@@ -91,13 +91,14 @@ export class PrometheusAnalyzer implements Analyzer {
     const choice = choosePrometheus(p, r.namespace, this.policy);
     if ('problem' in choice) return choice;
     const settings = 'provider' in choice ? this.o.prometheus.providers.find((x) => x.name === choice.provider)! : undefined;
+    const address = settings ? settings.address : (choice as { address: string }).address;
     const timeoutMs = p.timeoutMs ?? settings?.timeoutMs ?? 5000;
-    const key = JSON.stringify(settings ? ['provider', settings.name, timeoutMs] : ['address', (choice as { address: string }).address, timeoutMs]);
+    const key = JSON.stringify([settings?.name ?? '', address, timeoutMs]);
     let provider = this.providers.get(key);
     if (!provider) {
       const auth = settings?.auth;
       provider = new PrometheusProvider({
-        address: settings ? settings.address : (choice as { address: string }).address,
+        address,
         timeoutMs,
         ...(auth ? { auth: { type: auth.type, credentials: fileCredentials(auth.file) } } : {}),
         ...(this.o.onQuery ? { onQuery: this.o.onQuery } : {}),
