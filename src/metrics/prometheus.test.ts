@@ -353,6 +353,16 @@ describe('no reflection of what a server answers', () => {
     }
   });
 
+  it('bounds the label sets a several-series answer shows', async () => {
+    const labels = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`l${i}`, 'v'.repeat(5000)]));
+    handler = (_req, res) => json(res, 200, vector([labels, '1'], [{ a: 'b' }, '2']));
+    const err = await rejection(provider().query('x'));
+    expect(err).toBeInstanceOf(MultipleSeriesError);
+    expect(err.message).toContain(`l0="${'v'.repeat(100)}..."`);
+    expect(err.message).toContain('... 2 more}');
+    expect(err.message.length).toBeLessThan(2000);
+  });
+
   it('quotes Prometheus\'s own error, on one line and cut at 500 characters', async () => {
     handler = (_req, res) => json(res, 422, { status: 'error', errorType: 'execution', error: `line one\nline\u0007two ${'x'.repeat(1000)}` });
     const err = await rejection(provider().query('x'));
