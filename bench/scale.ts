@@ -309,11 +309,11 @@ async function runAnalysis(ownDirs: string[]): Promise<AnalysisResult> {
   try {
     prom = await startLocalPrometheus({ scrapeTargets: [] });
     const kc = cluster.adminKubeConfig();
-    const analysis = { prometheus: { address: prom.url }, metrics: METRICS };
+    const analysis = { metrics: METRICS };
     await createRollouts(kc, ANALYSIS_ROLLOUTS, scaleNamespaces(Math.min(NAMESPACES, ANALYSIS_ROLLOUTS)), { analysis });
     watch = new ConvergenceWatch(kc);
     await watch.start();
-    controller = await BenchController.start({ ...(BIN ? { bin: BIN } : {}), kubeconfig: cluster.kubeconfigPath, args: CONTROLLER_ARGS, env: CONTROLLER_ENV, timeoutMs: 120_000 });
+    controller = await BenchController.start({ ...(BIN ? { bin: BIN } : {}), kubeconfig: cluster.kubeconfigPath, args: [...CONTROLLER_ARGS, '--prometheus-address', prom.url], env: CONTROLLER_ENV, timeoutMs: 120_000 });
     await watch.waitConverged(ANALYSIS_ROLLOUTS, 120_000);
     // Let every Rollout reach its first check (checkInterval 10 s after the step began).
     await sleep(12_000);
@@ -388,7 +388,7 @@ function analysisText(a: AnalysisResult | undefined): string {
   const writes = writesOf(a.requests);
   return `### Prometheus queries with analysis on
 
-${a.rollouts} Rollouts with \`analysis: {prometheus: {address: <local Prometheus>}, metrics: [${METRICS.map((m) => `{name: ${m.name}, template: ${m.template}, max: ${m.max}}`).join(', ')}]}\` (comparison on by default, checkInterval 10 s), against a Prometheus with no data (every check inconclusive), over ${f0(a.seconds)} s:
+${a.rollouts} Rollouts with \`analysis: {metrics: [${METRICS.map((m) => `{name: ${m.name}, template: ${m.template}, max: ${m.max}}`).join(', ')}]}\` (comparison on by default, checkInterval 10 s; the controller's \`--prometheus-address\` the local Prometheus), against a Prometheus with no data (every check inconclusive), over ${f0(a.seconds)} s:
 
 | measure | value |
 |---|---|

@@ -1,6 +1,6 @@
 import {
   DEFAULT_CHECK_INTERVAL, DEFAULT_COMPARISON, DEFAULT_FAILURE_LIMIT, DEFAULT_INTERVAL, DEFAULT_MIN_REQUESTS,
-  DEFAULT_PROMETHEUS_TIMEOUT, DEFAULT_SUBSETS,
+  DEFAULT_SUBSETS,
 } from './constants.ts';
 import { parseDuration } from './duration.ts';
 import type { Labels, MetricTemplate, Rollout } from './schema.ts';
@@ -29,10 +29,15 @@ export interface ResolvedMetric {
   min?: number;
 }
 
+/**
+ * The Rollout's own words about Prometheus: a provider name, an address, or neither (the default
+ * provider). What they may resolve to is the controller's configuration (prometheus-policy.ts).
+ */
 export interface ResolvedPrometheus {
-  address: string;
-  timeoutMs: number;
-  auth?: { type: 'bearer' | 'basic'; file?: string; secretRef?: { name: string; key: string } };
+  provider?: string;
+  address?: string;
+  /** Per attempt; absent: the provider's timeout. */
+  timeoutMs?: number;
 }
 
 export interface ResolvedComparison {
@@ -110,14 +115,14 @@ export function resolveRollout(rollout: Rollout): ResolvedRollout {
 
 function resolveAnalysis(a: Rollout['spec']['analysis'], metrics: NonNullable<NonNullable<Rollout['spec']['analysis']>['metrics']>): { analysis?: ResolvedAnalysis } {
   const comparisonOn = a?.comparison?.enabled !== false;
-  if (!a?.prometheus || (metrics.length === 0 && !comparisonOn)) return {};
-  const p = a.prometheus;
+  if (!a || (metrics.length === 0 && !comparisonOn)) return {};
+  const p = a.prometheus ?? {};
   return {
     analysis: {
       prometheus: {
-        address: p.address.replace(/\/+$/, ''),
-        timeoutMs: parseDuration(p.timeout ?? DEFAULT_PROMETHEUS_TIMEOUT) ?? 5000,
-        ...(p.auth ? { auth: { type: p.auth.type, ...(p.auth.file ? { file: p.auth.file } : {}), ...(p.auth.secretRef ? { secretRef: p.auth.secretRef } : {}) } } : {}),
+        ...(p.provider !== undefined ? { provider: p.provider } : {}),
+        ...(p.address !== undefined ? { address: p.address.replace(/\/+$/, '') } : {}),
+        ...(p.timeout !== undefined ? { timeoutMs: parseDuration(p.timeout) ?? 5000 } : {}),
       },
       metrics: metrics.map((m) => ({ ...m })),
       ...(comparisonOn

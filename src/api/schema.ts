@@ -128,20 +128,28 @@ export const SecretKeyRefSchema = z.strictObject({
   key: z.string().min(1, 'must not be empty').max(253).regex(/^[-._a-zA-Z0-9]+$/, 'must be a Secret data key'),
 });
 
+/**
+ * Kept in the schema only so that an old Rollout carrying it is Invalid with a message saying
+ * what to do (prometheus-policy.ts), rather than having it pruned in silence: credentials come
+ * from the controller's provider configuration, never from a Rollout.
+ */
 export const PrometheusAuthSchema = z.strictObject({
   type: z.enum(['bearer', 'basic'], { error: 'must be bearer or basic' }),
-  /** bearer: the token; basic: `user:password`. Read at each query, so a rotated file is picked up. */
   file: z.string().min(1).max(4096).optional(),
   secretRef: SecretKeyRefSchema.optional(),
-});
+}).describe('Not accepted: credentials belong to a Prometheus provider the platform team configures on the controller (--prometheus-config providers[].auth.file); name it with provider.');
 
 export const PrometheusSchema = z.strictObject({
+  provider: dnsLabel('provider name').optional()
+    .describe('A Prometheus provider configured on the controller by the platform team (--prometheus-config); default: the provider named "default" (--prometheus-address).'),
   address: z.string({ error: 'must be the URL of a Prometheus server' })
     .max(2048, 'must be at most 2048 characters')
-    .regex(/^https?:\/\/[^\s/@]+(\/\S*)?$/, 'must be an http:// or https:// URL, without credentials (use auth)'),
-  timeout: duration('timeout').optional(),
+    .regex(/^https?:\/\/[^\s/@?#]+(\/[^\s?#]*)?$/, 'must be an http:// or https:// URL, without credentials, query or fragment')
+    .optional()
+    .describe('Queried only if the controller allows it: the address of a configured provider (its credentials then apply), or one of allowedAddresses in --prometheus-config (no credentials). By default no address of a Rollout\'s own is allowed. Prefer provider.'),
+  timeout: duration('timeout').optional().describe('Per query attempt, 1s to 1m; default the provider\'s timeout (5s).'),
   auth: PrometheusAuthSchema.optional(),
-});
+}).describe('Where metrics come from: only Prometheus servers the platform team configured on the controller. Leave it out to use the default provider.');
 
 const probability = (what: string) => z.number({ error: `${what} must be a number` })
   .gt(0, `${what} must be between 0 and 1`).lt(1, `${what} must be between 0 and 1`);

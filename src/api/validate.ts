@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { DEFAULT_SUBSETS } from './constants.ts';
 import { parseDuration } from './duration.ts';
+import { prometheusProblems, type PrometheusPolicy } from './prometheus-policy.ts';
 import { HTTP_EXTRA_FIELDS, RolloutSchema, type Labels, type Rollout, type RolloutSpec } from './schema.ts';
 
 export interface Problem {
@@ -21,15 +22,20 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
+export interface ParseOptions {
+  /** The controller's Prometheus configuration; absent (offline), the default one is assumed. */
+  prometheus?: PrometheusPolicy;
+}
+
 /** Parse and check a Rollout object; never throws on bad input. */
-export function parseRollout(input: unknown): ParseResult {
+export function parseRollout(input: unknown, opts: ParseOptions = {}): ParseResult {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return { ok: false, problems: [{ path: '(document)', message: 'must be a Rollout object' }] };
   }
   // reportInput: without it zod leaves `issue.input` unset, and every wrong type read as missing.
   const parsed = RolloutSchema.safeParse(input, { reportInput: true });
   if (!parsed.success) return { ok: false, problems: dedupe(parsed.error.issues.flatMap((i) => issueProblems(i, []))) };
-  const problems = crossFieldProblems(parsed.data);
+  const problems = crossFieldProblems(parsed.data, opts);
   return problems.length ? { ok: false, problems } : { ok: true, rollout: parsed.data };
 }
 
@@ -70,7 +76,7 @@ function dedupe(problems: Problem[]): Problem[] {
   });
 }
 
-export function crossFieldProblems(rollout: Rollout): Problem[] {
+export function crossFieldProblems(rollout: Rollout, opts: ParseOptions = {}): Problem[] {
   const spec = rollout.spec;
   const problems: Problem[] = [];
   const add = (path: string, message: string) => problems.push({ path, message });
@@ -79,6 +85,7 @@ export function crossFieldProblems(rollout: Rollout): Problem[] {
   checkStrategy(spec, add);
   checkRouting(spec, rollout.metadata.namespace ?? 'default', add);
   checkAnalysis(spec, add);
+  problems.push(...prometheusProblems(spec, rollout.metadata.namespace ?? 'default', opts.prometheus));
   checkServiceNamespace(spec.service.name, rollout.metadata.namespace ?? 'default', add);
   return problems;
 }
@@ -163,10 +170,6 @@ function checkAnalysis(spec: RolloutSpec, add: Add): void {
   const a = spec.analysis;
   if (!a) return;
   const metrics = a.metrics ?? [];
-  if (metrics.length > 0 && !a.prometheus) add('spec.analysis.prometheus.address', 'is required when metrics are given');
-  else if (!a.prometheus && a.comparison?.enabled !== false) add('spec.analysis.prometheus.address', 'is required: analysis compares canary and stable from Prometheus');
-  const auth = a.prometheus?.auth;
-  if (auth && (auth.file === undefined) === (auth.secretRef === undefined)) add('spec.analysis.prometheus.auth', 'set exactly one of file or secretRef');
   for (const [path, text] of [['prometheus.timeout', a.prometheus?.timeout], ['checkInterval', a.checkInterval], ['comparison.baselineWindow', a.comparison?.baselineWindow]] as const) {
     if (text !== undefined && !(parseDuration(text)! >= 1000)) add(`spec.analysis.${path}`, 'must be at least 1s');
   }

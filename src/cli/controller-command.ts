@@ -1,6 +1,7 @@
 import { parseDuration } from '../api/duration.ts';
 import { Controller } from '../controller/controller.ts';
 import { createLogger } from '../controller/log.ts';
+import { loadPrometheusConfig, ProviderConfigError, type PrometheusConfig } from '../metrics/provider-config.ts';
 import { parse } from './args.ts';
 import { UsageError } from './documents.ts';
 
@@ -21,6 +22,9 @@ export async function runControllerCommand(args: string[]): Promise<number> {
     qps: { type: 'string' },
     burst: { type: 'string' },
     'log-level': { type: 'string' },
+    // The only Prometheus servers Rollouts may be judged from (docs/security.md).
+    'prometheus-address': { type: 'string' },
+    'prometheus-config': { type: 'string' },
   });
   const log = createLogger(values['log-level'] ?? process.env.LOG_LEVEL ?? 'info');
   const resyncMs = parseDuration(values.resync);
@@ -29,8 +33,14 @@ export async function runControllerCommand(args: string[]): Promise<number> {
     if (!/^[0-9]+$/.test(text) || Number(text) < 1) throw new UsageError(`--${name}: must be a positive integer`);
     return Number(text);
   };
+  const prometheus = prometheusProviders(values['prometheus-address'], values['prometheus-config']);
+  log.info({ providers: prometheus.providers.map((p) => ({ name: p.name, address: p.address, auth: p.auth?.type ?? 'none', namespaces: p.namespaces ?? 'all' })), allowedAddresses: prometheus.allowedAddresses }, 'Prometheus providers');
+  if (prometheus.providers.length === 0 && prometheus.allowedAddresses.length === 0) {
+    log.warn({}, 'no Prometheus provider is configured (--prometheus-address, --prometheus-config): every Rollout whose analysis queries Prometheus will be Invalid');
+  }
   let stopping = false;
   const controller = new Controller({
+    prometheus,
     log,
     ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
     ...(values.namespace ? { namespace: values.namespace } : {}),
@@ -67,4 +77,14 @@ export async function runControllerCommand(args: string[]): Promise<number> {
   // Keep-alive sockets of the Kubernetes client may hold the loop open; they have nothing to say.
   setTimeout(() => process.exit(code), 200).unref();
   return code;
+}
+
+/** The providers of --prometheus-address and --prometheus-config; a usage error names the flag. */
+function prometheusProviders(address: string | undefined, configPath: string | undefined): PrometheusConfig {
+  try {
+    return loadPrometheusConfig({ ...(address !== undefined ? { address } : {}), ...(configPath !== undefined ? { configPath } : {}) });
+  } catch (err) {
+    if (err instanceof ProviderConfigError) throw new UsageError(err.message);
+    throw err;
+  }
 }

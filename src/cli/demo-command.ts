@@ -120,7 +120,7 @@ export async function demoCommand(args: string[], io: DemoIo = { stdout: process
     const play = async (run: StoryRun) => {
       const d = run.def;
       reporter.info(`story ${d.index}, ${d.title}: ${d.detail}; applying Rollout ${d.service} (steps ${d.steps.join(', ')}, ${d.intervalSeconds} s each, judged every second)`);
-      await run.begin(env.client, env.prometheus.url);
+      await run.begin(env.client);
       while (run.state !== 'done') {
         if (run.durationMs() > STORY_TIMEOUT_MS) {
           const a = run.analysis;

@@ -11,6 +11,7 @@ import { LeaderElector } from '../kube/lease.ts';
 import { dropManagedFields, slimManagedFields } from '../kube/prune.ts';
 import type { Logger } from '../kube/log.ts';
 import { WorkQueue, type Lane } from '../kube/workqueue.ts';
+import { policyOf, type PrometheusConfig } from '../metrics/provider-config.ts';
 import { istioRouter } from '../router/istio/render.ts';
 import type { Analyzer } from './analyzer.ts';
 import { ClaimIndex } from './claims.ts';
@@ -35,6 +36,11 @@ export interface ControllerOptions {
   identity?: string;
   /** Judges steps; the default reads Prometheus. */
   analyzer?: Analyzer;
+  /**
+   * The Prometheus providers the platform team configured (--prometheus-address,
+   * --prometheus-config); default none, so a Rollout with analysis is Invalid until one is set.
+   */
+  prometheus?: PrometheusConfig;
   onLostLeadership?: () => void;
 }
 
@@ -188,15 +194,17 @@ export class Controller {
       }
     }
 
+    const prometheus = this.o.prometheus ?? { providers: [], allowedAddresses: [] };
     const reconciler = new Reconciler({
       rollouts: this.caches.rollouts, virtualServices: this.caches.vs, destinationRules: this.caches.dr,
       claimants: (ns, vs) => this.claims.claimingVirtualService(ns, vs).flatMap((n) => this.caches.rollouts.get(n, ns) ?? []),
       client: this.client,
       recorder: new EventRecorder(this.client, `${GROUP}/controller`, this.o.identity ?? `${hostname()}-${process.pid}`, log),
       router: istioRouter,
+      prometheus: policyOf(prometheus),
       analyzer: this.o.analyzer ?? new PrometheusAnalyzer({
         log,
-        readSecret: (ns, name, key) => this.client.readSecretKey(ns, name, key),
+        prometheus,
         onQuery: (_q, ms, outcome) => {
           this.metrics.promQueries.inc({ outcome });
           this.metrics.promQueryDuration.observe(ms / 1000);

@@ -3,29 +3,26 @@
  * wrong here (Prometheus down, a broken query, a missing series) becomes an inconclusive judgement
  * with the reason spelt out, never an exception and never a failure.
  */
-import type { ResolvedMetric, ResolvedPrometheus, ResolvedRollout } from '../api/resolve.ts';
+import { choosePrometheus, type PrometheusPolicy, type PrometheusProblem } from '../api/prometheus-policy.ts';
+import type { ResolvedMetric, ResolvedRollout } from '../api/resolve.ts';
 import type { AnalysisResult, RolloutStatus, TrafficCounts } from '../api/schema.ts';
 import { judgeStep, type MetricObservation } from '../analysis/judge.ts';
 import type { Logger } from '../kube/log.ts';
 import { fileCredentials } from '../metrics/credentials.ts';
 import { PrometheusProvider } from '../metrics/prometheus.ts';
+import { policyOf, type PrometheusConfig } from '../metrics/provider-config.ts';
 import { MetricsError, type MetricsErrorKind, type MetricsProvider } from '../metrics/provider.ts';
 import { metricQuery, queryContext, queryWindowSeconds, type QueryContext } from '../metrics/templates.ts';
 import { derivedMetric, isDerivedTemplate, trafficCounts, trafficQuery, type SubsetTraffic } from '../metrics/traffic.ts';
 import { stepClock } from '../plan/clock.ts';
 import type { Analyzer } from './analyzer.ts';
 
-/** Reads one key of a Secret in the Rollout's namespace (Prometheus credentials). */
-export type SecretReader = (namespace: string, name: string, key: string) => Promise<string>;
-
 export interface PrometheusAnalyzerOptions {
   log: Logger;
-  readSecret?: SecretReader;
-  /** Seam for tests and benchmarks: how a provider is made for a Rollout's Prometheus settings. */
-  makeProvider?: (p: ResolvedPrometheus, credentials?: () => Promise<string>) => MetricsProvider;
+  /** The providers the platform team configured; the only Prometheus servers ever queried. */
+  prometheus: PrometheusConfig;
   onQuery?: (promql: string, ms: number, outcome: string) => void;
 }
-
 
 type Counts = { traffic: Record<'canary' | 'stable', SubsetTraffic> } | { error: MetricsErrorKind; message: string };
 
@@ -42,10 +39,12 @@ function derivedObservation(m: ResolvedMetric, counts: Counts): MetricObservatio
 
 export class PrometheusAnalyzer implements Analyzer {
   private readonly o: PrometheusAnalyzerOptions;
+  private readonly policy: PrometheusPolicy;
   private readonly providers = new Map<string, MetricsProvider>();
 
   constructor(opts: PrometheusAnalyzerOptions) {
     this.o = opts;
+    this.policy = policyOf(opts.prometheus);
   }
 
   async analyze(r: ResolvedRollout, status: RolloutStatus, now: Date): Promise<AnalysisResult> {
@@ -54,7 +53,11 @@ export class PrometheusAnalyzer implements Analyzer {
     // The window is the whole step so far: slow traffic accumulates instead of being judged in slices.
     const windowSeconds = queryWindowSeconds(Math.min(clock.elapsedMs, 366 * 86_400_000) / 1000);
     const ctx: QueryContext = queryContext(r, windowSeconds);
-    const provider = this.providerFor(a.prometheus, r.namespace);
+    const provider = this.providerFor(r);
+    if ('problem' in provider) {
+      // The reconciler refuses such a Rollout before it is analysed; this is the second lock.
+      return { verdict: 'inconclusive', reason: `${provider.problem.path}: ${provider.problem.message}`, at: now.toISOString(), stepIndex: clock.idx, metrics: [] };
+    }
     const needsCounts = a.comparison !== undefined || a.metrics.some((m) => m.template !== undefined) || a.minRequests > 0;
     const stableCtx = a.comparison ? queryContext(r, queryWindowSeconds(Math.max(windowSeconds, a.comparison.baselineWindowMs / 1000))) : undefined;
     const countsP = needsCounts ? this.counts(provider, ctx, stableCtx, now) : undefined;
@@ -78,34 +81,31 @@ export class PrometheusAnalyzer implements Analyzer {
     });
   }
 
-  private providerFor(p: ResolvedPrometheus, namespace: string): MetricsProvider {
-    const key = JSON.stringify([p, p.auth?.secretRef ? namespace : '']);
+  /**
+   * The configured provider (with its own credentials, sent only to its own address) or the
+   * allowed address (without any) this Rollout resolves to. Nothing of the Rollout's reaches
+   * the request but the choice among those and the timeout.
+   */
+  private providerFor(r: ResolvedRollout): MetricsProvider | { problem: PrometheusProblem } {
+    const p = r.analysis!.prometheus;
+    const choice = choosePrometheus(p, r.namespace, this.policy);
+    if ('problem' in choice) return choice;
+    const settings = 'provider' in choice ? this.o.prometheus.providers.find((x) => x.name === choice.provider)! : undefined;
+    const address = settings ? settings.address : (choice as { address: string }).address;
+    const timeoutMs = p.timeoutMs ?? settings?.timeoutMs ?? 5000;
+    const key = JSON.stringify([settings?.name ?? '', address, timeoutMs]);
     let provider = this.providers.get(key);
     if (!provider) {
-      const credentials = this.credentials(p, namespace);
-      provider = this.o.makeProvider
-        ? this.o.makeProvider(p, credentials)
-        : new PrometheusProvider({
-            address: p.address,
-            timeoutMs: p.timeoutMs,
-            ...(p.auth && credentials ? { auth: { type: p.auth.type, credentials } } : {}),
-            ...(this.o.onQuery ? { onQuery: this.o.onQuery } : {}),
-          });
+      const auth = settings?.auth;
+      provider = new PrometheusProvider({
+        address,
+        timeoutMs,
+        ...(auth ? { auth: { type: auth.type, credentials: fileCredentials(auth.file) } } : {}),
+        ...(this.o.onQuery ? { onQuery: this.o.onQuery } : {}),
+      });
       this.providers.set(key, provider);
     }
     return provider;
-  }
-
-  private credentials(p: ResolvedPrometheus, namespace: string): (() => Promise<string>) | undefined {
-    const auth = p.auth;
-    if (!auth) return undefined;
-    if (auth.file) return fileCredentials(auth.file);
-    const ref = auth.secretRef!;
-    const read = this.o.readSecret;
-    return async () => {
-      if (!read) throw new Error('reading Secrets is not enabled in this controller');
-      return read(namespace, ref.name, ref.key);
-    };
   }
 
   /** The traffic counts of both subsets, from one query at the check's instant. */

@@ -9,6 +9,7 @@ import pRetry, { AbortError } from 'p-retry';
 import { API_VERSION, FIELD_MANAGER, GROUP, ISTIO_GROUP, ISTIO_VERSION, KIND, PLURAL, VERSION } from '../api/constants.ts';
 import { REASONS, type PlannedEvent } from '../api/events.ts';
 import type { KubeObject } from '../api/object.ts';
+import type { PrometheusPolicy } from '../api/prometheus-policy.ts';
 import { readRequests } from '../api/requests.ts';
 import { resolveRollout, type ResolvedRollout } from '../api/resolve.ts';
 import type { AnalysisResult, RolloutStatus } from '../api/schema.ts';
@@ -54,6 +55,8 @@ export interface ReconcilerDeps {
   recorder: EventRecorder;
   router: TrafficRouter;
   analyzer?: Analyzer;
+  /** Which Prometheus a Rollout may name: the platform's provider configuration. */
+  prometheus: PrometheusPolicy;
   metrics: ControllerMetrics;
   log: Logger;
   now?: () => Date;
@@ -81,7 +84,7 @@ export class Reconciler {
     const now = this.d.now?.() ?? new Date();
     const generation = raw.metadata.generation ?? 0;
 
-    const parsed = parseRollout(raw);
+    const parsed = parseRollout(raw, { prometheus: this.d.prometheus });
     if (!parsed.ok) return this.invalid(raw, parsed.problems, generation, now);
     const r: ResolvedRollout = resolveRollout({ ...parsed.rollout, metadata: { ...parsed.rollout.metadata, namespace } });
 

@@ -38,7 +38,8 @@ function spec(service: Service, strategy: Record<string, unknown>, analysis: Rec
     canary: { labels: { app: service, version: 'v2' } },
     strategy,
     analysis: {
-      prometheus: { address: prometheus.url, timeout: '2s' },
+      // No address: the controller's default provider (--prometheus-address), as most teams write it.
+      prometheus: { timeout: '2s' },
       metrics: [{ name: 'error-rate', template: 'istio-error-rate', max: 0.1 }],
       minRequests: 20,
       failureLimit: 1,
@@ -83,7 +84,7 @@ beforeAll(async () => {
   k = testKube(cluster.kubeconfigPath);
   await createNamespace(k, NS);
   for (const s of SERVICES) planes.push(followVirtualService(k.kc, mesh[s], { namespace: NS, virtualService: s, destinationRule: s }));
-  controller = await ControllerProcess.start({ kubeconfig: cluster.kubeconfigPath, args: ['--namespace', NS, '--resync', '30s'] });
+  controller = await ControllerProcess.start({ kubeconfig: cluster.kubeconfigPath, args: ['--namespace', NS, '--resync', '30s', '--prometheus-address', prometheus.url] });
   // Prometheus sees new targets only after its first discovery cycle (~5 s).
   await eventually(async () => {
     const res = await fetch(`${prometheus.url}/api/v1/query?query=${encodeURIComponent('sum(istio_requests_total)')}`);

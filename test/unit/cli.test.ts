@@ -151,6 +151,20 @@ describe('fledge validate', () => {
     ]);
   });
 
+  it('says offline what the controller says of a Rollout aiming its Prometheus reads or credentials', () => {
+    const doc = minimalRollout();
+    doc.spec.analysis = { prometheus: { address: 'http://169.254.169.254/latest/meta-data', auth: { type: 'bearer', file: '/var/run/secrets/kubernetes.io/serviceaccount/token' } } };
+    const path = file('aimed.yaml', stringify(doc));
+    const run = fledge(['validate', '-f', path]);
+    expect(run.code).toBe(1);
+    expect(lines(run.stderr).map((l) => l.slice(path.length + 2, l.indexOf(':', path.length + 2)))).toEqual([
+      'spec.analysis.prometheus.auth.file', 'spec.analysis.prometheus.address',
+    ]);
+    expect(run.stderr).toMatch(/auth\.file: a Rollout may not name a credential file: .*--prometheus-config/);
+    expect(run.stderr).toMatch(/address: a Rollout's own address is queried only where the platform team allows it .*by default nothing is allowed/);
+    expectNoStackTrace(run);
+  });
+
   // [what, file content, expected stderr lines (with FILE for the path), exit code]
   it.each<[string, string, RegExp[], number]>([
     ['broken YAML', 'apiVersion: fledge.dev/v1alpha1\nspec: [unclosed\n', [/^FILE: line \d+: broken YAML: \S/], 1],
