@@ -148,8 +148,8 @@ export class PrometheusAnalyzer implements Analyzer {
   /** The traffic counts of both subsets, from one query at the check's instant. */
   private async counts(provider: MetricsProvider, ctx: QueryContext, stableCtx: QueryContext | undefined, durations: boolean, now: Date): Promise<Counts> {
     try {
-      const query = trafficQuery(ctx, stableCtx, { durations, diagnosis: true });
-      return { traffic: trafficCounts(await provider.queryVector(query, { time: now })) };
+      const parts = { durations, diagnosis: true };
+      return { traffic: trafficCounts(await provider.queryVector(trafficQuery(ctx, stableCtx, parts), { time: now }), parts) };
     } catch (err) {
       if (err instanceof MetricsError) return { error: err.kind, message: err.message };
       const message = err instanceof Error ? err.message : String(err);

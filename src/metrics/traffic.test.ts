@@ -75,10 +75,13 @@ describe('trafficCounts', () => {
     const out = trafficCounts([
       c('200', 100), b('250', 80, 'canary'), b('500', 90, 'canary'), b('+Inf', 100, 'canary'), b('junk', 5, 'canary'), b('500', Number.NaN, 'stable'),
       { labels: { reporter: 'source', [VERSION_LABEL]: 'unknown', [SIGNAL_LABEL]: 'service' }, value: 3 },
-    ]);
+    ], { durations: true, diagnosis: true });
     expect(out.canary).toEqual(t(100, 0, 1, [[250, 80], [500, 90], [Infinity, 100]]));
     expect(out.stable).toEqual(none);
     expect(out.service).toEqual([{ reporter: 'source', version: 'unknown', series: 3 }]);
+    // Asked for, the Service's series are a list even when there are none; not asked, absent.
+    expect(trafficCounts([], { diagnosis: true }).service).toEqual([]);
+    expect(trafficCounts([{ labels: { [SIGNAL_LABEL]: 'service', reporter: 'source' }, value: 1 }]).service).toBeUndefined();
   });
 });
 

@@ -90,15 +90,16 @@ function bucketBound(le: string | undefined): number | undefined {
 }
 
 /**
- * The counts per subset from the traffic query's answer. A subset without series has served no
- * request in the window (Istio creates a series at a code's first request): zero, not a failure.
+ * The counts per subset from the answer to trafficQuery(…, opts). A subset without series has
+ * served no request in the window (Istio creates a series at a code's first request): zero, not
+ * a failure. With opts.diagnosis, `service` lists the Service's series (empty: none at all).
  */
-export function trafficCounts(samples: readonly Sample[]): Traffic {
-  const out: Traffic = { canary: emptySubset(), stable: emptySubset() };
+export function trafficCounts(samples: readonly Sample[], opts: TrafficQueryOptions = {}): Traffic {
+  const out: Traffic = { canary: emptySubset(), stable: emptySubset(), ...(opts.diagnosis ? { service: [] } : {}) };
   for (const s of samples) {
     const signal = s.labels[SIGNAL_LABEL];
     if (signal === 'service') {
-      (out.service ??= []).push({ reporter: s.labels.reporter ?? '', version: s.labels[VERSION_LABEL] ?? '', series: Number.isFinite(s.value) ? s.value : 0 });
+      out.service?.push({ reporter: s.labels.reporter ?? '', version: s.labels[VERSION_LABEL] ?? '', series: Number.isFinite(s.value) ? s.value : 0 });
       continue;
     }
     const subset = s.labels[SUBSET_LABEL];

@@ -202,14 +202,17 @@ describe('4. subsets without a version label', () => {
 describe('5. missing signals diagnosed', () => {
   const r = resolveValid(fixture('without-sidecar.yaml'));
   const ctx = queryContext(r, 60);
-  const diagnose = (samples: Sample[]) => diagnoseMissingSeries(trafficCounts(samples), ctx);
+  const diagnose = (samples: Sample[]) => diagnoseMissingSeries(trafficCounts(samples, { diagnosis: true }), ctx);
 
   it.each([
-    ['the canary has series: nothing to diagnose', [req('canary', '200', 0), series('destination', 'v4')], undefined],
-    ['the diagnosis part was not asked for', [], undefined],
-    ['the canary exports series, none in the window yet', [series('destination', 'v4'), series('destination', 'v3')], undefined],
-  ] as const)('%s', (_what, samples, expected) => {
-    expect(samples.length === 0 ? diagnoseMissingSeries(trafficCounts([]), ctx) : diagnose([...samples])).toBe(expected);
+    ['the canary has series', [req('canary', '200', 0), series('destination', 'v4')]],
+    ['the canary exports series, none in the window yet', [series('destination', 'v4'), series('destination', 'v3')]],
+  ])('nothing to diagnose when %s', (_what, samples) => {
+    expect(diagnose(samples)).toBeUndefined();
+  });
+
+  it('nothing to diagnose when the Service\'s series were not asked for', () => {
+    expect(diagnoseMissingSeries(trafficCounts([]), ctx)).toBeUndefined();
   });
 
   it('only source-side series (a gateway in front of pods without sidecars): is the sidecar injected?', () => {
@@ -217,8 +220,12 @@ describe('5. missing signals diagnosed', () => {
     expect(d).toBe(`${SIDECAR_MISSING} (destination_service_name="landing",destination_service_namespace="marketing" has series only from callers and gateways, none with reporter="destination")`);
   });
 
+  it('a Service series at 0 counts as absent', () => {
+    expect(diagnose([series('destination', 'v4', 0)])).toContain('no Istio series for the Service at all');
+  });
+
   it('no series at all: says which labels were looked for', () => {
-    const d = diagnose([series('destination', 'v9', 0)]);
+    const d = diagnose([]);
     expect(d).toContain('no Istio series for the Service at all');
     expect(d).toContain('istio_requests_total{destination_service_name="landing",destination_service_namespace="marketing"}');
     expect(d).toContain('reporter="destination",destination_service_name="landing",destination_service_namespace="marketing",destination_version="v4"');
