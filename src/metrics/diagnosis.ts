@@ -40,7 +40,8 @@ export function diagnoseMissingSeries(t: Traffic, ctx: QueryContext): string | u
   if (destination.length === 0) {
     return `${SIDECAR_MISSING} (${serviceSelector(ctx)} has series only from callers and gateways, none with reporter="destination")`;
   }
-  return `no series ${lookedFor}, though the Service's pods report series ${count(destination)}: do the canary's pods carry ${version.key}: ${version.value}, and is their sidecar injected?`;
+  // Also what a canary that has had no request yet looks like: hence "if".
+  return `no series ${lookedFor} yet, though the Service's pods report series ${count(destination)}: if the canary has had requests, do its pods carry ${version.key}: ${version.value} and a sidecar?`;
 }
 
 // Label values Prometheus returns are not echoed into status (they are the server's data, not
