@@ -287,8 +287,14 @@ async function changeLatency(kc: ReturnType<LocalCluster['adminKubeConfig']>, wa
   return { samples, reconcileMeanMs: count > 0 ? (1000 * sum) / count : NaN };
 }
 
-/** What a Rollout would typically judge: its error rate and its latency. */
-const METRICS = [{ name: 'error-rate', template: 'istio-error-rate', max: 0.01 }, { name: 'latency', template: 'istio-latency-p99', max: 500 }];
+/** What a Rollout would typically judge: its error rate, and its latency by comparison and by p99. */
+const METRICS = [
+  { name: 'error-rate', template: 'istio-error-rate', max: 0.01 },
+  { name: 'slow', template: 'istio-slow-requests', max: 500 },
+  { name: 'latency', template: 'istio-latency-p99', max: 500 },
+];
+/** Templates read from the traffic query (src/metrics/traffic.ts): no query of their own. */
+const FROM_TRAFFIC = new Set(['istio-error-rate', 'istio-request-count', 'istio-slow-requests']);
 
 interface AnalysisResult {
   rollouts: number;
@@ -398,13 +404,16 @@ ${a.rollouts} Rollouts with \`analysis: {metrics: [${METRICS.map((m) => `{name: 
 | queries per second for ${a.rollouts} Rollouts | ${f1(a.queries / a.seconds)} (so ${f0((a.queries / a.seconds) * (5000 / a.rollouts))}/s for 5000) |
 | Kubernetes writes per check | ${f1(writes / Math.max(checks, 1))} (${fmtRequests(a.requests)}) |
 
-Each check sends one traffic query, counting requests by response code for the canary over the
-step and for stable over the baseline window (\`src/metrics/traffic.ts\`), which serves the
-comparison, \`minRequests\` and the \`istio-error-rate\` and \`istio-request-count\` templates;
-every other metric (\`istio-latency-p99\`, a user query) is one query more. Here, error rate and
-p99 latency: 2 expected (one per metric), ${f1(perCheck)} measured. Each check also
+Each check sends one traffic query (\`src/metrics/traffic.ts\`): requests by response code and
+gRPC status for the canary over the step and for stable over the baseline window, the duration
+histograms of both by \`le\` when \`istio-slow-requests\` is used, and the Service's series by
+reporter (for the missing-signals diagnosis). It serves the comparison, \`minRequests\` and the
+\`istio-error-rate\`, \`istio-request-count\` and \`istio-slow-requests\` templates; every other
+metric (\`istio-latency-p99\`, a user query) is one query more. Here: ${1 + METRICS.filter((m) => !FROM_TRAFFIC.has(m.template)).length} expected, ${f1(perCheck)} measured. Each check also
 writes the Rollout's status (\`lastAnalysis\` carries the time of the check), so with analysis on
 a Rollout is never write-free at rest: about one status write per Rollout per check interval.
+A Prometheus without the Rollouts' series also gets each Rollout one \`MetricsMissing\` Event per
+step (the diagnosis of missing signals, once the window reaches 60 s), not one per check.
 `;
 }
 

@@ -10,6 +10,8 @@ export const REASONS = {
   restarted: 'Restarted',
   analysisFailed: 'AnalysisFailed',
   analysisInconclusive: 'AnalysisInconclusive',
+  /** The canary has no Istio series, with the likely cause (status.lastAnalysis.diagnosis). */
+  metricsMissing: 'MetricsMissing',
   invalidSpec: 'InvalidSpec',
   unsafeRelease: 'StableNotServing',
   routingRestored: 'RoutingRestored',

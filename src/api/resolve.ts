@@ -4,6 +4,7 @@ import {
 } from './constants.ts';
 import { parseDuration } from './duration.ts';
 import type { Labels, MetricTemplate, Rollout } from './schema.ts';
+import { versionLabel } from './validate.ts';
 
 export interface ResolvedStep {
   weight: number;
@@ -109,11 +110,13 @@ export function resolveRollout(rollout: Rollout): ResolvedRollout {
         },
     steps: resolveSteps(spec.strategy),
     intervalMs: parseDuration(spec.strategy.interval ?? DEFAULT_INTERVAL) ?? 60_000,
-    ...resolveAnalysis(spec.analysis, metrics),
+    ...resolveAnalysis(spec.analysis, metrics, { stable: spec.stable.labels, canary: spec.canary.labels }),
   };
 }
 
-function resolveAnalysis(a: Rollout['spec']['analysis'], metrics: NonNullable<NonNullable<Rollout['spec']['analysis']>['metrics']>): { analysis?: ResolvedAnalysis } {
+function resolveAnalysis(
+  a: Rollout['spec']['analysis'], metrics: NonNullable<NonNullable<Rollout['spec']['analysis']>['metrics']>, subsets: { stable: Labels; canary: Labels },
+): { analysis?: ResolvedAnalysis } {
   const comparisonOn = a?.comparison?.enabled !== false;
   if (!a || (metrics.length === 0 && !comparisonOn)) return {};
   const p = a.prometheus ?? {};
@@ -136,11 +139,20 @@ function resolveAnalysis(a: Rollout['spec']['analysis'], metrics: NonNullable<No
           }
         : {}),
       failureLimit: a.failureLimit ?? DEFAULT_FAILURE_LIMIT,
-      minRequests: a.minRequests ?? DEFAULT_MIN_REQUESTS,
+      minRequests: a.minRequests ?? defaultMinRequests(subsets),
       ...(a.inconclusiveLimit !== undefined ? { inconclusiveLimit: a.inconclusiveLimit } : {}),
       checkIntervalMs: parseDuration(a.checkInterval ?? DEFAULT_CHECK_INTERVAL) ?? 10_000,
     },
   };
+}
+
+/**
+ * minRequests counts each subset's requests in Istio's metrics, which needs a version label on
+ * both subsets; without one (analysis by `query` metrics alone) nothing can be counted, so the
+ * default is 0 and a query's NaN on no traffic is what holds a step (validate refuses more).
+ */
+function defaultMinRequests(subsets: { stable: Labels; canary: Labels }): number {
+  return versionLabel(subsets.stable) && versionLabel(subsets.canary) ? DEFAULT_MIN_REQUESTS : 0;
 }
 
 export function resolveSteps(strategy: Rollout['spec']['strategy']): ResolvedStep[] {

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { API_VERSION, KIND, MAX_STEPS } from './constants.ts';
 import { DURATION_PATTERN } from './duration.ts';
 
-export const METRIC_TEMPLATES = ['istio-error-rate', 'istio-request-count', 'istio-latency-p99'] as const;
+export const METRIC_TEMPLATES = ['istio-error-rate', 'istio-request-count', 'istio-latency-p99', 'istio-slow-requests'] as const;
 export type MetricTemplate = (typeof METRIC_TEMPLATES)[number];
 
 const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
@@ -238,6 +238,8 @@ export const AnalysisResultSchema = z.object({
   stable: TrafficCountsSchema.optional(),
   /** P(canary error rate exceeds stable's by more than the tolerance), from the comparison. */
   probabilityWorse: z.number().min(0).max(1).optional(),
+  /** Why the canary has no Istio series (no sidecar, no series at all...); also in reason. */
+  diagnosis: z.string().optional(),
   metrics: z.array(MetricResultSchema),
 });
 

@@ -177,7 +177,7 @@ function checkAnalysis(spec: RolloutSpec, add: Add): void {
   if (needsVersionLabel) {
     for (const side of ['stable', 'canary'] as const) {
       if (!versionLabel(spec[side].labels)) {
-        add(`spec.${side}.labels`, `Istio metrics tell versions apart by a label (${VERSION_LABELS.join(', ')}); set one, or use metrics with query and comparison.enabled: false`);
+        add(`spec.${side}.labels`, `Istio metrics tell versions apart by a label (${VERSION_LABELS.join(', ')}); set one, or judge by your own queries alone: metrics with query (no template) and comparison.enabled: false (minRequests then defaults to 0)`);
       }
     }
     // Equal versions select the same series: the canary would be measured on stable's traffic too.
@@ -187,6 +187,8 @@ function checkAnalysis(spec: RolloutSpec, add: Add): void {
       add('spec.canary.labels', `${c.key}: ${c.value} is stable's version too (${s.key}); Istio metrics could not tell the canary's traffic from stable's: give the canary its own version`);
     }
   }
+  checkRequestCountsWithoutVersionLabels(spec, add);
+  checkSlowRequestsMetrics(spec, add);
   const names = new Set<string>();
   metrics.forEach((m, i) => {
     const at = `spec.analysis.metrics[${i}]`;
@@ -195,6 +197,26 @@ function checkAnalysis(spec: RolloutSpec, add: Add): void {
     if ((m.template === undefined) === (m.query === undefined)) add(at, 'set exactly one of template or query');
     if (m.max === undefined && m.min === undefined) add(at, 'set max, min or both');
     if (m.max !== undefined && m.min !== undefined && m.min > m.max) add(`${at}.min`, `must not be greater than max (${m.max})`);
+  });
+}
+
+/**
+ * minRequests counts each subset's requests in Istio's metrics by its version label: without one
+ * on both subsets there is nothing to count, and a step would wait for requests forever.
+ */
+function checkRequestCountsWithoutVersionLabels(spec: RolloutSpec, add: Add): void {
+  const n = spec.analysis?.minRequests;
+  if (n === undefined || n === 0 || (versionLabel(spec.stable.labels) && versionLabel(spec.canary.labels))) return;
+  add('spec.analysis.minRequests', `must be 0 (its default here) when the subsets have no version label (${VERSION_LABELS.join(', ')}): Istio's request counts cannot be told apart by subset`);
+}
+
+/** istio-slow-requests: `max` is the latency bound in ms (requests slower than it are counted). */
+function checkSlowRequestsMetrics(spec: RolloutSpec, add: Add): void {
+  (spec.analysis?.metrics ?? []).forEach((m, i) => {
+    if (m.template !== 'istio-slow-requests') return;
+    const at = `spec.analysis.metrics[${i}]`;
+    if (m.min !== undefined) add(`${at}.min`, 'does not apply to istio-slow-requests: max is the latency bound in ms, and the canary is compared with stable');
+    if (m.max === undefined || !(m.max > 0)) add(`${at}.max`, 'must be the latency bound in ms (> 0): requests slower than it are compared, canary against stable');
   });
 }
 

@@ -141,6 +141,10 @@ function sameRelease(ctx: Ctx, prev: Status, q: OperatorRequests, analysis: Anal
     const final = analysis.final ?? clock.final;
     const before = st.lastAnalysis;
     st = { ...st, lastAnalysis: { ...analysis, final } };
+    // Once per step (status is the memory): every check of a step without series says the same.
+    if (analysis.diagnosis && !(before?.stepIndex === idx && before.diagnosis === analysis.diagnosis)) {
+      ctx.events.push({ type: 'Warning', reason: REASONS.metricsMissing, message: `step ${idx + 1}: ${analysis.diagnosis}` });
+    }
     if (analysis.verdict === 'fail') {
       const failed = (st.failedChecks ?? 0) + 1;
       st = { ...st, failedChecks: failed };
