@@ -14,6 +14,7 @@ import { WorkQueue, type Lane } from '../kube/workqueue.ts';
 import { istioRouter } from '../router/istio/render.ts';
 import type { Analyzer } from './analyzer.ts';
 import { ClaimIndex } from './claims.ts';
+import { HostIndex } from './host-index.ts';
 import { startHealthServer } from './health.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { PrometheusAnalyzer } from './prometheus-analyzer.ts';
@@ -50,6 +51,7 @@ export class Controller {
   private readonly informers: { rollouts: Informer<RolloutObject & KubernetesObject>; vs: Informer<KubeObject & KubernetesObject>; dr: Informer<KubeObject & KubernetesObject> };
   private readonly caches: { rollouts: FreshCache<RolloutObject & KubernetesObject>; vs: FreshCache<KubeObject & KubernetesObject>; dr: FreshCache<KubeObject & KubernetesObject> };
   private readonly claims = new ClaimIndex();
+  private readonly hosts = new HostIndex();
   private elector: LeaderElector | undefined;
   private server: Server | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -113,6 +115,10 @@ export class Controller {
       inf.onChange((type, obj) => {
         slimManagedFields(obj);
         const seen = cache.observe(type, obj);
+        if (kind === 'VirtualService') {
+          if (type === 'delete') this.hosts.delete(obj);
+          else this.hosts.update(obj);
+        }
         if (seen !== 'held') this.enqueueOwnersOf(kind, obj, seen === 'echo');
       });
       cache.onReleased = (_type, obj, echo) => this.enqueueOwnersOf(kind, obj, echo);
@@ -186,6 +192,10 @@ export class Controller {
     const reconciler = new Reconciler({
       rollouts: this.caches.rollouts, virtualServices: this.caches.vs, destinationRules: this.caches.dr,
       claimants: (ns, vs) => this.claims.claimingVirtualService(ns, vs).flatMap((n) => this.caches.rollouts.get(n, ns) ?? []),
+      virtualServicesNaming: (hosts) => this.hosts.naming(hosts).flatMap((k) => {
+        const i = k.indexOf('/');
+        return this.caches.vs.get(k.slice(i + 1), k.slice(0, i)) ?? [];
+      }),
       client: this.client,
       recorder: new EventRecorder(this.client, `${GROUP}/controller`, this.o.identity ?? `${hostname()}-${process.pid}`, log),
       router: istioRouter,
