@@ -51,8 +51,8 @@ export function ownershipProblems(
       // there Istio would apply the older (that one) and ignore ours.
       const vs = r.virtualService;
       const onMesh = gatewaysOf(vs.gateways, r.namespace).includes(MESH_GATEWAY) && gatewaysOf(stringList(liveVs!.spec?.gateways), r.namespace).includes(MESH_GATEWAY);
-      const hosts = new Set(vs.hosts.map((h) => canonicalHost(h, r.namespace)));
-      const shared = stringList(liveVs!.spec?.hosts).find((h) => hosts.has(canonicalHost(h, r.namespace)));
+      const theirs = new Set(stringList(liveVs!.spec?.hosts).map((h) => canonicalHost(h, r.namespace)));
+      const shared = vs.hosts.find((h) => theirs.has(canonicalHost(h, r.namespace)));
       const fix = onMesh && shared !== undefined && !liveVs!.metadata.labels?.[ROLLOUT_LABEL]
         ? `it routes host ${shared} on the mesh, where Istio applies only the oldest VirtualService of a host, so another name would steer nothing; adopt it: set spec.trafficRouting.virtualService to {ref: ${vs.name}}${subsetAdvice(r, liveVs!)}`
         : 'adopt it with virtualService.ref, or choose another name';
