@@ -29,6 +29,7 @@ import type { Analyzer } from './analyzer.ts';
 import { planWarnings } from '../plan/warnings.ts';
 import { isDestination } from '../router/istio/adopt.ts';
 import { canonicalHost } from '../router/istio/hosts.ts';
+import { adoptedCoverageWarnings } from '../router/istio/offline.ts';
 import { claimedVirtualService, hostOverlaps, ownershipProblems, routingVirtualService } from './conflicts.ts';
 import type { ControllerMetrics } from './metrics.ts';
 
@@ -109,7 +110,7 @@ export class Reconciler {
     ];
     if (problems.length === 0) problems.push(...await this.istioSchemaProblems(r));
     if (problems.length > 0) return this.invalid(raw, problems, generation, now);
-    const warnings = [...checked.warnings, ...overlaps.warnings];
+    const warnings = [...checked.warnings, ...(adopted.virtualService ? adoptedCoverageWarnings(r, adopted.virtualService) : []), ...overlaps.warnings];
 
     const previous = raw.status;
     // Routing is written from the status in the cache: that copy must be the live one. While a
@@ -184,12 +185,12 @@ export class Reconciler {
         // 422: the schema refused a value. Server-side apply answers a value of the wrong type or
         // a field the schema does not declare with a 500 "failed to create typed patch object".
         // istiod's validating webhook judges the content too. Any other admission policy or
-        // webhook may be lifted without a change to the Rollout: not the Rollout's fault, not
-        // remembered; the write itself then ends as RoutingRefused, retried with back-off.
+        // webhook, or RBAC, may be lifted without a change to the Rollout: not the Rollout's
+        // fault, not remembered; the write itself then ends as RoutingRefused, retried with back-off.
         const denied = /\bdenied\b/i.test(err.message);
         const istio = denied && /validation\.istio\.io/.test(err.message);
         const schema = !denied && (err.status === 422 || err.status === 400 || (err.status === 500 && err.message.includes('failed to create typed patch object')));
-        if (denied && !istio) {
+        if ((denied && !istio) || err.status === 403) {
           settled = false;
           continue;
         }

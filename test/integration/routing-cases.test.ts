@@ -67,7 +67,13 @@ describe('routing the VirtualServices teams have', () => {
     expect(weightsOf(vs, 1)).toEqual({ v1: 100, v2: 0 });
     expect(vs.spec.http?.[1]?.route?.map((d) => (d.destination as { host?: string }).host)).toEqual(['checkout', 'checkout']);
     expectValidWeights(vs);
-    expect((await rolloutOf('shop', 'cart'))?.status).toMatchObject({ phase: 'Progressing', canaryWeight: 10 });
+    const status = (await eventually(async () => {
+      const r = await rolloutOf('shop', 'cart');
+      return r?.status?.conditions?.some((c) => c.type === 'RoutingWarning') ? r : undefined;
+    }, 'cart\'s RoutingWarning'))!.status!;
+    expect(status).toMatchObject({ phase: 'Progressing', canaryWeight: 10 });
+    // The edge VirtualService is bound to the ingress gateway only: in-mesh callers of cart are not split.
+    expect(status.conditions!.find((c) => c.type === 'RoutingWarning')!.message).toContain('in-mesh calls to Service cart are not steered: VirtualService shop-edge is bound to istio-system/public only');
   });
 
   it('case 2: a tcp-only VirtualService is Invalid saying Fledge steers http routes only, and is not touched', async () => {

@@ -14,6 +14,7 @@ import { checkRollout } from '../../src/check/rollout.ts';
 import { hostOverlaps, ownershipProblems, routingVirtualService } from '../../src/controller/conflicts.ts';
 import { selectRoutes, steeredWeightPointers, weightPatch } from '../../src/router/istio/adopt.ts';
 import { canonicalGateway, canonicalHost, isServiceHost, serviceOfHost } from '../../src/router/istio/hosts.ts';
+import { adoptedCoverageWarnings } from '../../src/router/istio/offline.ts';
 import { istioRouter } from '../../src/router/istio/render.ts';
 import { clone, minimalRollout, resolveValid } from './fixtures.ts';
 
@@ -112,6 +113,17 @@ describe('case 1: an edge VirtualService shared with another Service, adopted wi
     elsewhere.metadata.namespace = 'store';
     for (const d of http(elsewhere)[0]!.route) d.destination.host = 'cart.shop.svc.cluster.local';
     expect(selectRoutes(resolveValid(other), elsewhere).indexes).toEqual([]);
+  });
+
+  it('the edge VirtualService is bound to the gateway only: a warning that in-mesh calls to cart are not steered', () => {
+    expect(adoptedCoverageWarnings(r, vs)).toEqual([{
+      path: 'spec.trafficRouting.virtualService',
+      message: 'in-mesh calls to Service cart are not steered: VirtualService shop-edge is bound to istio-system/public only, not to mesh, so other workloads reach the canary by its share of the pods, not by the step\'s weight; to split them too, set hosts: [shop.example.com, cart] and gateways: [istio-system/public, mesh] in it',
+    }]);
+    const both = clone(vs);
+    both.spec.hosts = ['shop.example.com', 'cart'];
+    both.spec.gateways = ['istio-system/public', 'mesh'];
+    expect(adoptedCoverageWarnings(r, both)).toEqual([]);
   });
 
   it('naming the checkout route is refused: it sends to another Service; the fix names cart\'s host', () => {

@@ -4,6 +4,7 @@
  * CRD schema (crd-schema.ts), and whether the routing covers the Service's in-mesh callers.
  * Part of the one offline check that `fledge validate`, `fledge render` and the controller share.
  */
+import type { KubeObject } from '../../api/object.ts';
 import type { ResolvedRollout } from '../../api/resolve.ts';
 import type { Problem } from '../../api/validate.ts';
 import { HTTP_MATCH_SCHEMA, HTTP_ROUTE_SCHEMA, ISTIO_SCHEMA_VERSION, schemaErrors, TRAFFIC_POLICY_SCHEMA } from './crd-schema.ts';
@@ -83,15 +84,27 @@ export function passthroughProblems(r: ResolvedRollout): Problem[] {
  */
 export function coverageWarnings(r: ResolvedRollout): Problem[] {
   const vs = r.virtualService;
-  if (vs.mode !== 'generated') return [];
-  const onMesh = !vs.gateways || vs.gateways.length === 0 || vs.gateways.includes(MESH_GATEWAY);
+  return vs.mode === 'generated' ? routingCoverage(r, vs.hosts, vs.gateways, true) : [];
+}
+
+/** The same warning for an adopted VirtualService, read from the live object (the controller's part). */
+export function adoptedCoverageWarnings(r: ResolvedRollout, live: KubeObject): Problem[] {
+  const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+  const gateways = strings(live.spec?.gateways);
+  return r.virtualService.mode === 'adopted' ? routingCoverage(r, strings(live.spec?.hosts), gateways.length > 0 ? gateways : undefined, false) : [];
+}
+
+function routingCoverage(r: ResolvedRollout, hosts: readonly string[], gateways: readonly string[] | undefined, generated: boolean): Problem[] {
+  const onMesh = !gateways || gateways.length === 0 || gateways.includes(MESH_GATEWAY);
   const service = rolloutService(r);
-  const hasServiceHost = vs.hosts.some((h) => isServiceHost(h, r.namespace, service));
+  const ns = r.namespace;
+  const hasServiceHost = hosts.some((h) => isServiceHost(h, ns, service));
   if (onMesh && hasServiceHost) return [];
+  const which = generated ? 'the VirtualService' : `VirtualService ${r.virtualService.name}`;
   const why = !onMesh
-    ? `the VirtualService is bound to ${vs.gateways!.join(', ')} only, not to mesh`
-    : `the VirtualService's hosts (${vs.hosts.join(', ')}) do not include the Service's host ${r.service.name}`;
-  const fix = `to split them too, set hosts: [${[...new Set([...vs.hosts, service.name])].join(', ')}] and gateways: [${[...new Set([...(vs.gateways ?? []), MESH_GATEWAY])].join(', ')}]`;
+    ? `${which} is bound to ${gateways!.join(', ')} only, not to mesh`
+    : `${which}'s hosts (${hosts.join(', ')}) do not include the Service's host ${r.service.name}`;
+  const fix = `to split them too, set hosts: [${[...new Set([...hosts, service.name])].join(', ')}] and gateways: [${[...new Set([...(gateways ?? []), MESH_GATEWAY])].join(', ')}]${generated ? '' : ' in it'}`;
   return [{ path: VS, message: `in-mesh calls to Service ${r.service.name} are not steered: ${why}, so other workloads reach the canary by its share of the pods, not by the step's weight; ${fix}` }];
 }
 
