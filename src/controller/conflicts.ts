@@ -98,7 +98,7 @@ function stringList(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 }
 
-/** Istio's order among VirtualServices for one host: older first, then by name, then namespace (pilot's sortConfigByCreationTime). */
+/** Istio's order among VirtualServices for one host: older first, then by name, then namespace (pilot/pkg/model/config.go, configCompareByCreationTime). */
 function istioOrder(a: VsLike, b: VsLike): number {
   const ta = created(a);
   const tb = created(b);

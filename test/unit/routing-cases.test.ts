@@ -70,6 +70,7 @@ describe('hosts as Istio resolves them', () => {
     ['mesh', 'shop', 'mesh'],
     ['public', 'shop', 'shop/public'],
     ['istio-system/public', 'shop', 'istio-system/public'],
+    ['./public', 'shop', 'shop/public'],
     ['public.istio-system.svc.cluster.local', 'shop', 'istio-system/public'],
   ])('gateway %s of a VirtualService in %s is %s', (gateway, ns, want) => {
     expect(canonicalGateway(gateway, ns)).toBe(want);

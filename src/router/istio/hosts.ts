@@ -54,13 +54,13 @@ export const MESH_GATEWAY = 'mesh';
 
 /**
  * One spelling per gateway, as Istio resolves a VirtualService's `gateways`: `mesh`, `ns/name`,
- * `name` (in the VirtualService's namespace) and the legacy `name.ns.svc.<domain>` all become
- * `ns/name` (pilot/pkg/model/virtualservice.go, resolveGatewayName).
+ * `./name` and `name` (in the VirtualService's namespace) and the legacy `name.ns.svc.<domain>`
+ * all become `ns/name` (pilot/pkg/model/config.go, resolveGatewayName).
  */
 export function canonicalGateway(gateway: string, namespace: string): string {
   if (gateway === MESH_GATEWAY) return MESH_GATEWAY;
   const slash = gateway.indexOf('/');
-  if (slash >= 0) return `${gateway.slice(0, slash)}/${gateway.slice(slash + 1)}`;
+  if (slash >= 0) return `${gateway.slice(0, slash) === '.' ? namespace : gateway.slice(0, slash)}/${gateway.slice(slash + 1)}`;
   const parts = gateway.split('.');
   if (parts.length >= 2) return `${parts[1]}/${parts[0]}`;
   return `${namespace}/${gateway}`;
