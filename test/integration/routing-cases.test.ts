@@ -45,7 +45,7 @@ beforeAll(async () => {
   cluster = await startTestCluster();
   k = testKube(cluster.kubeconfigPath);
   for (const ns of ['shop', 'bank', 'books', 'ten', 'bad-hosts']) await createNamespace(k, ns);
-  controller = await ControllerProcess.start({ kubeconfig: cluster.kubeconfigPath, args: ['--resync', '30s'] });
+  controller = await ControllerProcess.start({ kubeconfig: cluster.kubeconfigPath, args: ['--resync', '10m'] }); // every case must be woken by an event, not by the resync
 });
 
 afterAll(async () => {
@@ -148,6 +148,14 @@ describe('routing the VirtualServices teams have', () => {
     expect(await vsOf('ten', 'reviews-b')).toBeUndefined();
     expect(await getObject(k, DESTINATION_RULES, 'ten', 'reviews-b')).toBeUndefined();
     expect((await rolloutOf('ten', 'reviews'))?.status).toMatchObject({ phase: 'Progressing', canaryWeight: 10 });
+
+    // The first Rollout goes, and then its VirtualService (this cluster runs no garbage
+    // collector): the second is woken by that deletion, with no change of its own, and starts.
+    await k.co.deleteNamespacedCustomObject({ ...ROLLOUTS, namespace: 'ten', name: 'reviews' });
+    await k.co.deleteNamespacedCustomObject({ ...VIRTUAL_SERVICES, namespace: 'ten', name: 'reviews' });
+    const b = await waitForPhase(k, 'ten', 'reviews-b', 'Progressing', 15_000);
+    expect(b.status).toMatchObject({ canaryWeight: 10, observedGeneration: 1 });
+    expect(weightsOf((await eventually(() => vsOf('ten', 'reviews-b'), 'the second VirtualService'))!)).toEqual({ stable: 90, canary: 10 });
   });
 
   it('case 8: duplicate hosts are Invalid at the field with Istio\'s message; nothing is written', async () => {
