@@ -16,6 +16,7 @@ export const REASONS = {
   unsafeRelease: 'StableNotServing',
   routingRestored: 'RoutingRestored',
   routingRefused: 'RoutingRefused',
+  routingWarning: 'RoutingWarning',
   waiting: 'WaitingForObject',
 } as const;
 

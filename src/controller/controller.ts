@@ -15,6 +15,7 @@ import { policyOf, type PrometheusConfig } from '../metrics/provider-config.ts';
 import { istioRouter } from '../router/istio/render.ts';
 import type { Analyzer } from './analyzer.ts';
 import { ClaimIndex } from './claims.ts';
+import { HostIndex, rolloutHosts, virtualServiceHosts } from './host-index.ts';
 import { startHealthServer } from './health.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { PrometheusAnalyzer } from './prometheus-analyzer.ts';
@@ -56,6 +57,9 @@ export class Controller {
   private readonly informers: { rollouts: Informer<RolloutObject & KubernetesObject>; vs: Informer<KubeObject & KubernetesObject>; dr: Informer<KubeObject & KubernetesObject> };
   private readonly caches: { rollouts: FreshCache<RolloutObject & KubernetesObject>; vs: FreshCache<KubeObject & KubernetesObject>; dr: FreshCache<KubeObject & KubernetesObject> };
   private readonly claims = new ClaimIndex();
+  /** Canonical host -> `namespace/name` of the VirtualServices, and of the Rollouts, naming it. */
+  private readonly vsHosts = new HostIndex();
+  private readonly rolloutHosts = new HostIndex();
   private elector: LeaderElector | undefined;
   private server: Server | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -103,6 +107,9 @@ export class Controller {
       const seen = this.caches.rollouts.observe(type, obj);
       if (type === 'delete') this.claims.delete(obj);
       else this.claims.update(obj);
+      const key = `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
+      if (type === 'delete') this.rolloutHosts.delete(key);
+      else this.rolloutHosts.update(key, obj.metadata?.namespace ?? '', rolloutHosts(obj.spec));
       if (seen === 'news') this.enqueue(obj.metadata?.namespace, obj.metadata?.name);
     });
     this.caches.rollouts.onReleased = (_type, obj, echo) => {
@@ -119,9 +126,13 @@ export class Controller {
       inf.onChange((type, obj) => {
         slimManagedFields(obj);
         const seen = cache.observe(type, obj);
+        if (kind === 'VirtualService') this.indexHosts(type, obj, seen !== 'held');
         if (seen !== 'held') this.enqueueOwnersOf(kind, obj, seen === 'echo');
       });
-      cache.onReleased = (_type, obj, echo) => this.enqueueOwnersOf(kind, obj, echo);
+      cache.onReleased = (type, obj, echo) => {
+        if (kind === 'VirtualService') this.indexHosts(type, obj, true);
+        this.enqueueOwnersOf(kind, obj, echo);
+      };
     }
   }
 
@@ -138,6 +149,24 @@ export class Controller {
   /** Every Rollout, behind any change someone is waiting on. */
   private sweep(): void {
     for (const r of this.informers.rollouts.list()) this.enqueue(r.metadata?.namespace, r.metadata?.name, 'background');
+  }
+
+  /**
+   * A VirtualService's hosts are indexed, and the Rollouts whose hosts it named before or names
+   * now are woken: another VirtualService for their host (or its removal) decides whether Istio
+   * applies theirs (see hostOverlaps).
+   */
+  private indexHosts(type: string, obj: KubeObject, wake: boolean): void {
+    const ns = obj.metadata.namespace ?? '';
+    const key = `${ns}/${obj.metadata.name}`;
+    const before = type === 'delete' ? this.vsHosts.delete(key) : this.vsHosts.update(key, ns, virtualServiceHosts(obj.spec));
+    if (!wake) return;
+    const owner = obj.metadata.labels?.[ROLLOUT_LABEL];
+    for (const r of this.rolloutHosts.naming([...new Set([...before, ...this.vsHosts.hostsOf(key)])])) {
+      const i = r.indexOf('/');
+      // The Rollout that generated it is woken by enqueueOwnersOf (unless it is the echo of its own write).
+      if (r.slice(i + 1) !== owner || r.slice(0, i) !== ns) this.enqueue(r.slice(0, i), r.slice(i + 1));
+    }
   }
 
   /**
@@ -198,6 +227,10 @@ export class Controller {
     const reconciler = new Reconciler({
       rollouts: this.caches.rollouts, virtualServices: this.caches.vs, destinationRules: this.caches.dr,
       claimants: (ns, vs) => this.claims.claimingVirtualService(ns, vs).flatMap((n) => this.caches.rollouts.get(n, ns) ?? []),
+      virtualServicesNaming: (hosts) => this.vsHosts.naming(hosts).flatMap((k) => {
+        const i = k.indexOf('/');
+        return this.caches.vs.get(k.slice(i + 1), k.slice(0, i)) ?? [];
+      }),
       client: this.client,
       recorder: new EventRecorder(this.client, `${GROUP}/controller`, this.o.identity ?? `${hostname()}-${process.pid}`, log),
       router: istioRouter,

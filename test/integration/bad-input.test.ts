@@ -279,7 +279,8 @@ describe('bad input', () => {
   }, 60_000);
 
   it('holds a step for an interval longer than a timer can wait (100000h) without spinning', async () => {
-    await gitopsApply(k, rolloutManifest(NS, 'forever', withField('strategy', { steps: [10, { weight: 20, pause: '200000h' }, 100], interval: '100000h' })));
+    // Its own Service: 'owner' already steers shop's mesh traffic, and one Service has one Rollout.
+    await gitopsApply(k, rolloutManifest(NS, 'forever', withField('service.name', 'forever', withField('strategy', { steps: [10, { weight: 20, pause: '200000h' }, 100], interval: '100000h' }))));
     await eventually(async () => (await rolloutOf('forever'))?.status?.phase === 'Progressing', 'forever to start');
     await new Promise((r) => setTimeout(r, 1000));
     const before = await reconcileCount();

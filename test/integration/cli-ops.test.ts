@@ -27,10 +27,11 @@ beforeAll(async () => {
   k = testKube(cluster.kubeconfigPath);
   await createNamespace(k, NS);
   controller = await ControllerProcess.start({ kubeconfig: cluster.kubeconfigPath, args: ['--namespace', NS] });
-  const spec = (steps: unknown[]) => ({ service: { name: 'web' }, stable: { labels: { version: 'v1' } }, canary: { labels: { version: 'v2' } }, strategy: { steps, interval: '1h' } });
-  await gitopsApply(k, rolloutManifest(NS, 'gate', spec([{ weight: 0, pause: 'manual' }, 30, 100])));
-  await gitopsApply(k, rolloutManifest(NS, 'ship', spec([10, 50, 100])));
-  await gitopsApply(k, rolloutManifest(NS, 'stop', spec([10, 50, 100])));
+  // One Service per Rollout: two Rollouts of one Service are refused (Istio would apply only one VirtualService).
+  const spec = (service: string, steps: unknown[]) => ({ service: { name: service }, stable: { labels: { version: 'v1' } }, canary: { labels: { version: 'v2' } }, strategy: { steps, interval: '1h' } });
+  await gitopsApply(k, rolloutManifest(NS, 'gate', spec('gate', [{ weight: 0, pause: 'manual' }, 30, 100])));
+  await gitopsApply(k, rolloutManifest(NS, 'ship', spec('ship', [10, 50, 100])));
+  await gitopsApply(k, rolloutManifest(NS, 'stop', spec('stop', [10, 50, 100])));
   await phase('gate', 'Paused');
   await phase('ship', 'Progressing');
   await phase('stop', 'Progressing');
