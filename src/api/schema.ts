@@ -242,6 +242,7 @@ export const RolloutStatusSchema = z.object({
   canaryWeight: z.number().int().min(0).max(100).optional(),
   stableWeight: z.number().int().min(0).max(100).optional(),
   stepIndex: z.number().int().min(-1).optional(),
+  step: z.string().optional(),
   stepStartedAt: z.string().optional(),
   /** The labels traffic is routed to now; they can lag the spec while a release is held. */
   stableLabels: z.record(z.string(), z.string()).optional(),

@@ -66,7 +66,7 @@ describe('crds/rollouts.fledge.dev.yaml', () => {
     const cols = Object.fromEntries(version.additionalPrinterColumns.map((c) => [c.name, c]));
     expect(cols.Phase).toMatchObject({ type: 'string', jsonPath: '.status.phase' });
     expect(cols.Weight).toMatchObject({ type: 'integer', jsonPath: '.status.canaryWeight' });
-    expect(cols.Step).toMatchObject({ type: 'integer', jsonPath: '.status.stepIndex' });
+    expect(cols.Step).toMatchObject({ type: 'string', jsonPath: '.status.step' });
     expect(cols.Age).toMatchObject({ type: 'date', jsonPath: '.metadata.creationTimestamp' });
     const names = version.additionalPrinterColumns.map((c) => c.name);
     expect(names.indexOf('Phase')).toBeLessThan(names.indexOf('Weight'));
