@@ -84,7 +84,7 @@ export async function demoCommand(values: { tty: boolean; fast: boolean }, io: D
     const stories = demoStories(timing);
     const env = await startEnvironment({ stories, timing, workspace, cleanup, signal, log, progress: (l) => reporter.info(l) });
     runs = env.runs;
-    if (tty) reporter = new LiveView(out, { color, columns: () => io.stdout.columns ?? 100, rows: () => io.stdout.rows ?? 40 });
+    if (tty) reporter = new LiveView(io.stdout, { color });
     ticker = new Ticker(env, () => reporter.update(runs));
     cleanup.add('status polling', () => ticker?.stop());
 

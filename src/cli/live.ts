@@ -16,7 +16,7 @@ export interface LiveRollout {
   status?: RolloutStatus;
 }
 
-export interface LiveView {
+export interface RolloutView {
   rollout: LiveRollout;
   /** Undefined when the spec is invalid (the controller marks it Invalid). */
   resolved?: ResolvedRollout;
@@ -36,7 +36,7 @@ export interface LiveView {
   canarySubset: string;
 }
 
-export function viewOf(r: LiveRollout): LiveView {
+export function viewOf(r: LiveRollout): RolloutView {
   const parsed = parseRollout(r);
   const resolved = parsed.ok ? resolveRollout(parsed.rollout) : undefined;
   const st = r.status ?? {};

@@ -4,7 +4,7 @@
  */
 import type { EventsV1Event } from '@kubernetes/client-node';
 import { formatDuration } from '../api/duration.ts';
-import { scheduleText, type LiveView } from './live.ts';
+import { scheduleText, type RolloutView } from './live.ts';
 import { formatTable } from './table.ts';
 
 export interface StatusEvent { type: string; reason: string; note: string; time?: string }
@@ -16,14 +16,14 @@ export function toStatusEvents(events: readonly EventsV1Event[]): StatusEvent[] 
     .map((e) => ({ type: e.type ?? '', reason: e.reason ?? '', note: e.note ?? '', ...(time(e) ? { time: new Date(time(e)).toISOString() } : {}) }));
 }
 
-function weights(v: LiveView): string {
+function weights(v: RolloutView): string {
   const w = v.rollout.status?.canaryWeight ?? 0;
   const bar = `${'#'.repeat(Math.round((100 - w) / 5))}${'.'.repeat(Math.round(w / 5))}`;
   return `${v.stableSubset} ${100 - w} / ${v.canarySubset} ${w}  [${bar}]`;
 }
 
 /** The human view: phase, weights, step of the resolved schedule, last analysis, recent Events. */
-export function statusText(v: LiveView, events: readonly StatusEvent[], { wide = false } = {}): string {
+export function statusText(v: RolloutView, events: readonly StatusEvent[], { wide = false } = {}): string {
   const r = v.rollout;
   const st = r.status ?? {};
   const out: string[] = [];
@@ -57,7 +57,7 @@ export function statusText(v: LiveView, events: readonly StatusEvent[], { wide =
 }
 
 /** One line for a log: what `--watch` prints in a pipe each time something changes. */
-export function statusLine(v: LiveView): string {
+export function statusLine(v: RolloutView): string {
   const st = v.rollout.status ?? {};
   const w = st.canaryWeight ?? 0;
   const step = v.step ? ` step ${v.step}` : '';
@@ -66,7 +66,7 @@ export function statusLine(v: LiveView): string {
 }
 
 /** The machine-readable status (-o json|yaml): the status as stored, plus the step as people count it. */
-export function statusObject(v: LiveView, events: readonly StatusEvent[]): Record<string, unknown> {
+export function statusObject(v: RolloutView, events: readonly StatusEvent[]): Record<string, unknown> {
   const r = v.rollout;
   return {
     name: r.metadata.name,

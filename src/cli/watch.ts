@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { formatDuration } from '../api/duration.ts';
 import type { Io } from './flags.ts';
 import type { CliKube } from './kube-context.ts';
-import { viewOf, type LiveView } from './live.ts';
+import { viewOf, type RolloutView } from './live.ts';
 import { NotFoundError, getRollout, rolloutEvents } from './ops-command.ts';
 import { statusLine, statusText, type StatusEvent } from './status-view.ts';
 
@@ -25,7 +25,7 @@ export interface WatchOptions {
 }
 
 /** The verdict of a view: undefined while the release is still under way. */
-export function watchVerdict(v: LiveView): { code: 0 | 1; why: string } | undefined {
+export function watchVerdict(v: RolloutView): { code: 0 | 1; why: string } | undefined {
   if (!v.current) return undefined;
   const st = v.rollout.status ?? {};
   if (st.phase === 'Promoted') return { code: 0, why: `Promoted: 100 % on ${v.canarySubset}` };
@@ -50,7 +50,7 @@ export async function watchStatus(k: CliKube, name: string, opts: WatchOptions):
   let events: StatusEvent[] = [];
   try {
     for (let tick = 0; ; tick++) {
-      let view: LiveView | undefined;
+      let view: RolloutView | undefined;
       let problem = '';
       try {
         view = viewOf(await getRollout(k, name));
