@@ -107,14 +107,14 @@ function withTimeout<T>(p: Promise<T>): Promise<T> {
 /** The real source: the kubeconfig and API server the completed command would use. */
 export const liveSource: CompletionSource = {
   async rollouts(flags) {
-    const { connect, ROLLOUT_REF } = await import('./ops-command.ts');
-    const k = await connect(flags);
+    const { connect, ROLLOUT_REF } = await import('./ops.ts');
+    const k = connect(flags);
     const list = await withTimeout(k.client.list<{ metadata: { name: string } }>(ROLLOUT_REF, k.namespace));
     return list.items.map((r) => r.metadata.name).sort();
   },
   async namespaces(flags) {
-    const { connect } = await import('./ops-command.ts');
-    const k = await connect(flags);
+    const { connect } = await import('./ops.ts');
+    const k = connect(flags);
     const list = await withTimeout(k.client.list<{ metadata: { name: string } }>({ group: '', version: 'v1', plural: 'namespaces' }));
     return list.items.map((n) => n.metadata.name).sort();
   },

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { parseDuration } from '../api/duration.ts';
-import { UsageError } from './documents.ts';
+import { UsageError } from './usage-error.ts';
 import { examples, kubeFlags, type KubeFlags, type Outcome } from './flags.ts';
 
 /** The controller's flags as commander gives them; a new flag is one `.option()` below and one field here. */

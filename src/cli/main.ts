@@ -1,6 +1,6 @@
 import { CommanderError } from 'commander';
-import { KubeConfigError } from '../kube/kubeconfig.ts';
-import { UsageError } from './documents.ts';
+import { KubeConfigError } from '../kube/errors.ts';
+import { UsageError } from './usage-error.ts';
 import type { Io, Outcome } from './flags.ts';
 import { buildProgram } from './program.ts';
 

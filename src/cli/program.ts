@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { defineControllerCommand } from './controller-command.ts';
-import { UsageError } from './documents.ts';
+import { UsageError } from './usage-error.ts';
 import { examples, type Io, type Outcome } from './flags.ts';
 import { defineOpsCommands } from './ops-command.ts';
 

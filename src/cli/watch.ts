@@ -10,7 +10,7 @@ import { formatDuration } from '../api/duration.ts';
 import type { Io } from './flags.ts';
 import type { CliKube } from './kube-context.ts';
 import { viewOf, type RolloutView } from './live.ts';
-import { NotFoundError, getRollout, rolloutEvents } from './ops-command.ts';
+import { NotFoundError, getRollout, rolloutEvents } from './ops.ts';
 import { statusLine, statusText, type StatusEvent } from './status-view.ts';
 
 const POLL_MS = 1000;

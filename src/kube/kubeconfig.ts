@@ -9,14 +9,9 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfigError } from './errors.ts';
 
-/** No usable kubeconfig, or a context that is not in it: a user's setup, not a fault of ours. */
-export class KubeConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'KubeConfigError';
-  }
-}
+export { KubeConfigError };
 
 export interface KubeConfigOptions {
   /** A kubeconfig file (kubectl's `--kubeconfig`); it must exist. */

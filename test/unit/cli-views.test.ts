@@ -9,7 +9,7 @@ import { stepDisplay } from '../../src/api/step.ts';
 import { DIRECTIVE, complete, type CompletionSource } from '../../src/cli/completion.ts';
 import type { Outcome } from '../../src/cli/flags.ts';
 import { viewOf, type LiveRollout } from '../../src/cli/live.ts';
-import { age, listRows } from '../../src/cli/ops-command.ts';
+import { age, listRows } from '../../src/cli/ops.ts';
 import { buildProgram } from '../../src/cli/program.ts';
 import { statusLine } from '../../src/cli/status-view.ts';
 import { watchVerdict } from '../../src/cli/watch.ts';
