@@ -2,6 +2,7 @@
  * A live Rollout as the CLI shows it. Every view derives from the resolved Rollout (the schedule
  * the controller walks, `stepWeight`/`maxWeight` expanded), never from re-reading spec fields.
  */
+import { API_VERSION, KIND } from '../api/constants.ts';
 import { releaseId } from '../api/release.ts';
 import { resolveRollout, type ResolvedRollout, type ResolvedStep } from '../api/resolve.ts';
 import type { RolloutStatus } from '../api/schema.ts';
@@ -37,7 +38,8 @@ export interface RolloutView {
 }
 
 export function viewOf(r: LiveRollout): RolloutView {
-  const parsed = parseRollout(r);
+  // The spec alone: a status field this CLI does not know (a newer controller's) is no spec problem.
+  const parsed = parseRollout({ apiVersion: r.apiVersion ?? API_VERSION, kind: r.kind ?? KIND, metadata: r.metadata, spec: r.spec });
   const resolved = parsed.ok ? resolveRollout(parsed.rollout) : undefined;
   const st = r.status ?? {};
   const steps = resolved?.steps ?? [];

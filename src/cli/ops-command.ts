@@ -28,8 +28,8 @@ export function defineOpsCommands(program: Command, io: Io, outcome: Outcome): v
     .alias('ls')
     .summary('list Rollouts: phase, weight, step')
     .description('List Rollouts (rollouts.fledge.dev) with their phase, canary weight and step (counted from 1, of the schedule).')
-    .usage('[-n NAMESPACE | -A] [-o json|yaml|wide]')
-    .addOption(outputOption(['json', 'yaml', 'wide'])), { allNamespaces: true })
+    .usage('[-n NAMESPACE | -A] [-o json|yaml|wide|name]')
+    .addOption(outputOption(['json', 'yaml', 'wide', 'name'])), { allNamespaces: true })
     .addHelpText('after', examples(
       ['fledge list -A', 'every namespace'],
       ['fledge list -n shop -o wide', 'with release, subsets and message'],

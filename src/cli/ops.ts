@@ -158,6 +158,11 @@ export async function listCommand(k: CliKube, o: KubeFlags & { output?: string }
     out(o.output === 'json' ? JSON.stringify(doc, null, 4) : stringify(doc, { lineWidth: 0 }).trimEnd());
     return 0;
   }
+  if (o.output === 'name') {
+    // kubectl's -o name: RESOURCE.GROUP/NAME, one a line, for xargs and scripts.
+    for (const r of items) out(`rollout.${GROUP}/${r.metadata.name}`);
+    return 0;
+  }
   if (items.length === 0) {
     err(o.allNamespaces ? 'No resources found' : `No resources found in ${k.namespace} namespace.`);
     return 0;

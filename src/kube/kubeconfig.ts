@@ -22,6 +22,8 @@ export interface KubeConfigOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
 export const NO_KUBECONFIG = 'no kubeconfig found; set KUBECONFIG or --kubeconfig';
 
 export function loadKubeConfig(opts: KubeConfigOptions = {}): KubeConfig {
@@ -38,9 +40,10 @@ export function loadKubeConfig(opts: KubeConfigOptions = {}): KubeConfig {
     for (const f of files.slice(1)) {
       const more = new KubeConfig();
       load(more, f);
-      kc.mergeConfig(more, true);
+      merge(kc, more);
     }
-  } else if (env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT) {
+  } else if (env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT && existsSync(SERVICE_ACCOUNT_TOKEN)) {
+    // As client-go's rest.InClusterConfig: the Service's address and a mounted token.
     kc.loadFromCluster();
   } else {
     throw new KubeConfigError(NO_KUBECONFIG);
@@ -55,6 +58,17 @@ export function loadKubeConfig(opts: KubeConfigOptions = {}): KubeConfig {
       : `the kubeconfig has no current context; pass --context (contexts: ${names.join(', ')})`);
   }
   return kc;
+}
+
+/**
+ * kubectl's merge of $KUBECONFIG files: the first file to define a name wins, and the first
+ * current-context set wins (client-node's mergeConfig throws on a name defined twice instead).
+ */
+function merge(kc: KubeConfig, more: KubeConfig): void {
+  for (const c of more.clusters) if (!kc.clusters.some((x) => x.name === c.name)) kc.addCluster(c);
+  for (const u of more.users) if (!kc.users.some((x) => x.name === u.name)) kc.addUser(u);
+  for (const c of more.contexts) if (!kc.contexts.some((x) => x.name === c.name)) kc.addContext(c);
+  if (!kc.getCurrentContext() && more.getCurrentContext()) kc.setCurrentContext(more.getCurrentContext());
 }
 
 function load(kc: KubeConfig, file: string): void {

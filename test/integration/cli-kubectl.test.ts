@@ -74,6 +74,7 @@ describe('output formats', () => {
     const wide = fledge('list', '-n', NS, '-o', 'wide');
     expect(wide.stdout).toMatch(/^NAME\s+PHASE\s+WEIGHT\s+STEP\s+AGE\s+RELEASE\s+STABLE\s+CANARY\s+MESSAGE$/m);
     expect(wide.stdout).toMatch(/^steady\s+Progressing\s+20\s+1\/4\s+\S+\s+[0-9a-f]{10}\s+stable\s+canary\s/m);
+    expect(lines(fledge('list', '-n', NS, '-o', 'name').stdout)).toEqual(['rollout.fledge.dev/gate', 'rollout.fledge.dev/steady']);
   });
 
   it('status -o yaml and -o json give the status, the step and the schedule', () => {

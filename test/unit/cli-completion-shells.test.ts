@@ -28,7 +28,7 @@ describe('bash', () => {
 
   it.each<[string[], string[]]>([
     [['fledge', 'sta'], ['status']],
-    [['fledge', 'list', '-o', ''], ['json', 'yaml', 'wide']],
+    [['fledge', 'list', '-o', ''], ['json', 'yaml', 'wide', 'name']],
     [['fledge', 'completion', 'z'], ['zsh']],
     [['fledge', 'status', '--ti'], ['--timeout']],
   ])('%j completes to %j', (words, expected) => {

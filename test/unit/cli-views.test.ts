@@ -108,7 +108,7 @@ describe('complete', () => {
     [['help', 're'], ['render', 'resume', 'retry']],
     [['status', 'c'], ['cart', 'checkout']],
     [['status', 'web', ''], []],
-    [['list', '-o', ''], ['json', 'yaml', 'wide']],
+    [['list', '-o', ''], ['json', 'yaml', 'wide', 'name']],
     [['status', 'web', '--output=y'], ['--output=yaml']],
     [['list', '--context', 'p'], ['prod']],
     [['pause', '-n', ''], ['default', 'shop']],
