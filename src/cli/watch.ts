@@ -14,6 +14,8 @@ import { NotFoundError, getRollout, rolloutEvents } from './ops.ts';
 import { statusLine, statusText, type StatusEvent } from './status-view.ts';
 
 const POLL_MS = 1000;
+/** A duration to the second: a clock that ticks once a second shows no milliseconds. */
+const seconds = (ms: number) => formatDuration(Math.round(ms / 1000) * 1000);
 const EVENTS_EVERY = 3;
 
 export interface WatchOptions {
@@ -29,7 +31,7 @@ export function watchVerdict(v: RolloutView): { code: 0 | 1; why: string } | und
   if (!v.current) return undefined;
   const st = v.rollout.status ?? {};
   if (st.phase === 'Promoted') return { code: 0, why: `Promoted: 100 % on ${v.canarySubset}` };
-  if (st.phase === 'RolledBack') return { code: 1, why: `RolledBack: 100 % on ${v.stableSubset}${st.message ? `: ${st.message}` : ''}` };
+  if (st.phase === 'RolledBack') return { code: 1, why: `RolledBack: 100 % on ${v.stableSubset}${st.message ? `: ${st.message.replace(/^rolled back: /, '')}` : ''}` };
   if (st.phase === 'Invalid') return { code: 1, why: `Invalid: ${st.message ?? 'the spec is invalid'}` };
   return undefined;
 }
@@ -42,7 +44,9 @@ export async function watchStatus(k: CliKube, name: string, opts: WatchOptions):
   const deadline = opts.timeoutMs === undefined ? Infinity : began + opts.timeoutMs;
   const stop = new AbortController();
   const onSigint = () => stop.abort();
-  process.once('SIGINT', onSigint);
+  // on, not once: a once listener is gone by the time signal-exit (log-update's cursor restorer)
+  // counts the listeners, and it would then kill the process with the signal.
+  process.on('SIGINT', onSigint);
   const { createLogUpdate } = tty ? await import('log-update') : { createLogUpdate: undefined };
   const frame = createLogUpdate?.(stream, { showCursor: false });
   const stamp = () => new Date().toTimeString().slice(0, 8);
@@ -54,7 +58,8 @@ export async function watchStatus(k: CliKube, name: string, opts: WatchOptions):
       let problem = '';
       try {
         view = viewOf(await getRollout(k, name));
-        if (tick % EVENTS_EVERY === 0) events = await rolloutEvents(k, name);
+        // The last frame shows the Event of the ending too.
+        if (tick % EVENTS_EVERY === 0 || watchVerdict(view)) events = await rolloutEvents(k, name);
       } catch (e) {
         if (e instanceof NotFoundError) throw e;
         // An API server that blinks is no verdict: say so, keep trying until the deadline.
@@ -63,7 +68,7 @@ export async function watchStatus(k: CliKube, name: string, opts: WatchOptions):
       const verdict = view ? watchVerdict(view) : undefined;
       const left = deadline - Date.now();
       if (frame) {
-        const footer = verdict ? '' : `\n\n${problem ? `${problem}\n` : ''}Watching ${id} (${formatDuration(Date.now() - began)}${Number.isFinite(left) ? `, timeout in ${formatDuration(Math.max(0, left))}` : ''}); Ctrl-C stops watching, not the release.`;
+        const footer = verdict ? '' : `\n\n${problem ? `${problem}\n` : ''}Watching ${id} (${seconds(Date.now() - began)}${Number.isFinite(left) ? `, timeout in ${seconds(Math.max(0, left))}` : ''}); Ctrl-C stops watching, not the release.`;
         frame(`${view ? statusText(view, events, { wide: opts.wide === true }) : ''}${footer}`);
       } else {
         const line = view ? statusLine(view) : problem;

@@ -4,7 +4,7 @@
  * kubectl plugin completion with live Rollout names, `status --watch --timeout` as a CI gate, and
  * what `resume` says about a release that has ended.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -196,6 +196,17 @@ describe('status --watch --timeout: the CI gate', () => {
     const r = fledge('status', 'gate', '-n', NS, '--timeout', '2s');
     expect(r.code).toBe(1);
     expect(lines(r.stderr)).toEqual([`Rollout ${NS}/gate: timed out after 2s while Paused at step 1/2`]);
+  });
+
+  it('Ctrl-C stops watching, not the release: exit 130', async () => {
+    const child = spawn(process.execPath, [join(REPO, 'bin', 'fledge.js'), 'status', 'gate', '-n', NS, '--kubeconfig', cluster.kubeconfigPath, '--watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr.trim()).toBe(`Rollout ${NS}/gate: stopped watching (the release goes on)`);
   });
 
   it('refuses a timeout that is not a duration, as a usage error', () => {
