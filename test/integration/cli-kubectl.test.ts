@@ -13,7 +13,7 @@ import type { LocalCluster } from '../../src/devenv/cluster.ts';
 import { cliTestFiles, fledge as run, fledgeAsync, lines } from '../support/cli.ts';
 import { startTestCluster } from '../support/cluster.ts';
 import { ControllerProcess } from '../support/controller-process.ts';
-import { ROLLOUTS, createNamespace, getObject, gitopsApply, rolloutManifest, testKube, waitForPhase, type TestKube } from '../support/kube.ts';
+import { ROLLOUTS, createNamespace, eventually, getObject, gitopsApply, rolloutManifest, testKube, waitForPhase, type TestKube } from '../support/kube.ts';
 
 let cluster: LocalCluster;
 let k: TestKube;
@@ -81,6 +81,17 @@ describe('output formats', () => {
     const y = parse(execJson(['status', 'steady', '-n', NS, '-o', 'yaml'])) as { step: string; steps: number[]; status: { phase: string } };
     expect(y).toMatchObject({ step: '1/4', steps: [20, 40, 60, 80], status: { phase: 'Progressing' } });
     expect(JSON.parse(execJson(['status', 'steady', '-n', NS, '-o', 'json']))).toEqual(y);
+  });
+
+  it('status -o wide adds the conditions and every Event with its time', async () => {
+    // Events are written beside the status, not with it: wait for the first.
+    const wide = await eventually(async () => {
+      const out = execJson(['status', 'steady', '-n', NS, '-o', 'wide']);
+      return out.includes('RolloutStarted') ? out : undefined;
+    }, 'the RolloutStarted Event');
+    expect(wide).toMatch(/^Conditions:\nTYPE\s+STATUS\s+REASON\s+SINCE\s+MESSAGE$/m);
+    expect(wide).toMatch(/^Ready\s+True\s+Progressing\s/m);
+    expect(wide).toMatch(/^Normal\s+RolloutStarted\s+\d{4}-\d\d-\d\dT[\d:.]+Z\s+step 1\/4/m);
   });
 
   it('refuses an unknown format as a usage error', () => {
