@@ -141,6 +141,16 @@ describe('crds/rollouts.fledge.dev.yaml', () => {
     });
   });
 
+  it('gives every spec and status field a description, for kubectl explain', () => {
+    const fields = nodes.filter(([path]) => /^\.(spec|status)(\.|$)/.test(path) && !path.includes('[]') && !path.includes('{}') && !path.includes('<'));
+    expect(fields.length).toBeGreaterThan(40);
+    const bare = fields.filter(([, n]) => typeof n.description !== 'string' || n.description.length < 10)
+      .map(([p]) => p)
+      // Inside lastAnalysis and conditions the types speak for themselves (metav1.Condition, the judge's result).
+      .filter((p) => !/^\.status\.(lastAnalysis|conditions)\./.test(p));
+    expect(bare).toEqual([]);
+  });
+
   it('describes every field the seed examples use (nothing of theirs would be pruned)', () => {
     const byPath = Object.fromEntries(nodes);
     /** Paths of leaves and objects in a value, in the walk's notation, stopping at unpruned nodes. */
