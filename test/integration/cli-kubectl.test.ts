@@ -176,6 +176,17 @@ describe('completion with live Rollout names', () => {
     expect(lines(r.stdout)).toEqual(['gate', 'steady', ':4']);
   });
 
+  it.skipIf(!existsSync('/usr/bin/kubectl'))('kubectl itself completes `kubectl fledge status` through it (skipped where kubectl is not installed)', () => {
+    const bin = join(dir, 'plugin-bin');
+    mkdirSync(bin, { recursive: true });
+    for (const [name, script] of [['kubectl-fledge', 'fledge.js'], ['kubectl_complete-fledge', 'kubectl_complete-fledge.js']] as const) {
+      writeFileSync(join(bin, name), `#!/bin/sh\nexec "${process.execPath}" "${join(REPO, 'bin', script)}" "$@"\n`, { mode: 0o755 });
+    }
+    const r = spawnSync('kubectl', ['__complete', 'fledge', 'status', '-n', NS, '--kubeconfig', cluster.kubeconfigPath, 'st'], { env: { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` }, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(lines(r.stdout)).toEqual(['steady', ':4']);
+  });
+
   it('completes --context from the kubeconfig and -o from the formats', () => {
     expect(lines(run(['__complete', 'list', '--kubeconfig', cluster.kubeconfigPath, '--context', '']).stdout)).toEqual(['admin@fledge-local', ':4']);
     expect(lines(run(['__complete', 'status', 'x', '-o', '']).stdout)).toEqual(['json', 'yaml', 'wide', ':4']);
