@@ -24,6 +24,8 @@ import { Reconciler, isStaleWrite, type RolloutObject } from './reconciler.ts';
 export interface ControllerOptions {
   log: Logger;
   kubeconfig?: string;
+  /** A context of the kubeconfig other than its current one. */
+  context?: string;
   /** Watch one namespace only; needs no cluster-wide permissions. */
   namespace?: string;
   workers?: number;
@@ -68,7 +70,7 @@ export class Controller {
 
   constructor(opts: ControllerOptions) {
     this.o = opts;
-    const kc = loadKubeConfig(opts.kubeconfig);
+    const kc = loadKubeConfig({ file: opts.kubeconfig, context: opts.context });
     this.client = new KubeClient(kc, { fieldManager: FIELD_MANAGER, qps: opts.qps ?? 500, burst: opts.burst ?? 1000 });
     this.client.onRequest = (verb, resource) => this.metrics.apiRequests.inc({ verb, resource });
     this.client.onThrottled = (verb, resource, status, waitMs) => {

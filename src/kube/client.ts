@@ -39,12 +39,7 @@ export type RequestCounter = (verb: string, resource: string) => void;
 /** Told each time a throttled request is about to be retried, with the wait before it. */
 export type ThrottleObserver = (verb: string, resource: string, status: number, waitMs: number) => void;
 
-export function loadKubeConfig(file?: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (file) kc.loadFromFile(file);
-  else kc.loadFromDefault();
-  return kc;
-}
+export { loadKubeConfig } from './kubeconfig.ts';
 
 /**
  * Every request the controller makes goes through here: rate limited, counted, and with API

@@ -9,6 +9,7 @@ import { releaseId } from '../api/release.ts';
 import type { OperatorRequests } from '../api/requests.ts';
 import type { ResolvedRollout } from '../api/resolve.ts';
 import type { AnalysisResult, Labels, Phase, RolloutStatus } from '../api/schema.ts';
+import { stepDisplay } from '../api/step.ts';
 import { sameLabels } from '../api/validate.ts';
 import { elapsedMs, holdMs, msUntilCheck, stepClock } from './clock.ts';
 import { isHeld } from './invalid.ts';
@@ -304,6 +305,7 @@ function finish(ctx: Ctx, prev: Status, st: Status): Status {
     phase,
     observedGeneration: g,
     stableWeight: 100 - (st.canaryWeight ?? 0),
+    step: stepDisplay(st.stepIndex, r.steps.length) || undefined,
     conditions,
   };
   // Undefined members would survive JSON round trips as absent anyway; drop them so that equal

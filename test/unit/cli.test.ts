@@ -247,10 +247,11 @@ describe('fledge', () => {
     expect(run.stdout.trim()).toBe(version);
   });
 
-  it.each([['frobnicate'], ['--frobnicate'], ['Render']])('unknown command %s exits 2', (cmd) => {
+  it.each([['frobnicate', 'command'], ['--frobnicate', 'option'], ['Render', 'command']])('unknown %s exits 2, naming it', (cmd, what) => {
     const run = fledge([cmd]);
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain(`unknown command "${cmd}"`);
+    expect(run.stderr).toContain(`fledge: unknown ${what} '${cmd}'`);
+    expect(run.stderr).toContain("Run 'fledge --help' for usage.");
     expect(run.stdout).toBe('');
     expectNoStackTrace(run);
   });
@@ -258,9 +259,10 @@ describe('fledge', () => {
   it('without a command prints usage and exits 2; --help exits 0', () => {
     const none = fledge([]);
     expect(none.code).toBe(2);
-    expect(none.stdout).toContain('Usage:');
+    expect(none.stderr).toContain('Usage: fledge COMMAND');
     const help = fledge(['--help']);
     expect(help.code).toBe(0);
-    expect(help.stdout).toContain('fledge render -f FILE');
+    expect(help.stdout).toContain('Usage: fledge COMMAND');
+    expect(help.stdout).toMatch(/^ {2}render\b/m);
   });
 });
