@@ -243,7 +243,7 @@ function checkHosts(hosts: readonly string[], gateways: readonly string[] | unde
     } else if (svc >= 0 && (svc !== 2 || parts[0]!.includes('*'))) {
       add(at, 'a cluster host must be name.namespace.svc.<cluster domain>, of this namespace');
     } else if (onMesh && parts.length === 2 && parts[1] !== namespace) {
-      add(at, `on the mesh ${host} names Service "${parts[0]}" of namespace "${parts[1]}" (Kubernetes DNS and Istio's sidecars read name.namespace so); a Rollout in "${namespace}" may route only its own namespace`);
+      add(at, `on the mesh ${host} names Service "${parts[0]}" of namespace "${parts[1]}" (Kubernetes DNS and Istio's sidecars read name.namespace so); a Rollout in "${namespace}" may route only its own namespace (an external name of two labels can be bound to a Gateway only)`);
     }
   });
 }
