@@ -222,9 +222,13 @@ function checkSlowRequestsMetrics(spec: RolloutSpec, add: Add): void {
 
 /**
  * A VirtualService's hosts decide whose traffic it steers, mesh-wide: like spec.service.name, a
- * host naming a Service of another namespace (`name.ns.svc...`) is refused, and so is a wildcard
- * that covers Services of the mesh (`*`, `*.svc.cluster.local`, ...) on a VirtualService that
- * applies to the mesh. External hosts (`shop.example.com`) on a Gateway stay allowed.
+ * host naming a Service of another namespace (`name.ns.svc...`) is refused. On the mesh, so is
+ * every wildcard (the cluster domain is not known offline: `*.cluster.local`, or `*.corp` for a
+ * cluster domain `corp`, covers every Service, and any wildcard covers other workloads' external
+ * names) and a two-label `name.ns` of another namespace (inside the mesh that is the Service's
+ * name: Kubernetes DNS search paths, and the domains Istio's sidecars answer for it).
+ * External hosts (`shop.example.com`) stay allowed, and wildcards on a Gateway only: a Gateway's
+ * own `hosts` (namespace/host) say which namespaces may bind which names to it.
  */
 function checkHosts(hosts: readonly string[], gateways: readonly string[] | undefined, namespace: string, add: Add): void {
   const onMesh = gateways === undefined || gateways.length === 0 || gateways.includes('mesh');
@@ -232,12 +236,14 @@ function checkHosts(hosts: readonly string[], gateways: readonly string[] | unde
     const at = `spec.trafficRouting.virtualService.hosts[${i}]`;
     const parts = host.toLowerCase().split('.');
     const svc = parts.indexOf('svc');
-    if (host.startsWith('*') && onMesh && (host === '*' || svc >= 0 || parts.length <= 2)) {
-      add(at, `the wildcard ${host} would steer other Services' traffic in the whole mesh; name this Service's host`);
+    if (host.startsWith('*') && onMesh) {
+      add(at, `the wildcard ${host} on the mesh would steer other Services' traffic (with the cluster domain, *.cluster.local is every Service); name this Service's host, or bind wildcards to a Gateway only`);
     } else if (svc === 2 && parts[1] !== namespace) {
       add(at, `names a Service in namespace "${parts[1]}"; a Rollout in "${namespace}" may route only its own namespace`);
     } else if (svc >= 0 && (svc !== 2 || parts[0]!.includes('*'))) {
       add(at, 'a cluster host must be name.namespace.svc.<cluster domain>, of this namespace');
+    } else if (onMesh && parts.length === 2 && parts[1] !== namespace) {
+      add(at, `on the mesh ${host} names Service "${parts[0]}" of namespace "${parts[1]}" (Kubernetes DNS and Istio's sidecars read name.namespace so); a Rollout in "${namespace}" may route only its own namespace (an external name of two labels can be bound to a Gateway only)`);
     }
   });
 }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CredentialsError, fileCredentials } from './credentials.ts';
-import { PrometheusProvider, POST_THRESHOLD, parseSampleValue, type PrometheusProviderOptions } from './prometheus.ts';
+import { BODY_MAX_BYTES, PrometheusProvider, POST_THRESHOLD, parseSampleValue, type PrometheusProviderOptions } from './prometheus.ts';
 import { MetricsError, MultipleSeriesError, NoDataError, QueryError, UnavailableError } from './provider.ts';
 import { rejection } from '../../test/support/rejection.ts';
 
@@ -361,6 +361,43 @@ describe('no reflection of what a server answers', () => {
     expect(err.message).toContain(`l0="${'v'.repeat(100)}..."`);
     expect(err.message).toContain('... 2 more}');
     expect(err.message.length).toBeLessThan(2000);
+  });
+
+  it(`stops reading an answer past ${BODY_MAX_BYTES / 1024 / 1024} MiB: a server cannot fill the controller's memory`, async () => {
+    // Streamed without Content-Length, as a server that means harm would; 128 MiB on offer.
+    const chunk = Buffer.alloc(1024 * 1024, ' ');
+    let written = 0;
+    let closed!: () => void;
+    const gone = new Promise<void>((resolve) => { closed = resolve; });
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.on('close', closed);
+      const pump = () => {
+        while (written < 128 && !res.destroyed) {
+          written++;
+          if (!res.write(chunk)) { res.once('drain', pump); return; }
+        }
+        res.end();
+      };
+      pump();
+    };
+    const err = await rejection(provider({ timeoutMs: 60_000 }).query('x'));
+    expect(err).toBeInstanceOf(UnavailableError);
+    expect(err.message).toMatch(/answered HTTP 200 OK \(application\/json\) with more than 16 MiB, which no instant query of Fledge's needs: not read$/);
+    expect(seen).toHaveLength(1); // not retried
+    await gone;
+    // The client hung up: the server got to write little beyond the bound (socket buffers).
+    expect(written).toBeLessThan(64);
+  });
+
+  it('refuses an answer whose Content-Length is past the bound without reading it', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(BODY_MAX_BYTES + 1) });
+      res.write('{"status":"success"');
+    };
+    const err = await rejection(provider().query('x'));
+    expect(err).toBeInstanceOf(UnavailableError);
+    expect(err.message).toContain('with more than 16 MiB');
   });
 
   it('quotes Prometheus\'s own error, on one line and cut at 500 characters', async () => {

@@ -12,6 +12,7 @@
  *   Prometheus accepts too, so long user queries do not hit URL length limits of proxies.
  * - Redirects are never followed: the configured address is the only one ever asked (a provider
  *   or allowed address could otherwise send the controller, and its credentials, elsewhere).
+ * - An answer is read up to BODY_MAX_BYTES (after decompression) and dropped past it.
  * - Credentials are read once per query() (so a rotated mounted Secret is picked up), never
  *   logged, and redacted from every error message in case a proxy echoes them back.
  */
@@ -50,6 +51,12 @@ export const POST_THRESHOLD = 2000;
 export const DEFAULT_RETRIES = 2;
 /** Backoff before retry n: 200 ms, then 1 s (capped there for more retries). */
 const BACKOFF = { minTimeout: 200, factor: 5, maxTimeout: 1000 } as const;
+/**
+ * The largest answer read, after decompression. Fledge's queries give a handful of series (the
+ * traffic query: a few dozen histogram buckets, some kB); without a bound a server on an allowed
+ * address could stream gigabytes into the controller's memory, which all namespaces share.
+ */
+export const BODY_MAX_BYTES = 16 * 1024 * 1024;
 /** Prometheus's own error messages are short; a longer one is cut here. */
 const ERROR_MAX = 500;
 /** The errorType values of Prometheus's HTTP API (web/api/v1/api.go). */
@@ -176,20 +183,24 @@ export class PrometheusProvider implements MetricsProvider {
 
     let status: number;
     let contentType: string;
-    let text: string;
+    let text: string | undefined;
     try {
       const res = post
         ? await doFetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' }, body: form, signal, redirect: 'manual' })
         : await doFetch(`${url}?${form}`, { method: 'GET', headers, signal, redirect: 'manual' });
       status = res.status;
       contentType = res.headers.get('content-type') ?? '';
-      text = await res.text();
+      text = await boundedText(res, BODY_MAX_BYTES);
     } catch (err) {
       if (opts.signal?.aborted) throw opts.signal.reason; // p-retry rejects with the reason anyway
       if (timeout.aborted) {
         throw new UnavailableError(`Prometheus at ${this.address} did not answer within ${this.#timeoutMs} ms`, { transient: true });
       }
       throw new UnavailableError(redact(`cannot reach Prometheus at ${this.address}: ${networkReason(err)}`), { transient: true });
+    }
+    if (text === undefined) {
+      const what = `HTTP ${status}${STATUS_CODES[status] ? ` ${STATUS_CODES[status]}` : ''} (${mediaType(contentType)})`;
+      throw new AbortError(new UnavailableError(`Prometheus at ${this.address} answered ${what} with more than ${BODY_MAX_BYTES / 1024 / 1024} MiB, which no instant query of Fledge's needs: not read`, { status, transient: false }));
     }
     return this.#interpret(status, contentType, text, redact);
   }
@@ -287,6 +298,32 @@ function prometheusBody(contentType: string, text: string): ApiBody | undefined 
   if (body.status === 'success') return typeof body.data === 'object' && body.data !== null ? body : undefined;
   if (body.status === 'error' && typeof body.errorType === 'string' && ERROR_TYPES.has(body.errorType) && typeof body.error === 'string') return body;
   return undefined;
+}
+
+/**
+ * The body as text, or undefined (and the rest cancelled, the connection dropped) once it is
+ * longer than `max` bytes, or says in Content-Length that it will be.
+ */
+async function boundedText(res: Response, max: number): Promise<string | undefined> {
+  if (Number(res.headers.get('content-length') ?? 0) > max) {
+    await res.body?.cancel().catch(() => undefined);
+    return undefined;
+  }
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks));
 }
 
 /** The media type of a Content-Type header, if it looks like one; never other header text. */

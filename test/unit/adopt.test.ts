@@ -214,6 +214,23 @@ describe('selectRoutes', () => {
     expect(selectRoutes(rollout(opts), virtualService(http))).toEqual({ indexes, problems: [] });
   });
 
+  it('steers only its own Service: web of another namespace, in every spelling and case, with the same subset names, is left alone', () => {
+    const to = (name: string, host: string): Route => ({ name, route: [d('v1', 100, { host }), d('v2', 0, { host })] });
+    const theirs = ['web.other', 'web.other.svc', 'web.other.svc.cluster.local', 'WEB.Other.svc.cluster.local', 'web.other.svc.cluster.local.'];
+    const vs = virtualService([...theirs.map((h, i) => to(`theirs-${i}`, h)), to('mine', 'Web.Default.svc.cluster.local.')]);
+    expect(selectRoutes(rollout(), vs)).toEqual({ indexes: [theirs.length], problems: [] });
+    const after = applyPatch(vs, weightPatch(rollout(), vs, [theirs.length], 50));
+    expect(httpOf(after).map((route) => route.route!.map((x) => x.weight))).toEqual([...theirs.map(() => [100, 0]), [50, 50]]);
+    // Named, another namespace's route is refused: it sends to another Service.
+    const named = selectRoutes(rollout({ routes: ['theirs-0'] }), vs);
+    expect(named.indexes).toEqual([0]);
+    expect(named.problems.map((x) => x.message)).toEqual([
+      'route "theirs-0" of VirtualService web does not send to subset v1 of Service web; add {destination: {host: web, subset: v1}, weight: 0}',
+      'route "theirs-0" of VirtualService web does not send to subset v2 of Service web; add {destination: {host: web, subset: v2}, weight: 0}',
+      'route "theirs-0" of VirtualService web also sends to web.other/v1, web.other/v2; Fledge splits a route between subsets v1 and v2 of Service web only',
+    ]);
+  });
+
   it.each(ADOPTED.map((n) => [n] as const))('selects the weighted route of the %s seed, with no problem', (name) => {
     const { r, vs } = adopted(name);
     expect(selectRoutes(r, vs)).toEqual({ indexes: [0], problems: [] });

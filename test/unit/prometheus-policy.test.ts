@@ -69,6 +69,44 @@ describe('choosePrometheus', () => {
   });
 });
 
+describe('choosePrometheus against URL tricks', () => {
+  // An allowed address with a path: the prefix a trick would try to escape or extend.
+  const TRICKS: PrometheusPolicy = { ...POLICY, allowedAddresses: ['http://prom.x:9090/base'] };
+  // What the controller then queries is the chosen provider's own address or this normalized
+  // form, never the Rollout's text: a trick either lands on exactly an allowed target or is refused.
+  it.each<[string, string, unknown]>([
+    ['upper case, a port with a leading zero, a trailing slash', 'HTTP://PROM.X:09090/base/', { address: 'http://prom.x:9090/base' }],
+    ['a dot segment below the allowed path', 'http://prom.x:9090/base/.', { address: 'http://prom.x:9090/base' }],
+    ['a percent-encoded dot segment', 'http://prom.x:9090/base/%2e', { address: 'http://prom.x:9090/base' }],
+    ['a backslash for the slash', 'http:\\prom.x:9090\\base', { address: 'http://prom.x:9090/base' }],
+    ['a fullwidth letter in the host (IDNA maps it)', 'http://ｐrom.x:9090/base', { address: 'http://prom.x:9090/base' }],
+    ['a provider\'s address with its default port', 'https://thanos.example.com:443/prom', { provider: 'thanos' }],
+  ])('%s: %s is the allowed target itself', (_what, address, expected) => {
+    expect(choosePrometheus({ address }, 'shop', TRICKS)).toEqual(expected);
+  });
+
+  it.each([
+    ['../ out of the allowed path', 'http://prom.x:9090/base/../admin'],
+    ['percent-encoded ../ out of the allowed path', 'http://prom.x:9090/base/.%2e/admin'],
+    ['encoded slashes (another path to the server)', 'http://prom.x:9090/base%2f..%2fadmin'],
+    ['a path below the allowed one', 'http://prom.x:9090/base/api/v1/admin'],
+    ['a path that only starts like it', 'http://prom.x:9090/basement'],
+    ['another case of the path', 'http://prom.x:9090/BASE'],
+    ['a trailing dot on the host', 'http://prom.x.:9090/base'],
+    ['userinfo before the allowed host', 'http://evil@prom.x:9090/base'],
+    ['the allowed host as userinfo', 'http://prom.x:9090@127.0.0.1/base'],
+    ['a backslash before @', 'http://127.0.0.1\\@prom.x:9090/base'],
+    ['a query string', 'http://prom.x:9090/base?x=/base'],
+    ['a fragment', 'http://prom.x:9090/base#/base'],
+    ['an IPv6 loopback', 'http://[::1]:9090/base'],
+    ['an IPv4-mapped IPv6 loopback', 'http://[::ffff:127.0.0.1]:9090/base'],
+    ['a CR LF in the path', 'http://prom.x:9090/base%0d%0aHost:%20evil'],
+    ['a namespaced provider\'s address with its default port, from another namespace', 'http://prometheus.team-a:9090/'],
+  ])('%s (%s) is refused', (_what, address) => {
+    expect(choosePrometheus({ address }, 'shop', TRICKS)).toHaveProperty('problem.path', 'spec.analysis.prometheus.address');
+  });
+});
+
 describe('prometheusProblems', () => {
   const spec = (analysis: Record<string, unknown>): RolloutSpec => ({ ...minimalRollout().spec, analysis } as RolloutSpec);
 

@@ -94,6 +94,10 @@ describe('parseRollout accepts', () => {
     ['a Prometheus block with only a timeout', (r) => { r.spec.analysis = { prometheus: { timeout: '2s' }, metrics: [metric()] }; }],
     ['an empty analysis (the comparison, from the default provider)', (r) => { r.spec.analysis = {}; }],
     ['a Prometheus timeout of exactly 1s', (r) => { r.spec.analysis = { prometheus: { ...PROM, timeout: '1s' } }; }],
+    // hosts: the Service's own spellings on the mesh; external names and wildcards on a Gateway
+    ['the Service as name.namespace of its own namespace on the mesh', (r) => { r.spec.trafficRouting = { virtualService: { hosts: ['web.default', 'web.default.svc.cluster.local'] } }; }],
+    ['an external host beside the Service on the mesh and a Gateway', (r) => { r.spec.trafficRouting = { virtualService: { hosts: ['web.example.com', 'web'], gateways: ['istio-system/public', 'mesh'] } }; }],
+    ['a wildcard and a two-label name on a Gateway only', (r) => { r.spec.trafficRouting = { virtualService: { hosts: ['*.example.com', 'example.org'], gateways: ['istio-system/public'] } }; }],
     ['an unknown field in metadata (labels, creationTimestamp...)', (r) => { r.metadata.creationTimestamp = '2024-01-01T00:00:00Z'; r.metadata.uid = 'abc'; }],
   ];
   it.each(valid)('%s', (_name, mutate) => {
@@ -239,12 +243,24 @@ const invalid: [string, Mutate, string, string][] = [
   ['missing spec.strategy', (r) => { delete r.spec.strategy; }, 'spec.strategy', 'is required'],
   ['missing spec.canary', (r) => { delete r.spec.canary; }, 'spec.canary', 'is required'],
   ['missing spec', (r) => { delete r.spec; }, 'spec', 'is required'],
+  // hosts on the mesh steer every sidecar's calls to them: only this namespace's Services
+  ['the wildcard *.cluster.local on the mesh (every Service of the cluster domain)', withHosts(['*.cluster.local']), 'spec.trafficRouting.virtualService.hosts[0]', 'every Service'],
+  ['a wildcard of a custom cluster domain on the mesh', withHosts(['*.corp.example'], ['mesh', 'istio-system/public']), 'spec.trafficRouting.virtualService.hosts[0]', 'on the mesh would steer'],
+  ['an external wildcard on the mesh', withHosts(['*.example.com']), 'spec.trafficRouting.virtualService.hosts[0]', 'bind wildcards to a Gateway only'],
+  ['name.namespace of another namespace on the mesh', withHosts(['payments.other']), 'spec.trafficRouting.virtualService.hosts[0]', 'namespace "other"'],
+  ['NAME.NAMESPACE of another namespace on the mesh, upper case', withHosts(['Payments.Other'], ['mesh']), 'spec.trafficRouting.virtualService.hosts[0]', 'namespace "other"'],
+  ['name.namespace.svc of another namespace, upper case', withHosts(['PAYMENTS.OTHER.SVC.CLUSTER.LOCAL'], ['istio-system/public']), 'spec.trafficRouting.virtualService.hosts[0]', 'namespace "other"'],
   // the object itself
   ['a wrong apiVersion', (r) => { r.apiVersion = 'fledge.dev/v1'; }, 'apiVersion', 'must be fledge.dev/v1alpha1'],
   ['a wrong kind', (r) => { r.kind = 'Deployment'; }, 'kind', 'must be Rollout'],
   ['missing metadata', (r) => { delete r.metadata; }, 'metadata', 'is required'],
   ['an upper-case name', (r) => { r.metadata.name = 'Web'; }, 'metadata.name', 'lowercase'],
 ];
+
+/** A mutation setting the generated VirtualService's hosts (and gateways). */
+function withHosts(hosts: string[], gateways?: string[]): Mutate {
+  return (r) => { r.spec.trafficRouting = { virtualService: { hosts, ...(gateways ? { gateways } : {}) } }; };
+}
 
 describe('parseRollout refuses', () => {
   it('with at least 30 cases in the table', () => {
