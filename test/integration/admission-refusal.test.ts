@@ -114,6 +114,7 @@ describe('a routing write refused by an admission policy', () => {
     await k.objects.delete(policy);
     const promoted = await waitForPhase(k, NS, 'web', 'Promoted', 120_000, 250);
     expect(ready(promoted)).toMatchObject({ status: 'True', reason: 'Promoted' });
+    await eventually(async () => weightsOf((await vsOf())!).canary === 100, 'the VirtualService at 100 %', 30_000, 100);
     expect(weightsOf((await vsOf())!)).toEqual({ stable: 0, canary: 100 });
   }, 240_000);
 });

@@ -7,8 +7,8 @@ import type { LocalCluster } from '../../src/devenv/cluster.ts';
 import { startTestCluster } from '../support/cluster.ts';
 import { ControllerProcess } from '../support/controller-process.ts';
 import {
-  ROLLOUTS, VIRTUAL_SERVICES, createNamespace, eventually, getObject, gitopsApply, rolloutManifest, testKube,
-  weightsOf, waitForPhase, type RolloutLike, type TestKube, type VirtualServiceLike,
+  ROLLOUTS, createNamespace, eventually, getObject, gitopsApply, rolloutManifest, testKube,
+  weightsOf, waitForPhase, type RolloutLike, type TestKube, waitForWeights,
 } from '../support/kube.ts';
 
 let cluster: LocalCluster;
@@ -49,6 +49,6 @@ it('recovers by itself after the API server was down for a while mid-rollout', a
   await eventually(async () => (await readyz()) === 200, 'readyz to recover', 60_000, 250);
   const done = await waitForPhase(k, 'ops', 'api', 'Promoted', 60_000, 250);
   expect(done.status?.canaryWeight).toBe(100);
-  expect(weightsOf((await getObject<VirtualServiceLike>(k, VIRTUAL_SERVICES, 'ops', 'api'))!)).toEqual({ stable: 0, canary: 100 });
+  expect(weightsOf(await waitForWeights(k, 'ops', 'api', { stable: 0, canary: 100 }))).toEqual({ stable: 0, canary: 100 });
   expect(controller.logs.some((l) => l.msg === 'watch failed; restarting')).toBe(true);
 }, 150_000);

@@ -15,7 +15,7 @@ import { startTestCluster } from '../support/cluster.ts';
 import { ControllerProcess } from '../support/controller-process.ts';
 import {
   DESTINATION_RULES, ROLLOUTS, VIRTUAL_SERVICES, createNamespace, eventually, getObject, gitopsApply, rolloutManifest,
-  testKube, weightsOf, waitForPhase, type RolloutLike, type TestKube, type VirtualServiceLike,
+  testKube, weightsOf, waitForPhase, type RolloutLike, type TestKube, type VirtualServiceLike, waitForWeights,
 } from '../support/kube.ts';
 
 const NS = 'bad';
@@ -239,7 +239,7 @@ describe('bad input', () => {
 
     const good = await waitForPhase(k, NS, 'good', 'Promoted');
     expect(good.status?.canaryWeight).toBe(100);
-    expect(weightsOf((await getObject<VirtualServiceLike>(k, VIRTUAL_SERVICES, NS, 'good'))!)).toEqual({ stable: 0, canary: 100 });
+    expect(weightsOf(await waitForWeights(k, NS, 'good', { stable: 0, canary: 100 }))).toEqual({ stable: 0, canary: 100 });
     expect(controller.proc.exitCode).toBeNull();
     if (process.env.FLEDGE_TEST_LOGS) process.stderr.write(`${outcomes.join('\n')}\n`);
   }, 120_000);

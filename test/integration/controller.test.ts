@@ -8,7 +8,7 @@ import { startTestCluster } from '../support/cluster.ts';
 import { ControllerProcess } from '../support/controller-process.ts';
 import {
   DESTINATION_RULES, ROLLOUTS, VIRTUAL_SERVICES, createNamespace, eventually, expectValidWeights, getObject,
-  gitopsApply, listEvents, mergePatch, rolloutManifest, testKube, weightsOf, waitForPhase, type RolloutLike,
+  gitopsApply, listEvents, mergePatch, waitForEvents, rolloutManifest, testKube, weightsOf, waitForPhase, type RolloutLike,
   type TestKube, type VirtualServiceLike,
 } from '../support/kube.ts';
 
@@ -89,10 +89,11 @@ describe('fledge controller against a real API server', () => {
       return r?.status?.phase === 'Promoted' ? r : undefined;
     }, 'promotion', 30_000, 50);
     expect(done.status).toMatchObject({ canaryWeight: 100, stepIndex: 3 });
+    // Status first, then routing, then Events.
+    await eventually(async () => weightsOf((await vsOf('walk'))!).risky === 100, 'the VirtualService at 100 %', 30_000, 50);
     expect(weightsOf((await vsOf('walk'))!)).toEqual({ safe: 0, risky: 100 });
     expect([...seen].sort((a, b) => a - b)).toEqual(expect.arrayContaining([10, 50, 100]));
-    const reasons = (await listEvents(k, NS, 'walk')).map((e) => e.reason);
-    expect(reasons).toEqual(expect.arrayContaining(['RolloutStarted', 'StepAdvanced', 'Promoted']));
+    await waitForEvents(k, NS, 'walk', ['RolloutStarted', 'StepAdvanced', 'Promoted']);
   });
 
   it('restarts from 100/0 when the canary labels change mid-rollout', async () => {
@@ -112,7 +113,7 @@ describe('fledge controller against a real API server', () => {
       const dr = await getObject<{ spec: { subsets: { labels: Record<string, string> }[] } }>(k, DESTINATION_RULES, NS, 'restart');
       return dr?.spec.subsets[1]?.labels.version === 'risky-2';
     }, 'the DestinationRule to select the new canary', 10_000);
-    expect((await listEvents(k, NS, 'restart')).map((e) => e.reason)).toContain('Restarted');
+    await waitForEvents(k, NS, 'restart', ['Restarted']);
     await waitPhase('restart', 'Promoted');
   });
 
@@ -122,7 +123,7 @@ describe('fledge controller against a real API server', () => {
     expect(r.status?.message).toContain('spec.strategy.steps[2]');
     expect(r.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'InvalidSpec' });
     expect(await vsOf('broken')).toBeUndefined();
-    expect((await listEvents(k, NS, 'broken')).map((e) => e.reason)).toContain('InvalidSpec');
+    await waitForEvents(k, NS, 'broken', ['InvalidSpec']);
     // Fixing the spec lets it start.
     await gitopsApply(k, rolloutManifest(NS, 'broken', staffSpec('broken', { strategy: { steps: [10, 50, 60], interval: '1h' } })));
     await waitPhase('broken', 'Progressing');

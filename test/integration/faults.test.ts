@@ -19,8 +19,8 @@ import type { LocalCluster } from '../../src/devenv/cluster.ts';
 import { startTestCluster } from '../support/cluster.ts';
 import { ControllerProcess } from '../support/controller-process.ts';
 import {
-  ROLLOUTS, VIRTUAL_SERVICES, createNamespace, eventually, getObject, gitopsApply, rolloutManifest, testKube,
-  weightsOf, waitForPhase, type RolloutLike, type TestKube, type VirtualServiceLike,
+  ROLLOUTS, createNamespace, eventually, getObject, gitopsApply, rolloutManifest, testKube,
+  weightsOf, waitForPhase, type RolloutLike, type TestKube, waitForWeights,
 } from '../support/kube.ts';
 import { checkHistory, describeHistory } from '../soak/invariants.ts';
 import { WriteRecorder } from '../soak/recorder.ts';
@@ -103,7 +103,7 @@ describe('API server faults', () => {
     }, '/readyz to recover and the rollout to move again', 60_000, 100);
     const done = await waitForPhase(k, NS, 'outage', 'Promoted', 60_000, 200);
     expect(done.status?.canaryWeight).toBe(100);
-    expect(weightsOf((await getObject<VirtualServiceLike>(k, VIRTUAL_SERVICES, NS, 'outage'))!)).toEqual({ stable: 0, canary: 100 });
+    expect(weightsOf(await waitForWeights(k, NS, 'outage', { stable: 0, canary: 100 }))).toEqual({ stable: 0, canary: 100 });
     expect(controller.logs.some((l) => l.msg === 'watch failed; restarting')).toBe(true);
     // A restarted API server starts a fresh watch cache: the old revisions are gone from it (410),
     // so the informers had to list again.

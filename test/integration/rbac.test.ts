@@ -17,7 +17,7 @@ import { startTestCluster } from '../support/cluster.ts';
 import { ControllerProcess } from '../support/controller-process.ts';
 import {
   DESTINATION_RULES, ROLLOUTS, VIRTUAL_SERVICES, createNamespace, eventually, getObject, gitopsApply, listEvents,
-  mergePatch, rolloutManifest, testKube, weightsOf, waitForPhase, type RolloutLike, type TestKube,
+  mergePatch, rolloutManifest, testKube, weightsOf, waitForPhase, waitForWeights, type RolloutLike, type TestKube,
   type VirtualServiceLike,
 } from '../support/kube.ts';
 
@@ -141,9 +141,8 @@ describe('deploy/base: the controller as system:serviceaccount:fledge-system:fle
     // First: a refused write still lets the status advance, so the logs say best what is missing.
     expectNoForbiddenLogs(controller);
     expect(r.status).toMatchObject({ canaryWeight: 100, observedGeneration: r.metadata.generation });
-    const vs = await getObject<VirtualServiceLike>(admin, VIRTUAL_SERVICES, 'shop', 'staff');
-    expect(vs, 'the generated VirtualService').toBeDefined();
-    expect(weightsOf(vs!)).toEqual({ safe: 0, risky: 100 });
+    const vs = await waitForWeights(admin, 'shop', 'staff', { safe: 0, risky: 100 });
+    expect(weightsOf(vs)).toEqual({ safe: 0, risky: 100 });
     expect(await getObject(admin, DESTINATION_RULES, 'shop', 'staff')).toBeDefined();
     const reasons = await eventually(async () => {
       const got = (await listEvents(admin, 'shop', 'staff')).map((e) => e.reason);
@@ -195,7 +194,7 @@ describe(`deploy/namespaced: the controller as ${TEAM_SA}, --namespace ${TEAM_NS
     await gitopsApply(admin, rolloutManifest(TEAM_NS, 'staff', spec()));
     await waitPromoted(TEAM_NS, 'staff');
     expectNoForbiddenLogs(controller);
-    expect(weightsOf((await getObject<VirtualServiceLike>(admin, VIRTUAL_SERVICES, TEAM_NS, 'staff'))!)).toEqual({ safe: 0, risky: 100 });
+    expect(weightsOf(await waitForWeights(admin, TEAM_NS, 'staff', { safe: 0, risky: 100 }))).toEqual({ safe: 0, risky: 100 });
     const reasons = await eventually(async () => {
       const got = (await listEvents(admin, TEAM_NS, 'staff')).map((e) => e.reason);
       return got.includes('Promoted') ? got : undefined;

@@ -95,3 +95,25 @@ export async function listEvents(k: TestKube, namespace: string, name: string): 
   const list = await k.events.listNamespacedEvent({ namespace, fieldSelector: `regarding.name=${name}` });
   return list.items;
 }
+
+/**
+ * The Events of an object once every reason in `reasons` is among them. The controller writes
+ * status first, then routing, then Events: a test that has just seen a phase must wait for them.
+ */
+export async function waitForEvents(k: TestKube, namespace: string, name: string, reasons: string[], timeoutMs = 30_000): Promise<{ reason?: string; note?: string; type?: string }[]> {
+  return eventually(async () => {
+    const events = await listEvents(k, namespace, name);
+    return reasons.every((r) => events.some((e) => e.reason === r)) ? events : undefined;
+  }, `${namespace}/${name} to have Events ${reasons.join(', ')}`, timeoutMs, 100);
+}
+
+/**
+ * The VirtualService once its weights are `expected` (subset -> weight). Status is written before
+ * routing: a test that has just seen a phase must wait for the routing that follows it.
+ */
+export async function waitForWeights(k: TestKube, namespace: string, name: string, expected: Record<string, number>, timeoutMs = 30_000): Promise<VirtualServiceLike> {
+  return eventually(async () => {
+    const vs = await getObject<VirtualServiceLike>(k, VIRTUAL_SERVICES, namespace, name);
+    return vs && JSON.stringify(weightsOf(vs)) === JSON.stringify(expected) ? vs : undefined;
+  }, `${namespace}/${name} at weights ${JSON.stringify(expected)}`, timeoutMs, 100);
+}
