@@ -48,17 +48,15 @@ const JUDGES: { key: string; judge: Judge }[] = [
   { key: ARGO, judge: argoJudge() },
 ];
 const EXPLORE: { key: string; judge: Judge }[] = [
-  { key: 'no baseline', judge: fledgeJudge('baselineWindow 1s (stable over the step only)', { comparison: { baselineWindow: '1s' } }) },
-  { key: 'minReq 20', judge: fledgeJudge('minRequests 20', { minRequests: 20 }) },
-  { key: 'minReq 200', judge: fledgeJudge('minRequests 200', { minRequests: 200 }) },
+  { key: 'pass 0.5', judge: fledgeJudge('passConfidence 0.5', { comparison: { passConfidence: 0.5 } }) },
+  { key: 'pass 0.75', judge: fledgeJudge('passConfidence 0.75', { comparison: { passConfidence: 0.75 } }) },
+  { key: 'pass 0.9', judge: fledgeJudge('passConfidence 0.9', { comparison: { passConfidence: 0.9 } }) },
   { key: 'conf 0.95', judge: fledgeJudge('confidence 0.95', { comparison: { confidence: 0.95 } }) },
-  { key: 'conf 0.99', judge: fledgeJudge('confidence 0.99', { comparison: { confidence: 0.99 } }) },
   { key: 'conf 0.999', judge: fledgeJudge('confidence 0.999', { comparison: { confidence: 0.999 } }) },
   { key: 'relTol 1', judge: fledgeJudge('relativeTolerance 1', { comparison: { relativeTolerance: 1 } }) },
-  { key: 'failLimit 0', judge: fledgeJudge('failureLimit 0', { failureLimit: 0 }) },
+  { key: 'no baseline', judge: fledgeJudge('baselineWindow 1s (stable over the windows only)', { comparison: { baselineWindow: '1s' } }) },
   { key: 'check 30s', judge: fledgeJudge('checkInterval 30s', { checkInterval: '30s' }) },
-  { key: 'x: pass<0.5', judge: fledgeJudge('experiment: pass needs P(worse) < 0.5', { experiment: { passBelow: 0.5 } }) },
-  { key: 'x: fail<minReq', judge: fledgeJudge('experiment: fail below minRequests', { experiment: { failBelowMinRequests: true } }) },
+  { key: 'no limit', judge: fledgeJudge('inconclusiveLimit 1000 (wait)', { inconclusiveLimit: 1000 }) },
 ];
 
 type Results = Map<string, CellStats>;

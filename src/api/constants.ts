@@ -30,9 +30,10 @@ export const ANNOTATIONS = {
 
 export const DEFAULT_SUBSETS = { stable: 'stable', canary: 'canary' } as const;
 export const DEFAULT_INTERVAL = '1m';
-export const DEFAULT_FAILURE_LIMIT = 1;
+export const DEFAULT_FAILURE_LIMIT = 0;
+export const DEFAULT_INCONCLUSIVE_LIMIT = 10;
 export const DEFAULT_MIN_REQUESTS = 50;
 export const MAX_STEPS = 100;
 export const DEFAULT_CHECK_INTERVAL = '10s';
 export const DEFAULT_PROMETHEUS_TIMEOUT = '5s';
-export const DEFAULT_COMPARISON = { confidence: 0.98, tolerance: 0.005, relativeTolerance: 0.5, baselineWindow: '10m' } as const;
+export const DEFAULT_COMPARISON = { confidence: 0.99, passConfidence: 0.65, tolerance: 0.005, relativeTolerance: 0.5, baselineWindow: '10m' } as const;

@@ -1,5 +1,5 @@
 import {
-  DEFAULT_CHECK_INTERVAL, DEFAULT_COMPARISON, DEFAULT_FAILURE_LIMIT, DEFAULT_INTERVAL, DEFAULT_MIN_REQUESTS,
+  DEFAULT_CHECK_INTERVAL, DEFAULT_COMPARISON, DEFAULT_FAILURE_LIMIT, DEFAULT_INCONCLUSIVE_LIMIT, DEFAULT_INTERVAL, DEFAULT_MIN_REQUESTS,
   DEFAULT_PROMETHEUS_TIMEOUT, DEFAULT_SUBSETS,
 } from './constants.ts';
 import { parseDuration } from './duration.ts';
@@ -37,6 +37,7 @@ export interface ResolvedPrometheus {
 
 export interface ResolvedComparison {
   confidence: number;
+  passConfidence: number;
   tolerance: number;
   relativeTolerance: number;
   baselineWindowMs: number;
@@ -49,7 +50,7 @@ export interface ResolvedAnalysis {
   comparison?: ResolvedComparison;
   failureLimit: number;
   minRequests: number;
-  inconclusiveLimit?: number;
+  inconclusiveLimit: number;
   checkIntervalMs: number;
 }
 
@@ -124,6 +125,7 @@ function resolveAnalysis(a: Rollout['spec']['analysis'], metrics: NonNullable<No
         ? {
             comparison: {
               confidence: a.comparison?.confidence ?? DEFAULT_COMPARISON.confidence,
+              passConfidence: a.comparison?.passConfidence ?? DEFAULT_COMPARISON.passConfidence,
               tolerance: a.comparison?.tolerance ?? DEFAULT_COMPARISON.tolerance,
               relativeTolerance: a.comparison?.relativeTolerance ?? DEFAULT_COMPARISON.relativeTolerance,
               baselineWindowMs: parseDuration(a.comparison?.baselineWindow ?? DEFAULT_COMPARISON.baselineWindow) ?? 600_000,
@@ -132,7 +134,7 @@ function resolveAnalysis(a: Rollout['spec']['analysis'], metrics: NonNullable<No
         : {}),
       failureLimit: a.failureLimit ?? DEFAULT_FAILURE_LIMIT,
       minRequests: a.minRequests ?? DEFAULT_MIN_REQUESTS,
-      ...(a.inconclusiveLimit !== undefined ? { inconclusiveLimit: a.inconclusiveLimit } : {}),
+      inconclusiveLimit: a.inconclusiveLimit ?? DEFAULT_INCONCLUSIVE_LIMIT,
       checkIntervalMs: parseDuration(a.checkInterval ?? DEFAULT_CHECK_INTERVAL) ?? 10_000,
     },
   };

@@ -146,14 +146,23 @@ export const PrometheusSchema = z.strictObject({
 const probability = (what: string) => z.number({ error: `${what} must be a number` })
   .gt(0, `${what} must be between 0 and 1`).lt(1, `${what} must be between 0 and 1`);
 
-/** The statistical judge: canary against stable on the same window, not against a fixed bar. */
+/** The statistical judge of the release: canary against stable, sequentially (README "How a step is judged"). */
 export const ComparisonSchema = z.strictObject({
   enabled: z.boolean({ error: 'must be true or false' }).optional(),
-  /** Fail when P(canary error rate > stable's + tolerance) reaches this. */
+  /**
+   * Roll back when the evidence that the canary is worse than tolerated reaches odds of
+   * 1 / (1 - confidence) (a Bayes factor, at any check, over the release so far or the step).
+   * A canary within tolerance is rolled back with probability about 1 - confidence per release.
+   */
   confidence: probability('confidence').optional(),
+  /**
+   * Promote only when P(canary worse than tolerated) <= 1 - passConfidence; a step that moves the
+   * canary to weight w needs P(worse) <= (1 - passConfidence) * 100 / w.
+   */
+  passConfidence: probability('passConfidence').optional(),
   /** Absolute error-rate margin the canary is allowed above stable (0.005 = half a percentage point). */
   tolerance: z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1').optional(),
-  /** Relative margin: 1 lets the canary reach twice the stable's error rate. The larger margin applies. */
+  /** Relative margin: 0.5 lets the canary reach 1.5 times the stable's error rate. The larger margin applies. */
   relativeTolerance: z.number().min(0, 'must not be negative').max(100, 'must be at most 100').optional(),
   /**
    * Stable's error rate is read over at least this long: stable is the known quantity, more of
@@ -165,11 +174,16 @@ export const ComparisonSchema = z.strictObject({
 export const AnalysisSchema = z.strictObject({
   prometheus: PrometheusSchema.optional(),
   metrics: z.array(MetricSchema, { error: 'must be a list of metrics' }).max(32, 'must have at most 32 metrics').optional(),
+  /** Failed judgements tolerated before rolling back; each restarts the evidence from scratch. */
   failureLimit: z.number().int('must be an integer').min(0, 'must be between 0 and 100').max(100, 'must be between 0 and 100').optional(),
+  /**
+   * Canary requests needed before the release is promoted, and in a step before its threshold
+   * metrics are judged. Never needed to roll back: the comparison fails on evidence alone.
+   */
   minRequests: z.number().int('must be an integer').min(0, 'must not be negative').max(1_000_000_000).optional(),
-  /** Extra intervals a step may wait for enough traffic before the rollout is rolled back. */
+  /** Extra holds a step may wait for conclusive evidence before the Rollout is Paused for a person. */
   inconclusiveLimit: z.number().int('must be an integer').min(0, 'must be between 0 and 1000').max(1000, 'must be between 0 and 1000').optional(),
-  /** How often a step is re-judged while it is held, so a bad canary is caught early. */
+  /** How often the release is re-judged, so a bad canary is caught early. */
   checkInterval: duration('checkInterval').optional(),
   comparison: ComparisonSchema.optional(),
 });
@@ -228,8 +242,12 @@ export const AnalysisResultSchema = z.object({
   windowSeconds: z.number().int().min(0).optional(),
   canary: TrafficCountsSchema.optional(),
   stable: TrafficCountsSchema.optional(),
-  /** P(canary error rate exceeds stable's by more than the tolerance), from the comparison. */
+  /** P(canary error rate exceeds stable's by more than the tolerance), over the release so far. */
   probabilityWorse: z.number().min(0).max(1).optional(),
+  /** Length of the release's window (since the canary started, or its last tolerated failure). */
+  releaseSeconds: z.number().int().min(0).optional(),
+  /** The evidence against the canary over the release so far: a Bayes factor (1 = none). */
+  bayesFactor: z.number().min(1).optional(),
   metrics: z.array(MetricResultSchema),
 });
 
@@ -248,7 +266,10 @@ export const RolloutStatusSchema = z.object({
   canaryLabels: z.record(z.string(), z.string()).optional(),
   failedChecks: z.number().int().min(0).optional(),
   inconclusiveChecks: z.number().int().min(0).optional(),
-  pausedBy: z.enum(['user', 'step']).optional(),
+  /** Who paused: `fledge pause`, a manual step, or the analysis after inconclusiveLimit. */
+  pausedBy: z.enum(['user', 'step', 'analysis']).optional(),
+  /** Start of the release's evidence: the canary's first step, or its last tolerated failure. */
+  analysisStartedAt: z.string().optional(),
   /** While Invalid, or Pending on a missing object: the phase to carry on from afterwards. */
   previousPhase: z.enum(PHASES).optional(),
   lastAnalysis: AnalysisResultSchema.optional(),

@@ -79,7 +79,8 @@ export async function opsCommand(verb: string, args: string[], out: Out): Promis
     case 'resume': {
       const set: Record<string, string | null> = { [ANNOTATIONS.paused]: null };
       const st = r.status;
-      if (st?.phase === 'Paused' && st.pausedBy === 'step' && st.stepIndex !== undefined) set[ANNOTATIONS.resume] = resumeValue(release, st.stepIndex);
+      // A manual step, or a step the analysis paused for want of evidence: go on to the next.
+      if (st?.phase === 'Paused' && (st.pausedBy === 'step' || st.pausedBy === 'analysis') && st.stepIndex !== undefined) set[ANNOTATIONS.resume] = resumeValue(release, st.stepIndex);
       await annotate(k, r, set, out);
       out(`Rollout ${k.namespace}/${name}: resumed`);
       return 0;

@@ -1,18 +1,19 @@
 /**
- * Reads a step's evidence from Prometheus and hands it to the pure judge. Everything that can go
- * wrong here (Prometheus down, a broken query, a missing series) becomes an inconclusive judgement
- * with the reason spelt out, never an exception and never a failure.
+ * Reads the counts of the windows the planner's check names from Prometheus and hands them to
+ * the pure judge. Everything that can go wrong here (Prometheus down, a broken query, a missing
+ * series) becomes an inconclusive judgement with the reason spelt out, never an exception and
+ * never a failure.
  */
 import type { ResolvedMetric, ResolvedPrometheus, ResolvedRollout } from '../api/resolve.ts';
-import type { AnalysisResult, RolloutStatus, TrafficCounts } from '../api/schema.ts';
-import { judgeStep, type MetricObservation } from '../analysis/judge.ts';
+import type { AnalysisCheck } from '../api/check.ts';
+import type { AnalysisResult } from '../api/schema.ts';
+import { judgeStep, type CountPair, type MetricObservation, type SignalCounts } from '../analysis/judge.ts';
 import type { Logger } from '../kube/log.ts';
 import { fileCredentials } from '../metrics/credentials.ts';
 import { PrometheusProvider } from '../metrics/prometheus.ts';
 import { MetricsError, type MetricsErrorKind, type MetricsProvider } from '../metrics/provider.ts';
 import { metricQuery, queryContext, queryWindowSeconds, type QueryContext } from '../metrics/templates.ts';
 import { derivedMetric, isDerivedTemplate, trafficCounts, trafficQuery, type SubsetTraffic } from '../metrics/traffic.ts';
-import { stepClock } from '../plan/clock.ts';
 import type { Analyzer } from './analyzer.ts';
 
 /** Reads one key of a Secret in the Rollout's namespace (Prometheus credentials). */
@@ -27,18 +28,22 @@ export interface PrometheusAnalyzerOptions {
 }
 
 
-type Counts = { traffic: Record<'canary' | 'stable', SubsetTraffic> } | { error: MetricsErrorKind; message: string };
+type Traffic = Record<'canary' | 'stable', SubsetTraffic>;
+type Counts = { release: Traffic; step: Traffic } | { error: MetricsErrorKind; message: string };
 
-function plainCounts(t: SubsetTraffic): TrafficCounts {
-  return { requests: t.requests, errors: t.errors };
-}
+/** The label telling the release window's series from the step window's in the one traffic query. */
+const WINDOW_LABEL = 'fledge_window';
+
+const pair = (t: SubsetTraffic): CountPair => ({ total: t.requests, bad: t.errors });
 
 function derivedObservation(m: ResolvedMetric, counts: Counts): MetricObservation {
   if ('error' in counts) return { name: m.name, error: counts.error, message: counts.message };
-  const d = derivedMetric(m.template, counts.traffic.canary);
+  const d = derivedMetric(m.template, counts.step.canary);
   if (d && 'value' in d) return { name: m.name, value: d.value };
   return { name: m.name, error: 'nodata', message: 'no data: the canary has no series in the window' };
 }
+
+interface Windows { canary: QueryContext; stable: QueryContext | undefined }
 
 export class PrometheusAnalyzer implements Analyzer {
   private readonly o: PrometheusAnalyzerOptions;
@@ -48,34 +53,39 @@ export class PrometheusAnalyzer implements Analyzer {
     this.o = opts;
   }
 
-  async analyze(r: ResolvedRollout, status: RolloutStatus, now: Date): Promise<AnalysisResult> {
+  async analyze(r: ResolvedRollout, check: AnalysisCheck, now: Date): Promise<AnalysisResult> {
     const a = r.analysis!;
-    const clock = stepClock(r, status, now);
-    // The window is the whole step so far: slow traffic accumulates instead of being judged in slices.
-    const windowSeconds = queryWindowSeconds(Math.min(clock.elapsedMs, 366 * 86_400_000) / 1000);
-    const ctx: QueryContext = queryContext(r, windowSeconds);
+    const cap = (seconds: number) => queryWindowSeconds(Math.min(seconds, 366 * 86_400));
+    const stepCtx: QueryContext = queryContext(r, cap(check.step.seconds));
+    const releaseCtx: QueryContext = queryContext(r, cap(check.release.seconds));
+    const stable = (w: AnalysisCheck['step']) => (a.comparison ? queryContext(r, cap(Math.max(w.seconds, w.stableSeconds))) : undefined);
     const provider = this.providerFor(a.prometheus, r.namespace);
     const needsCounts = a.comparison !== undefined || a.metrics.some((m) => m.template !== undefined) || a.minRequests > 0;
-    const stableCtx = a.comparison ? queryContext(r, queryWindowSeconds(Math.max(windowSeconds, a.comparison.baselineWindowMs / 1000))) : undefined;
-    const countsP = needsCounts ? this.counts(provider, ctx, stableCtx, now) : undefined;
+    const countsP = needsCounts
+      ? this.counts(provider, { canary: releaseCtx, stable: stable(check.release) }, { canary: stepCtx, stable: stable(check.step) }, now)
+      : undefined;
     // Templates that are the canary's share of the counts reuse them: one query per check fewer each.
     const metrics = await Promise.all(a.metrics.map(async (m): Promise<MetricObservation> => {
       if (countsP && isDerivedTemplate(m.template)) return derivedObservation(m, await countsP);
-      return this.observe(provider, ctx, m, now);
+      return this.observe(provider, stepCtx, m, now);
     }));
     const counts = await countsP;
+    const signals: SignalCounts[] = counts && 'release' in counts && a.comparison
+      ? [{
+          name: 'errors',
+          release: { canary: pair(counts.release.canary), stable: pair(counts.release.stable) },
+          step: { canary: pair(counts.step.canary), stable: pair(counts.step.stable) },
+        }]
+      : [];
     return judgeStep({
       analysis: a,
-      stepIndex: clock.idx,
+      check,
       at: now,
-      windowSeconds,
-      final: clock.final,
+      signals,
       ...(counts && 'error' in counts ? { countsError: counts.message } : {}),
-      ...(counts && 'traffic' in counts
-        ? { canary: plainCounts(counts.traffic.canary), ...(stableCtx ? { stable: plainCounts(counts.traffic.stable) } : {}) }
-        : {}),
+      ...(counts && 'release' in counts ? { canaryRequests: { release: counts.release.canary.requests, step: counts.step.canary.requests } } : {}),
       metrics,
-    });
+    }, r.steps.length);
   }
 
   private providerFor(p: ResolvedPrometheus, namespace: string): MetricsProvider {
@@ -108,10 +118,25 @@ export class PrometheusAnalyzer implements Analyzer {
     };
   }
 
-  /** The traffic counts of both subsets, from one query at the check's instant. */
-  private async counts(provider: MetricsProvider, ctx: QueryContext, stableCtx: QueryContext | undefined, now: Date): Promise<Counts> {
+  /**
+   * The traffic counts of both subsets over the release's and the step's windows, from one query
+   * at the check's instant: the two windows' series told apart by a label, as the subsets are.
+   * When the step's window is the release's (the first step) it is asked once.
+   */
+  private async counts(provider: MetricsProvider, release: Windows, step: Windows, now: Date): Promise<Counts> {
+    const same = release.canary.windowSeconds === step.canary.windowSeconds && release.stable?.windowSeconds === step.stable?.windowSeconds;
+    const part = (w: Windows, name: string) => `label_replace(${trafficQuery(w.canary, w.stable)}, "${WINDOW_LABEL}", "${name}", "", "")`;
+    const query = same ? trafficQuery(release.canary, release.stable) : `${part(release, 'release')} or ${part(step, 'step')}`;
     try {
-      return { traffic: trafficCounts(await provider.queryVector(trafficQuery(ctx, stableCtx), { time: now })) };
+      const samples = await provider.queryVector(query, { time: now });
+      if (same) {
+        const t = trafficCounts(samples);
+        return { release: t, step: t };
+      }
+      return {
+        release: trafficCounts(samples.filter((x) => x.labels[WINDOW_LABEL] === 'release')),
+        step: trafficCounts(samples.filter((x) => x.labels[WINDOW_LABEL] === 'step')),
+      };
     } catch (err) {
       if (err instanceof MetricsError) return { error: err.kind, message: err.message };
       const message = err instanceof Error ? err.message : String(err);

@@ -46,32 +46,33 @@ describe('resolveRollout defaults', () => {
     doc.spec.analysis = analysis;
     return resolveValid(doc).analysis;
   };
-  const DEFAULT_COMPARISON = { confidence: 0.98, tolerance: 0.005, relativeTolerance: 0.5, baselineWindowMs: 600_000 };
+  const DEFAULT_COMPARISON = { confidence: 0.99, passConfidence: 0.65, tolerance: 0.005, relativeTolerance: 0.5, baselineWindowMs: 600_000 };
 
   it('analysis with only a Prometheus address is the comparison of canary and stable, every default filled in', () => {
     expect(withAnalysis({ prometheus: { address: 'http://p:9090' } })).toEqual({
       prometheus: { address: 'http://p:9090', timeoutMs: 5000 },
       metrics: [],
       comparison: DEFAULT_COMPARISON,
-      failureLimit: 1,
+      failureLimit: 0,
       minRequests: 50,
+      inconclusiveLimit: 10,
       checkIntervalMs: 10_000,
     });
   });
 
-  it('fills in failureLimit 1, minRequests 50, the comparison and the timings when metrics are given', () => {
+  it('fills in failureLimit 0, minRequests 50, inconclusiveLimit 10, the comparison and the timings when metrics are given', () => {
     expect(withAnalysis({ prometheus: { address: 'http://p:9090' }, metrics: [{ name: 'e', template: 'istio-error-rate', max: 0.01 }] })).toEqual({
       prometheus: { address: 'http://p:9090', timeoutMs: 5000 },
       metrics: [{ name: 'e', template: 'istio-error-rate', max: 0.01 }],
       comparison: DEFAULT_COMPARISON,
-      failureLimit: 1,
+      failureLimit: 0,
       minRequests: 50,
+      inconclusiveLimit: 10,
       checkIntervalMs: 10_000,
     });
   });
 
-  it('leaves inconclusiveLimit out unless set: an inconclusive step waits for traffic without limit', () => {
-    expect(withAnalysis({ prometheus: { address: 'http://p:9090' } })).not.toHaveProperty('inconclusiveLimit');
+  it('takes inconclusiveLimit as set, 0 included (no falsy defaulting)', () => {
     expect(withAnalysis({ prometheus: { address: 'http://p:9090' }, inconclusiveLimit: 0 })?.inconclusiveLimit).toBe(0);
     expect(withAnalysis({ prometheus: { address: 'http://p:9090' }, inconclusiveLimit: 3 })?.inconclusiveLimit).toBe(3);
   });
@@ -88,7 +89,7 @@ describe('resolveRollout defaults', () => {
     })).toEqual({
       prometheus: { address: 'https://thanos.example.com/prom', timeoutMs: 2000, auth: { type: 'bearer', file: '/var/run/secrets/token' } },
       metrics: [{ name: 'q', query: 'up', min: 1 }],
-      comparison: { confidence: 0.95, tolerance: 0.01, relativeTolerance: 0.5, baselineWindowMs: 600_000 },
+      comparison: { confidence: 0.95, passConfidence: 0.65, tolerance: 0.01, relativeTolerance: 0.5, baselineWindowMs: 600_000 },
       failureLimit: 3,
       minRequests: 200,
       inconclusiveLimit: 4,
@@ -124,7 +125,7 @@ describe('resolveRollout defaults', () => {
   it('with the comparison turned off, analysis is only the metrics, and none without them', () => {
     const metrics = [{ name: 'q', query: 'up', min: 1 }];
     const a = withAnalysis({ prometheus: { address: 'http://p:9090' }, comparison: { enabled: false, confidence: 0.9 }, metrics });
-    expect(a).toEqual({ prometheus: { address: 'http://p:9090', timeoutMs: 5000 }, metrics, failureLimit: 1, minRequests: 50, checkIntervalMs: 10_000 });
+    expect(a).toEqual({ prometheus: { address: 'http://p:9090', timeoutMs: 5000 }, metrics, failureLimit: 0, minRequests: 50, inconclusiveLimit: 10, checkIntervalMs: 10_000 });
     expect(a).not.toHaveProperty('comparison');
     expect(withAnalysis({ prometheus: { address: 'http://p:9090' }, comparison: { enabled: false } })).toBeUndefined();
     expect(withAnalysis({ prometheus: { address: 'http://p:9090' }, comparison: { enabled: false }, metrics: [] })).toBeUndefined();
@@ -170,7 +171,7 @@ describe('resolveRollout defaults', () => {
     expect(product.intervalMs).toBe(120_000);
     expect(product.analysis).toMatchObject({
       failureLimit: 2, minRequests: 100, prometheus: { address: 'http://prometheus.monitoring:9090', timeoutMs: 5000 },
-      comparison: { confidence: 0.98, tolerance: 0.005, relativeTolerance: 0.5, baselineWindowMs: 600_000 }, checkIntervalMs: 10_000,
+      comparison: DEFAULT_COMPARISON, checkIntervalMs: 10_000,
     });
     expect(product.analysis?.metrics.map((m) => m.name)).toEqual(['error-rate', 'p99-latency']);
 
