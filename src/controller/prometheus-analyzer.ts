@@ -121,10 +121,11 @@ export class PrometheusAnalyzer implements Analyzer {
   /**
    * The traffic counts of both subsets over the release's and the step's windows, from one query
    * at the check's instant: the two windows' series told apart by a label, as the subsets are.
-   * When the step's window is the release's (the first step) it is asked once.
+   * When the step's window is the release's (the first step) it is asked once, for the release.
    */
   private async counts(provider: MetricsProvider, release: Windows, step: Windows, now: Date): Promise<Counts> {
-    const same = release.canary.windowSeconds === step.canary.windowSeconds && release.stable?.windowSeconds === step.stable?.windowSeconds;
+    // In the first step the canary's windows are one: the judge reads the release's for both.
+    const same = release.canary.windowSeconds === step.canary.windowSeconds;
     const part = (w: Windows, name: string) => `label_replace(${trafficQuery(w.canary, w.stable)}, "${WINDOW_LABEL}", "${name}", "", "")`;
     const query = same ? trafficQuery(release.canary, release.stable) : `${part(release, 'release')} or ${part(step, 'step')}`;
     try {
