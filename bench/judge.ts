@@ -16,6 +16,7 @@ import {
 } from './judge-sim.ts';
 import { fixedSampleCatch, fixedSamplePass, verdicts, type Verdict } from './judge-targets.ts';
 import { toleratedRate } from '../src/analysis/evidence.ts';
+import { thresholds } from '../src/analysis/judge.ts';
 import { mulberry32 } from '../src/analysis/prng.ts';
 
 const args = process.argv.slice(2);
@@ -175,12 +176,13 @@ function reading(r: Results): string {
   const requests = (j: string, rps: number, sc: string) => Math.round(cell(j, rps, sc).medianCanaryRequests ?? 0);
   const paused = (rps: number, sc: string) => pct(cell(FLEDGE, rps, sc).paused, cell(FLEDGE, rps, sc).runs);
   const fx = (sc: string) => SCENARIOS.find((x) => x.name === sc)!.canaryErrorRate;
+  const th = thresholds(a, STEPS.length, 100);
   const catchFive = fixedSampleCatch(requests(FLEDGE, low, '5x errors'), tolerated, fx('5x errors'), 1 - c.confidence);
   const passFive = fixedSamplePass(requests(FLEDGE, low, '5x errors'), tolerated, fx('5x errors'), 1 - c.passConfidence);
 
   return [
     // Healthy.
-    `Healthy canaries: Fledge rolled back ${list(RATES.map((x) => rb(FLEDGE, x, 'healthy')))} of them at ${list(RATES)} rps, Flagger's five strikes ${list(RATES.map((x) => rb(FLAGGER, x, 'healthy')))} and Argo's single-strike 1 % rule ${list(RATES.map((x) => rb(ARGO, x, 'healthy')))}: a check fails only when the Bayes factor against the canary reaches ${num(2 / (1 - c.confidence))} over the release (${num((2 * STEPS.length) / (1 - c.confidence))} over one step), and that bound holds over every look, ${Math.round((HORIZON_S / a.checkIntervalMs) * 1000)} of them in 30 min at one every ${a.checkIntervalMs / 1000} s.`,
+    `Healthy canaries: Fledge rolled back ${list(RATES.map((x) => rb(FLEDGE, x, 'healthy')))} of them at ${list(RATES)} rps, Flagger's five strikes ${list(RATES.map((x) => rb(FLAGGER, x, 'healthy')))} and Argo's single-strike 1 % rule ${list(RATES.map((x) => rb(ARGO, x, 'healthy')))}: a check fails only when the Bayes factor against the canary reaches ${num(Math.exp(th.releaseLogBF))} over the release (${num(Math.exp(th.stepLogBF))} over one step), and that bound holds over every look, ${Math.round((HORIZON_S / a.checkIntervalMs) * 1000)} of them in 30 min at one every ${a.checkIntervalMs / 1000} s.`,
     `Promotion needs evidence, so it costs time where traffic is thin: at ${low} rps a healthy canary was promoted in a median ${tp(FLEDGE, low, 'healthy')} and ${pr(FLEDGE, low, 'healthy')} within 30 min (${paused(low, 'healthy')} were paused for a person, with the traffic they still needed in their message), after a median ${requests(FLEDGE, low, 'healthy')} canary requests; Flagger promoted ${pr(FLAGGER, low, 'healthy')} in ${tp(FLAGGER, low, 'healthy')} and Argo ${pr(ARGO, low, 'healthy')} in ${tp(ARGO, low, 'healthy')}, on no evidence at all (one request a minute passes Flagger's check). From 5 rps up the steps' holds set the pace: ${list(RATES.filter((x) => x >= 5).map((x) => `${tp(FLEDGE, x, 'healthy')} at ${x} rps`))}.`,
     // Broken.
     `Broken canaries (50 % errors) were rolled back in a median ${list(RATES.map((x) => `${tr(FLEDGE, x, 'broken (50%)')} at ${x} rps`))}, against Flagger's ${list(RATES.map((x) => tr(FLAGGER, x, 'broken (50%)')))} and Argo's ${list(RATES.map((x) => tr(ARGO, x, 'broken (50%)')))}: no request count gates a failure, so a handful of failed requests among the canary's first is enough at any rate (5 of 8 against stable's 0.5 % is a Bayes factor near 10⁶), while one failed request never is.`,

@@ -99,11 +99,11 @@ describe('judgeStep: failing needs strong evidence, never a request count', () =
     expect(r.reason).toMatch(/^errors: this step: canary 10\.00% \(30\/300\)/);
   });
 
-  it('the step threshold is stricter than the release\'s: the steps share half of 1 - confidence', () => {
+  it('the step threshold is stricter than the release\'s: the release spends 3/4 of 1 - confidence, the steps share the rest', () => {
     const th = thresholds(DEFAULTS, 4, 25);
-    expect(Math.exp(th.releaseLogBF)).toBeCloseTo(200, 6);
-    expect(Math.exp(th.stepLogBF)).toBeCloseTo(800, 6);
-    expect(Math.exp(thresholds(analysis({ comparison: { confidence: 0.95 } }), 4, 25).releaseLogBF)).toBeCloseTo(40, 6);
+    expect(Math.exp(th.releaseLogBF)).toBeCloseTo(400 / 3, 6);
+    expect(Math.exp(th.stepLogBF)).toBeCloseTo(1600, 6);
+    expect(Math.exp(thresholds(analysis({ comparison: { confidence: 0.95 } }), 4, 25).releaseLogBF)).toBeCloseTo(80 / 3, 6);
   });
 });
 

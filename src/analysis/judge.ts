@@ -4,13 +4,13 @@
  * clock or Prometheus.
  *
  * A sequential rule on the release as a whole (the evidence of each signal is in evidence.ts):
- *  - fail, at any check, when the Bayes factor against the canary reaches 2 / α over the release
- *    so far, or 2·S / α over the current step alone (S steps; α = 1 − confidence): half of α for
- *    the release, half shared by the steps (Bonferroni), so a regression that only shows under
+ *  - fail, at any check, when the Bayes factor against the canary reaches 1 / (¾ α) over the
+ *    release so far, or S / (¼ α) over the current step alone (S steps; α = 1 − confidence): ¾ of
+ *    α for the release, ¼ shared by the steps (Bonferroni), so a regression that only shows under
  *    the current step's load still fails, and the false-rollback rate is bounded per release, not
  *    per check (the mixture SPRT's bound holds over every look). No request count gates it: five
  *    bad requests in the first eight against stable's 0.5 % fail; one bad first request never can
- *    (one request is worth at most (1 − t) / (t ln(1/t)) < 2 / α for the default tolerance);
+ *    (one request is worth at most (1 − t) / (t ln(1/t)), 38 for the default tolerance, < 133);
  *  - pass, once the step's hold is over, only when the release's evidence supports "within
  *    tolerance": P(worse) ≤ (1 − passConfidence) · 100 / w, w the canary weight the pass moves to
  *    (100 when it promotes), so the expected share of all traffic sent to a canary worse than
@@ -72,13 +72,16 @@ export interface Thresholds {
   maxProbabilityWorse: number;
 }
 
+/** The share of 1 − confidence spent on the release's window; the steps' windows share the rest. */
+const RELEASE_SHARE = 0.75;
+
 export function thresholds(a: ResolvedAnalysis, stepCount: number, nextWeight: number): Thresholds {
   const c = a.comparison;
   const alpha = c ? 1 - c.confidence : 0.01;
   const passBudget = c ? 1 - c.passConfidence : 0.2;
   return {
-    releaseLogBF: Math.log(2 / alpha),
-    stepLogBF: Math.log((2 * Math.max(1, stepCount)) / alpha),
+    releaseLogBF: Math.log(1 / (RELEASE_SHARE * alpha)),
+    stepLogBF: Math.log(Math.max(1, stepCount) / ((1 - RELEASE_SHARE) * alpha)),
     maxProbabilityWorse: Math.min(1, (passBudget * 100) / Math.max(1, nextWeight)),
   };
 }
