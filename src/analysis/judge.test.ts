@@ -104,6 +104,8 @@ describe('judgeStep: failing needs strong evidence, never a request count', () =
     expect(Math.exp(th.releaseLogBF)).toBeCloseTo(400 / 3, 6);
     expect(Math.exp(th.stepLogBF)).toBeCloseTo(1600, 6);
     expect(Math.exp(thresholds(analysis({ comparison: { confidence: 0.95 } }), 4, 25).releaseLogBF)).toBeCloseTo(80 / 3, 6);
+    // Two signals (errors, latency) share it: each needs twice the evidence, so false rollbacks stay per release.
+    expect(Math.exp(thresholds(DEFAULTS, 4, 25, 2).releaseLogBF)).toBeCloseTo(800 / 3, 6);
   });
 });
 

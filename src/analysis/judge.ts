@@ -75,9 +75,13 @@ export interface Thresholds {
 /** The share of 1 − confidence spent on the release's window; the steps' windows share the rest. */
 const RELEASE_SHARE = 0.75;
 
-export function thresholds(a: ResolvedAnalysis, stepCount: number, nextWeight: number): Thresholds {
+/**
+ * `signalCount` signals share 1 − confidence equally (Bonferroni), so adding a signal never adds
+ * false rollbacks; every one of them must pass.
+ */
+export function thresholds(a: ResolvedAnalysis, stepCount: number, nextWeight: number, signalCount = 1): Thresholds {
   const c = a.comparison;
-  const alpha = c ? 1 - c.confidence : 0.01;
+  const alpha = (c ? 1 - c.confidence : 0.01) / Math.max(1, signalCount);
   const passBudget = c ? 1 - c.passConfidence : 0.2;
   return {
     releaseLogBF: Math.log(1 / (RELEASE_SHARE * alpha)),
@@ -95,7 +99,7 @@ const int = (x: number) => Math.round(x);
 /** Judge one check. `stepCount` is the number of steps in the schedule (for the step threshold). */
 export function judgeStep(input: JudgeInput, stepCount: number): AnalysisResult {
   const { analysis: a, check } = input;
-  const th = thresholds(a, stepCount, check.nextWeight);
+  const th = thresholds(a, stepCount, check.nextWeight, input.signals.length);
   const first = input.signals[0];
   const base = {
     at: input.at.toISOString(),
