@@ -1,6 +1,6 @@
 /**
- * The evidence one signal gives about the canary: a share of bad requests (5xx; other helpers'
- * signals such as "slower than a bound" are judged the same way), from two count pairs, the
+ * The evidence one signal gives about the canary: a share of bad requests (5xx; any other signal
+ * told as counts, such as "slower than a bound", is judged the same way), from two count pairs, the
  * canary's and stable's over the same window. Pure numerics: no I/O, no clock, no randomness.
  *
  * Model. Canary and stable requests are independent Bernoulli trials, bad with probability p
@@ -22,10 +22,12 @@
  * "Peeking at A/B tests", KDD). Averaging numerator and denominator over stable's posterior makes
  * it a Bayes factor with stable's rate as a nuisance parameter (Kass & Raftery 1995, "Bayes
  * factors", JASA 90); that step has no closed-form guarantee, so its per-release false-rollback
- * rate is measured by `npm run bench:judge`. The log-uniform mixture puts as much weight on "2×
- * the bound" as on "10× the bound", so a modest regression is caught nearly as soon as a fixed
- * test of that size would be, and an overwhelming one within a handful of requests; a single bad
- * request can add at most (1 − t) / (t ln(1/t)) (38 at t = 0.005), never enough on its own.
+ * rate is measured by `npm run bench:judge` (and by a unit test). The log-uniform mixture puts as
+ * much weight on "2× the bound" as on "10× the bound", so an overwhelming regression is caught
+ * within a handful of requests and a modest one pays only a few nats for not being named in
+ * advance; a single bad request can add at most (1 − t) / (t ln(1/t)) (38 at t = 0.005), never
+ * enough on its own. When the canary's own rate is not above what stable's estimate tolerates,
+ * the factor is not computed and reported as 1: there is nothing to weigh against the canary.
  *
  * For the canary: the posterior probability that it is worse than tolerated, P(p > t(y) | data),
  * under Jeffreys priors Beta(½, ½) on both rates. The pass rule bounds it (see judge.ts).
