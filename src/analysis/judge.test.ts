@@ -76,6 +76,8 @@ describe('judgeStep: failing needs strong evidence, never a request count', () =
     const r = judge({ canary, stable });
     expect(r.verdict, r.reason).toBe(verdict);
     if (verdict === 'fail') expect(r.reason).toMatch(/^errors: release so far: canary/);
+    // A failure on the evidence is decisive: failureLimit (for threshold metrics) does not apply.
+    expect(r.decisive).toBe(verdict === 'fail' ? true : undefined);
   });
 
   it('one bad request is never enough, whatever stable shows: its Bayes factor is at most (1 - t) / (t ln(1/t)) for the tolerated t', () => {
@@ -161,7 +163,9 @@ describe('judgeStep: threshold metrics and trouble', () => {
 
   it('judges a threshold metric when the hold is over and the step has minRequests canary requests', () => {
     const hi: MetricObservation[] = [{ name: 'error-rate', value: 0.02 }];
-    expect(judge({ a: withMax, canary: c(5000, 25), metrics: hi, check: { final: true } })).toMatchObject({ verdict: 'fail', reason: expect.stringContaining('error-rate: 0.02 is above max 0.01') });
+    const fail = judge({ a: withMax, canary: c(5000, 25), metrics: hi, check: { final: true } });
+    expect(fail).toMatchObject({ verdict: 'fail', reason: expect.stringContaining('error-rate: 0.02 is above max 0.01') });
+    expect(fail.decisive).toBeUndefined();
     expect(judge({ a: withMax, canary: c(5000, 25), metrics: hi, check: { final: false } }).verdict).toBe('pass');
     const few = judge({ a: withMax, canary: c(20, 0), metrics: hi, check: { final: true } });
     expect(few.verdict).toBe('inconclusive');

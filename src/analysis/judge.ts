@@ -17,7 +17,8 @@
  *    tolerated stays below 1 − passConfidence; and a promotion needs minRequests canary requests;
  *  - otherwise inconclusive: the step waits, its windows keep growing.
  * Threshold metrics (max/min) are judged on the step's window when the hold is over, once the
- * step holds minRequests canary requests (a static threshold has no statistics of its own).
+ * step holds minRequests canary requests (a static threshold has no statistics of its own); only
+ * their failures count against failureLimit: a failure on the evidence is `decisive`.
  */
 import type { AnalysisCheck } from '../api/check.ts';
 import type { ResolvedAnalysis } from '../api/resolve.ts';
@@ -133,7 +134,8 @@ export function judgeStep(input: JudgeInput, stepCount: number): AnalysisResult 
 
   const extra: Partial<AnalysisResult> = first ? { probabilityWorse: round(judged[0]!.release.probabilityWorse, 4), bayesFactor: round(Math.exp(Math.min(judged[0]!.release.logBayesFactor, 700)), 3) } : {};
   const failed = metrics.filter((m) => m.verdict === 'fail');
-  if (failed.length > 0) return result('fail', failed.map((m) => `${m.name}: ${m.reason}`).join('; '), metrics, extra);
+  const decisive = judged.some((j) => j.release.logBayesFactor >= th.releaseLogBF || (!j.sameWindow && j.step.logBayesFactor >= th.stepLogBF));
+  if (failed.length > 0) return result('fail', failed.map((m) => `${m.name}: ${m.reason}`).join('; '), metrics, { ...extra, ...(decisive ? { decisive: true } : {}) });
   if (!check.final) return result('pass', 'no strong evidence against the canary so far', metrics, extra);
 
   const unsure = metrics.filter((m) => m.verdict === 'inconclusive');

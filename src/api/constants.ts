@@ -30,7 +30,7 @@ export const ANNOTATIONS = {
 
 export const DEFAULT_SUBSETS = { stable: 'stable', canary: 'canary' } as const;
 export const DEFAULT_INTERVAL = '1m';
-export const DEFAULT_FAILURE_LIMIT = 0;
+export const DEFAULT_FAILURE_LIMIT = 1;
 export const DEFAULT_INCONCLUSIVE_LIMIT = 10;
 export const DEFAULT_MIN_REQUESTS = 50;
 export const MAX_STEPS = 100;

@@ -174,7 +174,10 @@ export const ComparisonSchema = z.strictObject({
 export const AnalysisSchema = z.strictObject({
   prometheus: PrometheusSchema.optional(),
   metrics: z.array(MetricSchema, { error: 'must be a list of metrics' }).max(32, 'must have at most 32 metrics').optional(),
-  /** Failed judgements tolerated before rolling back; each restarts the evidence from scratch. */
+  /**
+   * Failed threshold-metric judgements tolerated before rolling back (each restarts the step's
+   * window). A failure of the comparison is never tolerated: its error rate is already per release.
+   */
   failureLimit: z.number().int('must be an integer').min(0, 'must be between 0 and 100').max(100, 'must be between 0 and 100').optional(),
   /**
    * Canary requests needed before the release is promoted, and in a step before its threshold
@@ -242,6 +245,11 @@ export const AnalysisResultSchema = z.object({
   windowSeconds: z.number().int().min(0).optional(),
   canary: TrafficCountsSchema.optional(),
   stable: TrafficCountsSchema.optional(),
+  /**
+   * A failure on the comparison's evidence, whose false-rollback rate is already bounded per
+   * release: it rolls back at once, whatever failureLimit says (which is for threshold metrics).
+   */
+  decisive: z.boolean().optional(),
   /** P(canary error rate exceeds stable's by more than the tolerance), over the release so far. */
   probabilityWorse: z.number().min(0).max(1).optional(),
   /** Length of the release's window (since the canary started, or its last tolerated failure). */

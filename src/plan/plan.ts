@@ -156,12 +156,15 @@ function sameRelease(ctx: Ctx, prev: Status, q: OperatorRequests, analysis: Anal
     if (analysis.verdict === 'fail') {
       const failed = (st.failedChecks ?? 0) + 1;
       st = { ...st, failedChecks: failed };
+      // The comparison's false-rollback rate is per release already: a second chance would only
+      // double the time a bad canary serves. failureLimit is for noisy threshold metrics.
+      if (analysis.decisive) return rolledBack(ctx, st, REASONS.rolledBack, `analysis failed on the evidence: ${analysis.reason}`);
       if (failed > r.analysis.failureLimit) {
         return rolledBack(ctx, st, REASONS.rolledBack, `analysis failed ${failed} time(s), limit ${r.analysis.failureLimit}: ${analysis.reason}`);
       }
       ctx.events.push({ type: 'Warning', reason: REASONS.analysisFailed, message: `step ${idx + 1}: ${analysis.reason} (${failed} of ${r.analysis.failureLimit} tolerated)` });
-      // The evidence is spent: the next failure must come from new traffic, over the release too.
-      st = { ...st, stepStartedAt: ctx.now.toISOString(), analysisStartedAt: ctx.now.toISOString() };
+      // The step's window is spent: the next threshold failure must come from new traffic.
+      st = { ...st, stepStartedAt: ctx.now.toISOString() };
     } else if (analysis.verdict === 'inconclusive' && final) {
       // The window keeps growing from the step's start, so a slow trickle of requests adds up.
       const again = before?.verdict === 'inconclusive' && before.final === true && before.stepIndex === idx && Date.parse(before.at) >= Date.parse(st.stepStartedAt ?? '');

@@ -430,7 +430,7 @@ describe('analysis', () => {
     expect(timed.now).toBe(4 * M);
   });
 
-  it('the release window starts with the first step and spans every later one; a tolerated failure restarts both windows', () => {
+  it('the release window starts with the first step and spans every later one; a tolerated failure restarts the step\'s only', () => {
     const sim = new Sim(rollout({ analysis: 1 }));
     sim.plan();
     expect(sim.status?.analysisStartedAt).toBe(iso(0));
@@ -443,12 +443,26 @@ describe('analysis', () => {
       release: { startedAt: iso(0), seconds: 70, stableSeconds: 670 }, step: { startedAt: iso(M), seconds: 10, stableSeconds: 600 },
     });
     sim.check('fail');
-    expect(sim.status).toMatchObject({ stepIndex: 1, failedChecks: 1, stepStartedAt: iso(M + 10 * S), analysisStartedAt: iso(M + 10 * S) });
+    expect(sim.status).toMatchObject({ stepIndex: 1, failedChecks: 1, stepStartedAt: iso(M + 10 * S), analysisStartedAt: iso(0) });
     sim.judge('pass');
     expect(analysisCheck(sim.r, sim.status, at(sim.now + M))).toMatchObject({ stepIndex: 2, nextWeight: 100, promotes: true });
     // A status written before analysisStartedAt existed: the release window is the step's.
     const { analysisStartedAt: _gone, ...old } = sim.status!;
     expect(analysisCheck(sim.r, old, at(sim.now + M))?.release).toEqual({ startedAt: old.stepStartedAt, seconds: 60, stableSeconds: 660 });
+  });
+
+  it('a failure on the comparison\'s evidence rolls back at once, whatever failureLimit tolerates for thresholds', () => {
+    const sim = new Sim(rollout({ analysis: 3 }));
+    sim.plan();
+    const decisive: AnalysisResult = { ...verdict('fail', sim.status, 10 * S, false), decisive: true, reason: 'errors: release so far: canary 62.50% (5/8)' };
+    sim.now += 10 * S;
+    const res = plan({ rollout: sim.r, status: sim.status, requests: NO, now: at(sim.now), analysis: decisive });
+    expect(res.status).toMatchObject({ phase: 'RolledBack', canaryWeight: 0, failedChecks: 1 });
+    expect(res.status.message).toBe('rolled back: analysis failed on the evidence: errors: release so far: canary 62.50% (5/8)');
+    // The same failure from a threshold metric is tolerated up to the limit.
+    const threshold = new Sim(rollout({ analysis: 3 }));
+    threshold.plan();
+    expect(threshold.check('fail').status).toMatchObject({ phase: 'Progressing', failedChecks: 1 });
   });
 
   it('holds, and asks again soon, when a judgement is due but none was given', () => {

@@ -53,19 +53,19 @@ describe('resolveRollout defaults', () => {
       prometheus: { address: 'http://p:9090', timeoutMs: 5000 },
       metrics: [],
       comparison: DEFAULT_COMPARISON,
-      failureLimit: 0,
+      failureLimit: 1,
       minRequests: 50,
       inconclusiveLimit: 10,
       checkIntervalMs: 10_000,
     });
   });
 
-  it('fills in failureLimit 0, minRequests 50, inconclusiveLimit 10, the comparison and the timings when metrics are given', () => {
+  it('fills in failureLimit 1, minRequests 50, inconclusiveLimit 10, the comparison and the timings when metrics are given', () => {
     expect(withAnalysis({ prometheus: { address: 'http://p:9090' }, metrics: [{ name: 'e', template: 'istio-error-rate', max: 0.01 }] })).toEqual({
       prometheus: { address: 'http://p:9090', timeoutMs: 5000 },
       metrics: [{ name: 'e', template: 'istio-error-rate', max: 0.01 }],
       comparison: DEFAULT_COMPARISON,
-      failureLimit: 0,
+      failureLimit: 1,
       minRequests: 50,
       inconclusiveLimit: 10,
       checkIntervalMs: 10_000,
@@ -125,7 +125,7 @@ describe('resolveRollout defaults', () => {
   it('with the comparison turned off, analysis is only the metrics, and none without them', () => {
     const metrics = [{ name: 'q', query: 'up', min: 1 }];
     const a = withAnalysis({ prometheus: { address: 'http://p:9090' }, comparison: { enabled: false, confidence: 0.9 }, metrics });
-    expect(a).toEqual({ prometheus: { address: 'http://p:9090', timeoutMs: 5000 }, metrics, failureLimit: 0, minRequests: 50, inconclusiveLimit: 10, checkIntervalMs: 10_000 });
+    expect(a).toEqual({ prometheus: { address: 'http://p:9090', timeoutMs: 5000 }, metrics, failureLimit: 1, minRequests: 50, inconclusiveLimit: 10, checkIntervalMs: 10_000 });
     expect(a).not.toHaveProperty('comparison');
     expect(withAnalysis({ prometheus: { address: 'http://p:9090' }, comparison: { enabled: false } })).toBeUndefined();
     expect(withAnalysis({ prometheus: { address: 'http://p:9090' }, comparison: { enabled: false }, metrics: [] })).toBeUndefined();
