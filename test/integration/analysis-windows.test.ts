@@ -102,6 +102,7 @@ describe('the analyzer reads the planner\'s windows from a real Prometheus', () 
     expect(step.canary.requests).toBeLessThan(release.canary.requests / 2);
     // A canary failing 30 % of its requests against stable's 1 %: rolled back on the evidence.
     expect(result.verdict).toBe('fail');
+    expect(result.decisive).toBe(true);
     expect(result.reason).toMatch(/^errors: (release so far|this step): canary/);
     expect(result.bayesFactor).toBeGreaterThan(200);
   });
