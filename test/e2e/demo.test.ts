@@ -121,7 +121,7 @@ describe('fledge demo', () => {
     expect(out).toMatch(/checkout, a healthy release: Promoted/);
     expect(out).toMatch(/payments, a bad release: RolledBack/);
     // The bad canary is judged by the comparison of its error rate with stable's: the failing
-    // judgement shows as its own line, or (failureLimit 0: the first failure rolls back) on the rollback's.
+    // judgement shows as its own line, or (a failure on the evidence rolls back at once) on the rollback's.
     expect(out).toMatch(/payments[\s\S]*(analysis FAIL|RolledBack after)[^\n]*errors: (release so far|this step): canary/);
     expect(out).toMatch(/Demo passed/);
     const workspace = workspaceOf(run);
