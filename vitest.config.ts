@@ -5,7 +5,9 @@ export default defineConfig({
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     // Integration suites start real API servers and Prometheus; two cores cannot run many at once.
     maxWorkers: 2,
-    testTimeout: 30_000,
+    // A safety net against hangs, not a speed target: on a loaded 2-core machine an integration
+    // test's waits (each with its own deadline) add up past 30 s.
+    testTimeout: 120_000,
     hookTimeout: 180_000,
     reporters: process.env.CI ? ['default', ['json', { outputFile: '.cache/vitest-report.json' }]] : ['default'],
   },

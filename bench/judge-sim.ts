@@ -194,7 +194,6 @@ export function fledgeRollout(o: FledgeOptions = {}): ResolvedRollout {
       canary: { labels: { version: 'v2' } },
       strategy: { steps: [...STEPS], interval: `${INTERVAL_S}s` },
       analysis: {
-        prometheus: { address: 'http://x' },
         ...(o.errorRateMax !== undefined ? { metrics: [{ name: 'error-rate', template: 'istio-error-rate', max: o.errorRateMax }] } : {}),
         ...(o.minRequests !== undefined ? { minRequests: o.minRequests } : {}),
         ...(o.failureLimit !== undefined ? { failureLimit: o.failureLimit } : {}),

@@ -287,8 +287,14 @@ async function changeLatency(kc: ReturnType<LocalCluster['adminKubeConfig']>, wa
   return { samples, reconcileMeanMs: count > 0 ? (1000 * sum) / count : NaN };
 }
 
-/** What a Rollout would typically judge: its error rate and its latency. */
-const METRICS = [{ name: 'error-rate', template: 'istio-error-rate', max: 0.01 }, { name: 'latency', template: 'istio-latency-p99', max: 500 }];
+/** What a Rollout would typically judge: its error rate, and its latency by comparison and by p99. */
+const METRICS = [
+  { name: 'error-rate', template: 'istio-error-rate', max: 0.01 },
+  { name: 'slow', template: 'istio-slow-requests', max: 500 },
+  { name: 'latency', template: 'istio-latency-p99', max: 500 },
+];
+/** Templates read from the traffic query (src/metrics/traffic.ts): no query of their own. */
+const FROM_TRAFFIC = new Set(['istio-error-rate', 'istio-request-count', 'istio-slow-requests']);
 
 interface AnalysisResult {
   rollouts: number;
@@ -309,11 +315,11 @@ async function runAnalysis(ownDirs: string[]): Promise<AnalysisResult> {
   try {
     prom = await startLocalPrometheus({ scrapeTargets: [] });
     const kc = cluster.adminKubeConfig();
-    const analysis = { prometheus: { address: prom.url }, metrics: METRICS };
+    const analysis = { metrics: METRICS };
     await createRollouts(kc, ANALYSIS_ROLLOUTS, scaleNamespaces(Math.min(NAMESPACES, ANALYSIS_ROLLOUTS)), { analysis });
     watch = new ConvergenceWatch(kc);
     await watch.start();
-    controller = await BenchController.start({ ...(BIN ? { bin: BIN } : {}), kubeconfig: cluster.kubeconfigPath, args: CONTROLLER_ARGS, env: CONTROLLER_ENV, timeoutMs: 120_000 });
+    controller = await BenchController.start({ ...(BIN ? { bin: BIN } : {}), kubeconfig: cluster.kubeconfigPath, args: [...CONTROLLER_ARGS, '--prometheus-address', prom.url], env: CONTROLLER_ENV, timeoutMs: 120_000 });
     await watch.waitConverged(ANALYSIS_ROLLOUTS, 120_000);
     // Let every Rollout reach its first check (checkInterval 10 s after the step began).
     await sleep(12_000);
@@ -388,7 +394,7 @@ function analysisText(a: AnalysisResult | undefined): string {
   const writes = writesOf(a.requests);
   return `### Prometheus queries with analysis on
 
-${a.rollouts} Rollouts with \`analysis: {prometheus: {address: <local Prometheus>}, metrics: [${METRICS.map((m) => `{name: ${m.name}, template: ${m.template}, max: ${m.max}}`).join(', ')}]}\` (comparison on by default, checkInterval 10 s), against a Prometheus with no data (every check inconclusive), over ${f0(a.seconds)} s:
+${a.rollouts} Rollouts with \`analysis: {metrics: [${METRICS.map((m) => `{name: ${m.name}, template: ${m.template}, max: ${m.max}}`).join(', ')}]}\` (comparison on by default, checkInterval 10 s; the controller's \`--prometheus-address\` the local Prometheus), against a Prometheus with no data (every check inconclusive), over ${f0(a.seconds)} s:
 
 | measure | value |
 |---|---|
@@ -398,13 +404,16 @@ ${a.rollouts} Rollouts with \`analysis: {prometheus: {address: <local Prometheus
 | queries per second for ${a.rollouts} Rollouts | ${f1(a.queries / a.seconds)} (so ${f0((a.queries / a.seconds) * (5000 / a.rollouts))}/s for 5000) |
 | Kubernetes writes per check | ${f1(writes / Math.max(checks, 1))} (${fmtRequests(a.requests)}) |
 
-Each check sends one traffic query, counting requests by response code for the canary over the
-step and for stable over the baseline window (\`src/metrics/traffic.ts\`), which serves the
-comparison, \`minRequests\` and the \`istio-error-rate\` and \`istio-request-count\` templates;
-every other metric (\`istio-latency-p99\`, a user query) is one query more. Here, error rate and
-p99 latency: 2 expected (one per metric), ${f1(perCheck)} measured. Each check also
+Each check sends one traffic query (\`src/metrics/traffic.ts\`): requests by response code and
+gRPC status for the canary over the step and for stable over the baseline window, the duration
+histograms of both by \`le\` when \`istio-slow-requests\` is used, and the Service's series by
+reporter (for the missing-signals diagnosis). It serves the comparison, \`minRequests\` and the
+\`istio-error-rate\`, \`istio-request-count\` and \`istio-slow-requests\` templates; every other
+metric (\`istio-latency-p99\`, a user query) is one query more. Here: ${1 + METRICS.filter((m) => !FROM_TRAFFIC.has(m.template)).length} expected, ${f1(perCheck)} measured. Each check also
 writes the Rollout's status (\`lastAnalysis\` carries the time of the check), so with analysis on
 a Rollout is never write-free at rest: about one status write per Rollout per check interval.
+A Prometheus without the Rollouts' series also gets each Rollout one \`MetricsMissing\` Event per
+step (the diagnosis of missing signals, once the window reaches 60 s), not one per check.
 `;
 }
 

@@ -5,6 +5,14 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
+# First, before anything slow: the test runner and client-node need Node.js 22 or newer.
+node_major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)"
+if [ "$node_major" -lt 22 ]; then
+  echo "test setup: Node.js 22 or newer is needed (this is $(node --version 2>/dev/null || echo 'no node'))." >&2
+  echo "test setup: fix: npm install --prefix ~/.cache/fledge/node24 node@24 && export PATH=~/.cache/fledge/node24/node_modules/.bin:\$PATH" >&2
+  exit 1
+fi
+
 if ! command -v prometheus >/dev/null && [ ! -x /usr/bin/prometheus ]; then
   echo "test setup: Prometheus is missing; install Debian's package: apt-get install -y prometheus" >&2
   exit 1

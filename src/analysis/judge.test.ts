@@ -9,7 +9,7 @@ import { mulberry32 } from './prng.ts';
 
 const STEPS = [10, 25, 50, 100];
 
-/** The analysis settings `resolveRollout` gives a Rollout with only a Prometheus address (and `extra`). */
+/** The analysis settings `resolveRollout` gives a Rollout with an empty analysis (the default provider; and `extra`). */
 function analysis(extra: Record<string, unknown> = {}): ResolvedAnalysis {
   const parsed = parseRollout({
     apiVersion: 'fledge.dev/v1alpha1',
@@ -20,7 +20,7 @@ function analysis(extra: Record<string, unknown> = {}): ResolvedAnalysis {
       stable: { labels: { version: 'v1' } },
       canary: { labels: { version: 'v2' } },
       strategy: { steps: STEPS },
-      analysis: { prometheus: { address: 'http://prometheus:9090' }, ...extra },
+      analysis: { ...extra },
     },
   });
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));

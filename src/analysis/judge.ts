@@ -21,6 +21,7 @@
  * their failures count against failureLimit: a failure on the evidence is `decisive`.
  */
 import type { AnalysisCheck } from '../api/check.ts';
+import { DEFAULT_COMPARISON } from '../api/constants.ts';
 import type { ResolvedAnalysis } from '../api/resolve.ts';
 import type { AnalysisResult, MetricResult, Verdict } from '../api/schema.ts';
 import { evidence, requestsToPass, type CountPair, type Evidence, type Tolerance } from './evidence.ts';
@@ -39,11 +40,14 @@ export interface WindowCounts {
 }
 
 /**
- * One signal judged canary against stable: a share of bad requests (`errors`: 5xx). Any signal
- * that can be told as count pairs (requests slower than a bound...) plugs in the same way.
+ * One signal judged canary against stable: a share of bad requests (`errors`: failed requests as
+ * metrics/failures.ts defines them; istio-slow-requests: requests slower than a bound). Any signal
+ * that can be told as count pairs plugs in the same way.
  */
 export interface SignalCounts {
   name: string;
+  /** What the bad requests are, for the reason ("slower than 500 ms"); absent: failed requests. */
+  what?: string;
   /** Over the check's release window. */
   release: WindowCounts;
   /** Over the check's step window (the same numbers as `release` in the first step). */
@@ -54,7 +58,10 @@ export interface JudgeInput {
   analysis: ResolvedAnalysis;
   check: AnalysisCheck;
   at: Date;
-  /** Empty when the comparison is disabled. The first one's counts are reported in the result. */
+  /**
+   * The error comparison (absent when the comparison is disabled), first, then the compared
+   * templates (istio-slow-requests). The error comparison's counts are reported in the result.
+   */
   signals: SignalCounts[];
   /** Canary requests in the release and step windows (for minRequests); undefined when not measured. */
   canaryRequests?: { release: number; step: number };
@@ -81,14 +88,20 @@ const RELEASE_SHARE = 0.75;
  * false rollbacks; every one of them must pass.
  */
 export function thresholds(a: ResolvedAnalysis, stepCount: number, nextWeight: number, signalCount = 1): Thresholds {
-  const c = a.comparison;
-  const alpha = (c ? 1 - c.confidence : 0.01) / Math.max(1, signalCount);
-  const passBudget = c ? 1 - c.passConfidence : 0.2;
+  // A compared template with the comparison disabled is judged with the comparison's defaults.
+  const c = settingsOf(a);
+  const alpha = (1 - c.confidence) / Math.max(1, signalCount);
+  const passBudget = 1 - c.passConfidence;
   return {
     releaseLogBF: Math.log(1 / (RELEASE_SHARE * alpha)),
     stepLogBF: Math.log(Math.max(1, stepCount) / ((1 - RELEASE_SHARE) * alpha)),
     maxProbabilityWorse: Math.min(1, (passBudget * 100) / Math.max(1, nextWeight)),
   };
+}
+
+/** The comparison's settings, or its defaults when it is disabled (for compared templates). */
+function settingsOf(a: ResolvedAnalysis): { confidence: number; passConfidence: number; tolerance: number; relativeTolerance: number } {
+  return a.comparison ?? DEFAULT_COMPARISON;
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
@@ -101,7 +114,8 @@ const int = (x: number) => Math.round(x);
 export function judgeStep(input: JudgeInput, stepCount: number): AnalysisResult {
   const { analysis: a, check } = input;
   const th = thresholds(a, stepCount, check.nextWeight, input.signals.length);
-  const first = input.signals[0];
+  // The error comparison's counts are the ones status reports as the canary's and stable's.
+  const first = input.signals[0]?.what === undefined ? input.signals[0] : undefined;
   const base = {
     at: input.at.toISOString(),
     stepIndex: check.stepIndex,
@@ -117,7 +131,8 @@ export function judgeStep(input: JudgeInput, stepCount: number): AnalysisResult 
     return result('inconclusive', `cannot count requests: ${input.countsError}`, input.metrics.map((m) => ({ name: m.name, verdict: 'inconclusive', reason: 'not judged without request counts' })));
   }
 
-  const tol: Tolerance = a.comparison ? { absolute: a.comparison.tolerance, relative: a.comparison.relativeTolerance } : { absolute: 0, relative: 0 };
+  const settings = settingsOf(a);
+  const tol: Tolerance = { absolute: settings.tolerance, relative: settings.relativeTolerance };
   const metrics: MetricResult[] = [];
   const judged = input.signals.map((s) => {
     const release = evidence(s.release.canary, s.release.stable, tol);
@@ -157,7 +172,7 @@ export function judgeStep(input: JudgeInput, stepCount: number): AnalysisResult 
 
 function signalResults(s: SignalCounts, release: Evidence, step: Evidence, sameWindow: boolean, th: Thresholds, final: boolean): MetricResult[] {
   const describe = (w: WindowCounts, e: Evidence) =>
-    `canary ${pct(rateOf(w.canary))} (${counts(w.canary)}) vs stable ${pct(rateOf(w.stable))} (${counts(w.stable)}): ` +
+    `canary ${pct(rateOf(w.canary))}${s.what ? ` ${s.what}` : ''} (${counts(w.canary)}) vs stable ${pct(rateOf(w.stable))} (${counts(w.stable)}): ` +
     `${Number.isNaN(e.probabilityWorse) ? '' : `P(worse) ${e.probabilityWorse.toFixed(3)}, `}evidence against ${bf(e.logBayesFactor)}`;
   const out: MetricResult[] = [];
   if (release.logBayesFactor >= th.releaseLogBF) {
@@ -195,13 +210,16 @@ function thresholdResult(a: ResolvedAnalysis, m: MetricObservation, final: boole
   const spec = a.metrics.find((x) => x.name === m.name);
   const bounds = [spec?.max !== undefined ? `<= ${spec.max}` : '', spec?.min !== undefined ? `>= ${spec.min}` : ''].filter(Boolean).join(' and ');
   if ('error' in m) return { name: m.name, verdict: 'inconclusive', reason: m.error === 'nodata' ? 'no data' : m.message, ...(bounds ? { threshold: bounds } : {}) };
-  if (!Number.isFinite(m.value)) return { name: m.name, verdict: 'inconclusive', value: 0, reason: 'no value (NaN: no requests in the window)', threshold: bounds };
-  const value = round(m.value, 6);
-  if (!final) return { name: m.name, verdict: 'pass', value, reason: `${value} so far (judged when the step's hold ends)`, threshold: bounds };
-  if (tooFew) return { name: m.name, verdict: 'inconclusive', value, reason: tooFew, threshold: bounds };
-  if (spec?.max !== undefined && m.value > spec.max) return { name: m.name, verdict: 'fail', value, reason: `${value} is above max ${spec.max}`, threshold: bounds };
-  if (spec?.min !== undefined && m.value < spec.min) return { name: m.name, verdict: 'fail', value, reason: `${value} is below min ${spec.min}`, threshold: bounds };
-  return { name: m.name, verdict: 'pass', value, reason: `${value} within ${bounds}`, threshold: bounds };
+  // Only NaN is "no value": ±Inf (x/0 with x > 0) is a value beyond every bound, and JSON has no
+  // Infinity, so it is spelt in the reason and left out of `value`.
+  if (Number.isNaN(m.value)) return { name: m.name, verdict: 'inconclusive', value: 0, reason: 'no value (NaN: no requests in the window)', threshold: bounds };
+  const shown = Number.isFinite(m.value) ? round(m.value, 6) : m.value > 0 ? '+Inf' : '-Inf';
+  const value = Number.isFinite(m.value) ? { value: round(m.value, 6) } : {};
+  if (!final) return { name: m.name, verdict: 'pass', ...value, reason: `${shown} so far (judged when the step's hold ends)`, threshold: bounds };
+  if (tooFew) return { name: m.name, verdict: 'inconclusive', ...value, reason: tooFew, threshold: bounds };
+  if (spec?.max !== undefined && m.value > spec.max) return { name: m.name, verdict: 'fail', ...value, reason: `${shown} is above max ${spec.max}`, threshold: bounds };
+  if (spec?.min !== undefined && m.value < spec.min) return { name: m.name, verdict: 'fail', ...value, reason: `${shown} is below min ${spec.min}`, threshold: bounds };
+  return { name: m.name, verdict: 'pass', ...value, reason: `${shown} within ${bounds}`, threshold: bounds };
 }
 
 function round(x: number, digits: number): number {

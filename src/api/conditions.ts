@@ -1,6 +1,10 @@
 import type { Condition } from './schema.ts';
 
-export const CONDITION_TYPES = { ready: 'Ready', progressing: 'Progressing', analysis: 'Analysis' } as const;
+export const CONDITION_TYPES = {
+  ready: 'Ready', progressing: 'Progressing', analysis: 'Analysis',
+  /** True while the routing works but leaves traffic unsteered (e.g. in-mesh callers of a gateway-only VirtualService); absent otherwise. */
+  routingWarning: 'RoutingWarning',
+} as const;
 
 /**
  * Upsert a condition the way apimachinery's meta.SetStatusCondition does: the transition time

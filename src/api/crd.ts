@@ -56,7 +56,7 @@ export function rolloutCrd(): Json {
         additionalPrinterColumns: [
           { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
           { name: 'Weight', type: 'integer', jsonPath: '.status.canaryWeight', description: 'Percent of traffic on the canary' },
-          { name: 'Step', type: 'integer', jsonPath: '.status.stepIndex', description: 'Index of the current step (0-based)' },
+          { name: 'Step', type: 'string', jsonPath: '.status.step', description: 'The current step, counted from 1, of the number of steps (e.g. 2/4)' },
           { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason', priority: 1 },
           { name: 'Message', type: 'string', jsonPath: '.status.message', priority: 1 },
           { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },

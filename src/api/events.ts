@@ -10,10 +10,13 @@ export const REASONS = {
   restarted: 'Restarted',
   analysisFailed: 'AnalysisFailed',
   analysisInconclusive: 'AnalysisInconclusive',
+  /** The canary has no Istio series, with the likely cause (status.lastAnalysis.diagnosis). */
+  metricsMissing: 'MetricsMissing',
   invalidSpec: 'InvalidSpec',
   unsafeRelease: 'StableNotServing',
   routingRestored: 'RoutingRestored',
   routingRefused: 'RoutingRefused',
+  routingWarning: 'RoutingWarning',
   waiting: 'WaitingForObject',
 } as const;
 

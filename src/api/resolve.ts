@@ -1,9 +1,10 @@
 import {
   DEFAULT_CHECK_INTERVAL, DEFAULT_COMPARISON, DEFAULT_FAILURE_LIMIT, DEFAULT_INCONCLUSIVE_LIMIT, DEFAULT_INTERVAL, DEFAULT_MIN_REQUESTS,
-  DEFAULT_PROMETHEUS_TIMEOUT, DEFAULT_SUBSETS,
+  DEFAULT_SUBSETS,
 } from './constants.ts';
 import { parseDuration } from './duration.ts';
 import type { Labels, MetricTemplate, Rollout } from './schema.ts';
+import { versionLabel } from './validate.ts';
 
 export interface ResolvedStep {
   weight: number;
@@ -29,10 +30,15 @@ export interface ResolvedMetric {
   min?: number;
 }
 
+/**
+ * The Rollout's own words about Prometheus: a provider name, an address, or neither (the default
+ * provider). What they may resolve to is the controller's configuration (prometheus-policy.ts).
+ */
 export interface ResolvedPrometheus {
-  address: string;
-  timeoutMs: number;
-  auth?: { type: 'bearer' | 'basic'; file?: string; secretRef?: { name: string; key: string } };
+  provider?: string;
+  address?: string;
+  /** Per attempt; absent: the provider's timeout. */
+  timeoutMs?: number;
 }
 
 export interface ResolvedComparison {
@@ -105,20 +111,22 @@ export function resolveRollout(rollout: Rollout): ResolvedRollout {
         },
     steps: resolveSteps(spec.strategy),
     intervalMs: parseDuration(spec.strategy.interval ?? DEFAULT_INTERVAL) ?? 60_000,
-    ...resolveAnalysis(spec.analysis, metrics),
+    ...resolveAnalysis(spec.analysis, metrics, { stable: spec.stable.labels, canary: spec.canary.labels }),
   };
 }
 
-function resolveAnalysis(a: Rollout['spec']['analysis'], metrics: NonNullable<NonNullable<Rollout['spec']['analysis']>['metrics']>): { analysis?: ResolvedAnalysis } {
+function resolveAnalysis(
+  a: Rollout['spec']['analysis'], metrics: NonNullable<NonNullable<Rollout['spec']['analysis']>['metrics']>, subsets: { stable: Labels; canary: Labels },
+): { analysis?: ResolvedAnalysis } {
   const comparisonOn = a?.comparison?.enabled !== false;
-  if (!a?.prometheus || (metrics.length === 0 && !comparisonOn)) return {};
-  const p = a.prometheus;
+  if (!a || (metrics.length === 0 && !comparisonOn)) return {};
+  const p = a.prometheus ?? {};
   return {
     analysis: {
       prometheus: {
-        address: p.address.replace(/\/+$/, ''),
-        timeoutMs: parseDuration(p.timeout ?? DEFAULT_PROMETHEUS_TIMEOUT) ?? 5000,
-        ...(p.auth ? { auth: { type: p.auth.type, ...(p.auth.file ? { file: p.auth.file } : {}), ...(p.auth.secretRef ? { secretRef: p.auth.secretRef } : {}) } } : {}),
+        ...(p.provider !== undefined ? { provider: p.provider } : {}),
+        ...(p.address !== undefined ? { address: p.address.replace(/\/+$/, '') } : {}),
+        ...(p.timeout !== undefined ? { timeoutMs: parseDuration(p.timeout) ?? 5000 } : {}),
       },
       metrics: metrics.map((m) => ({ ...m })),
       ...(comparisonOn
@@ -133,11 +141,20 @@ function resolveAnalysis(a: Rollout['spec']['analysis'], metrics: NonNullable<No
           }
         : {}),
       failureLimit: a.failureLimit ?? DEFAULT_FAILURE_LIMIT,
-      minRequests: a.minRequests ?? DEFAULT_MIN_REQUESTS,
+      minRequests: a.minRequests ?? defaultMinRequests(subsets),
       inconclusiveLimit: a.inconclusiveLimit ?? DEFAULT_INCONCLUSIVE_LIMIT,
       checkIntervalMs: parseDuration(a.checkInterval ?? DEFAULT_CHECK_INTERVAL) ?? 10_000,
     },
   };
+}
+
+/**
+ * minRequests counts each subset's requests in Istio's metrics, which needs a version label on
+ * both subsets; without one (analysis by `query` metrics alone) nothing can be counted, so the
+ * default is 0 and a query's NaN on no traffic is what holds a step (validate refuses more).
+ */
+function defaultMinRequests(subsets: { stable: Labels; canary: Labels }): number {
+  return versionLabel(subsets.stable) && versionLabel(subsets.canary) ? DEFAULT_MIN_REQUESTS : 0;
 }
 
 export function resolveSteps(strategy: Rollout['spec']['strategy']): ResolvedStep[] {

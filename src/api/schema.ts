@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { API_VERSION, KIND, MAX_STEPS } from './constants.ts';
 import { DURATION_PATTERN } from './duration.ts';
 
-export const METRIC_TEMPLATES = ['istio-error-rate', 'istio-request-count', 'istio-latency-p99'] as const;
+export const METRIC_TEMPLATES = ['istio-error-rate', 'istio-request-count', 'istio-latency-p99', 'istio-slow-requests'] as const;
 export type MetricTemplate = (typeof METRIC_TEMPLATES)[number];
 
 const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
@@ -65,14 +65,16 @@ export const LabelsSchema = z
   .meta({ minProperties: 1, maxProperties: 16 });
 
 export const SubsetSchema = z.strictObject({
-  subset: dnsLabel('subset name').optional(),
-  labels: LabelsSchema,
+  subset: dnsLabel('subset name').optional()
+    .describe('Name of the DestinationRule subset for these pods. Default: stable or canary.'),
+  labels: LabelsSchema.describe('Pod labels that select this version\'s pods (e.g. version: v2): the subset\'s labels, and the release\'s identity. 1 to 16 labels.'),
 });
 
 export const ServiceSchema = z.strictObject({
-  name: dnsSubdomain('service name'),
+  name: dnsSubdomain('service name').describe('Name of the Kubernetes Service in the Rollout\'s namespace; the default VirtualService host.'),
   port: z.number().int('must be an integer').min(1, 'must be between 1 and 65535')
-    .max(65535, 'must be between 1 and 65535').optional(),
+    .max(65535, 'must be between 1 and 65535').optional()
+    .describe('Service port the routes send to (destination.port.number). Default: none, Istio picks the Service\'s port.'),
 });
 
 export const HTTP_EXTRA_FIELDS = [
@@ -80,128 +82,167 @@ export const HTTP_EXTRA_FIELDS = [
 ] as const;
 
 export const VirtualServiceRefSchema = z.strictObject({
-  name: dnsSubdomain('name').optional(),
+  name: dnsSubdomain('name').optional().describe('Name of the generated VirtualService. Default: the Rollout\'s name.'),
   hosts: z.array(z.string().min(1, 'host must not be empty').max(253)
     .regex(new RegExp(HOST), 'must be a DNS name, *.domain or *'), { error: 'must be a list of hosts' })
-    .min(1, 'must list at least one host').max(64).optional(),
+    .min(1, 'must list at least one host').max(64).optional()
+    .describe('Hosts of the generated VirtualService (Istio VirtualService.hosts). Default: [spec.service.name].'),
   gateways: z.array(z.string().min(1, 'gateway must not be empty').max(253)
     .regex(new RegExp(GATEWAY), 'must be a Gateway name, namespace/name, or mesh'), { error: 'must be a list of gateways' })
-    .max(64).optional(),
-  match: z.array(passthrough, { error: 'must be a list of Istio HTTPMatchRequest objects' }).max(64).optional(),
-  http: passthrough.optional(),
+    .max(64).optional()
+    .describe('Gateways the routes apply to: [namespace/]name, or mesh for traffic inside the mesh. Default: Istio\'s, mesh only.'),
+  match: z.array(passthrough, { error: 'must be a list of Istio HTTPMatchRequest objects' }).max(64).optional()
+    .describe('Istio HTTPMatchRequest conditions of the weighted route, passed through verbatim. Default: every request.'),
+  http: passthrough.optional()
+    .describe('Extra fields of the weighted Istio HTTPRoute (timeout, retries, fault, mirror, headers, corsPolicy, rewrite), passed through verbatim.'),
   /** Adopt a VirtualService the user keeps in git instead of generating one. */
-  ref: dnsSubdomain('ref').optional(),
-  routes: z.array(z.string().min(1).max(253), { error: 'must be a list of route names' }).min(1).max(64).optional(),
+  ref: dnsSubdomain('ref').optional()
+    .describe('Adopt this existing VirtualService instead of generating one: Fledge changes only the weights of the stable and canary destinations of its routes.'),
+  routes: z.array(z.string().min(1).max(253), { error: 'must be a list of route names' }).min(1).max(64).optional()
+    .describe('With ref: the names of the HTTP routes whose weights Fledge steers. Default: every route that sends to both subsets.'),
 });
 
 export const DestinationRuleRefSchema = z.strictObject({
-  name: dnsSubdomain('name').optional(),
-  trafficPolicy: passthrough.optional(),
-  ref: dnsSubdomain('ref').optional(),
+  name: dnsSubdomain('name').optional().describe('Name of the generated DestinationRule. Default: the Rollout\'s name.'),
+  trafficPolicy: passthrough.optional().describe('Istio TrafficPolicy of the generated DestinationRule (e.g. loadBalancer), passed through verbatim.'),
+  ref: dnsSubdomain('ref').optional()
+    .describe('Adopt this existing DestinationRule: Fledge checks that its subsets select the stable and canary labels and never writes it.'),
 });
 
 export const PauseSchema = z.string({ error: 'must be "manual" or a duration such as 10m' })
   .regex(new RegExp(`^manual$|${DURATION_PATTERN}`), 'must be "manual" or a duration such as 10m')
   .min(2, 'must be "manual" or a duration such as 10m');
 
-export const StepObjectSchema = z.strictObject({ weight, pause: PauseSchema.optional() });
-export const StepSchema = z.union([weight, StepObjectSchema]);
+export const StepObjectSchema = z.strictObject({
+  weight: weight.describe('Percent of traffic on the canary at this step, 0..100.'),
+  pause: PauseSchema.optional().describe('manual: wait at this step for `fledge resume`; a duration (10m): hold it that long instead of the interval.'),
+});
+export const StepSchema = z.union([weight, StepObjectSchema])
+  .describe('A canary weight (0..100), or {weight, pause}.');
 
 export const StrategySchema = z.strictObject({
   steps: z.array(StepSchema, { error: 'must be a list of weights' })
-    .min(1, 'must have at least one step').max(MAX_STEPS, `must have at most ${MAX_STEPS} steps`).optional(),
-  stepWeight: z.number().int('must be an integer').min(1, 'must be between 1 and 100').max(100, 'must be between 1 and 100').optional(),
-  maxWeight: z.number().int('must be an integer').min(1, 'must be between 1 and 100').max(100, 'must be between 1 and 100').optional(),
-  interval: duration('interval').optional(),
+    .min(1, 'must have at least one step').max(MAX_STEPS, `must have at most ${MAX_STEPS} steps`).optional()
+    .describe('The canary weight at each step, in order, e.g. [10, 25, {weight: 50, pause: manual}, 100]. Set either steps or stepWeight.'),
+  stepWeight: z.number().int('must be an integer').min(1, 'must be between 1 and 100').max(100, 'must be between 1 and 100').optional()
+    .describe('Instead of steps: add this much canary weight at each step (Flagger\'s stepWeight), up to maxWeight.'),
+  maxWeight: z.number().int('must be an integer').min(1, 'must be between 1 and 100').max(100, 'must be between 1 and 100').optional()
+    .describe('With stepWeight: the last step\'s canary weight; promotion follows it. Default: 100.'),
+  interval: duration('interval').optional()
+    .describe('How long each step is held and judged, a duration such as 30s, 1m or 1h30m. Default: 1m.'),
 });
 
 export const MetricSchema = z.strictObject({
-  name: dnsLabel('metric name'),
-  template: z.enum(METRIC_TEMPLATES, { error: `unknown template (known: ${METRIC_TEMPLATES.join(', ')})` }).optional(),
-  query: z.string().min(1, 'must not be empty').max(4096, 'must be at most 4096 characters').optional(),
-  max: z.number({ error: 'must be a number' }).optional(),
-  min: z.number({ error: 'must be a number' }).optional(),
+  name: dnsLabel('metric name').describe('Name of the metric in status and Events (a DNS label).'),
+  template: z.enum(METRIC_TEMPLATES, { error: `unknown template (known: ${METRIC_TEMPLATES.join(', ')})` }).optional()
+    .describe('A built-in Istio query: istio-error-rate (fraction of failed requests), istio-request-count, istio-latency-p99 (ms). Set template or query.'),
+  query: z.string().min(1, 'must not be empty').max(4096, 'must be at most 4096 characters').optional()
+    .describe('A PromQL query returning one number for the canary; placeholders such as {{canary.labels.version}} and {{namespace}} are filled in.'),
+  max: z.number({ error: 'must be a number' }).optional().describe('The check fails when the value is above this.'),
+  min: z.number({ error: 'must be a number' }).optional().describe('The check fails when the value is below this.'),
 });
 
 export const SecretKeyRefSchema = z.strictObject({
-  name: dnsSubdomain('secret name'),
-  key: z.string().min(1, 'must not be empty').max(253).regex(/^[-._a-zA-Z0-9]+$/, 'must be a Secret data key'),
+  name: dnsSubdomain('secret name').describe('A Secret in the Rollout\'s namespace that the platform team granted Fledge to read.'),
+  key: z.string().min(1, 'must not be empty').max(253).regex(/^[-._a-zA-Z0-9]+$/, 'must be a Secret data key').describe('The key of that Secret\'s data.'),
 });
 
+/**
+ * Kept in the schema only so that an old Rollout carrying it is Invalid with a message saying
+ * what to do (prometheus-policy.ts), rather than having it pruned in silence: credentials come
+ * from the controller's provider configuration, never from a Rollout.
+ */
 export const PrometheusAuthSchema = z.strictObject({
-  type: z.enum(['bearer', 'basic'], { error: 'must be bearer or basic' }),
-  /** bearer: the token; basic: `user:password`. Read at each query, so a rotated file is picked up. */
-  file: z.string().min(1).max(4096).optional(),
-  secretRef: SecretKeyRefSchema.optional(),
-});
+  type: z.enum(['bearer', 'basic'], { error: 'must be bearer or basic' }).describe('Kept only to name the migration: not accepted.'),
+  file: z.string().min(1).max(4096).optional().describe('Not accepted: a Rollout never names a file the controller reads; configure providers[].auth.file in --prometheus-config.'),
+  secretRef: SecretKeyRefSchema.optional().describe('Not accepted: a Rollout never names a Secret for the controller; configure a provider in --prometheus-config.'),
+}).describe('Not accepted: credentials belong to a Prometheus provider the platform team configures on the controller (--prometheus-config providers[].auth.file); name it with provider.');
 
 export const PrometheusSchema = z.strictObject({
+  provider: dnsLabel('provider name').optional()
+    .describe('A Prometheus provider configured on the controller by the platform team (--prometheus-config); default: the provider named "default" (--prometheus-address).'),
   address: z.string({ error: 'must be the URL of a Prometheus server' })
     .max(2048, 'must be at most 2048 characters')
-    .regex(/^https?:\/\/[^\s/@]+(\/\S*)?$/, 'must be an http:// or https:// URL, without credentials (use auth)'),
-  timeout: duration('timeout').optional(),
+    .regex(/^https?:\/\/[^\s/@?#]+(\/[^\s?#]*)?$/, 'must be an http:// or https:// URL, without credentials, query or fragment')
+    .optional()
+    .describe('Queried only if the controller allows it: the address of a configured provider (its credentials then apply), or one of allowedAddresses in --prometheus-config (no credentials). By default no address of a Rollout\'s own is allowed. Prefer provider.'),
+  timeout: duration('timeout').optional().describe('Per query attempt, 1s to 1m; default the provider\'s timeout (5s).'),
   auth: PrometheusAuthSchema.optional(),
-});
+}).describe('Where metrics come from: only Prometheus servers the platform team configured on the controller. Leave it out to use the default provider.');
 
 const probability = (what: string) => z.number({ error: `${what} must be a number` })
   .gt(0, `${what} must be between 0 and 1`).lt(1, `${what} must be between 0 and 1`);
 
 /** The statistical judge of the release: canary against stable, sequentially (README "How a step is judged"). */
 export const ComparisonSchema = z.strictObject({
-  enabled: z.boolean({ error: 'must be true or false' }).optional(),
+  enabled: z.boolean({ error: 'must be true or false' }).optional()
+    .describe('Judge the canary against stable on their error rates (and istio-slow-requests shares), sequentially over the release. Default: true.'),
   /**
    * Roll back when the evidence that the canary is worse than tolerated reaches odds of
    * 1 / (1 - confidence) (a Bayes factor, at any check, over the release so far or the step).
    * A canary within tolerance is rolled back with probability about 1 - confidence per release.
    */
-  confidence: probability('confidence').optional(),
+  confidence: probability('confidence').optional()
+    .describe('Roll back when the evidence that the canary is worse than tolerated reaches a Bayes factor of 1 / (1 - confidence), over the release or the step; a canary within tolerance is rolled back with probability about 1 - confidence per release (0..1, exclusive). Default: 0.99.'),
   /**
    * Promote only when P(canary worse than tolerated) <= 1 - passConfidence; a step that moves the
    * canary to weight w needs P(worse) <= (1 - passConfidence) * 100 / w.
    */
-  passConfidence: probability('passConfidence').optional(),
+  passConfidence: probability('passConfidence').optional()
+    .describe('Promote only when P(canary worse than tolerated) <= 1 - passConfidence; a step that moves the canary to weight w needs P(worse) <= (1 - passConfidence) * 100 / w (0..1, exclusive). Default: 0.65.'),
   /** Absolute error-rate margin the canary is allowed above stable (0.005 = half a percentage point). */
-  tolerance: z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1').optional(),
+  tolerance: z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1').optional()
+    .describe('Absolute error-rate margin allowed above stable (0.005 = half a percentage point). Default: 0.005.'),
   /** Relative margin: 0.5 lets the canary reach 1.5 times the stable's error rate. The larger margin applies. */
-  relativeTolerance: z.number().min(0, 'must not be negative').max(100, 'must be at most 100').optional(),
+  relativeTolerance: z.number().min(0, 'must not be negative').max(100, 'must be at most 100').optional()
+    .describe('Relative margin: 0.5 lets the canary reach 1.5 times stable\'s error rate; the larger of the two margins applies. Default: 0.5.'),
   /**
    * Stable's error rate is read over at least this long: stable is the known quantity, more of
    * its history makes the comparison sharper, and it still has data when the canary takes 100 %.
    */
-  baselineWindow: duration('baselineWindow').optional(),
+  baselineWindow: duration('baselineWindow').optional()
+    .describe('Stable\'s error rate is read over at least this long, a duration. Default: 10m.'),
 });
 
 export const AnalysisSchema = z.strictObject({
-  prometheus: PrometheusSchema.optional(),
-  metrics: z.array(MetricSchema, { error: 'must be a list of metrics' }).max(32, 'must have at most 32 metrics').optional(),
+  prometheus: PrometheusSchema.optional().describe('The Prometheus server the metrics are read from.'),
+  metrics: z.array(MetricSchema, { error: 'must be a list of metrics' }).max(32, 'must have at most 32 metrics').optional()
+    .describe('Threshold checks, each a template or a PromQL query with max and/or min; at most 32.'),
   /**
    * Failed threshold-metric judgements tolerated before rolling back (each restarts the step's
    * window). A failure of the comparison is never tolerated: its error rate is already per release.
    */
-  failureLimit: z.number().int('must be an integer').min(0, 'must be between 0 and 100').max(100, 'must be between 0 and 100').optional(),
+  failureLimit: z.number().int('must be an integer').min(0, 'must be between 0 and 100').max(100, 'must be between 0 and 100').optional()
+    .describe('Failed threshold-metric checks tolerated in a release (each restarts the step\'s window); one more rolls it back. A failure on the comparison\'s evidence rolls back at once. Default: 1.'),
   /**
    * Canary requests needed before the release is promoted, and in a step before its threshold
    * metrics are judged. Never needed to roll back: the comparison fails on evidence alone.
    */
-  minRequests: z.number().int('must be an integer').min(0, 'must not be negative').max(1_000_000_000).optional(),
+  minRequests: z.number().int('must be an integer').min(0, 'must not be negative').max(1_000_000_000).optional()
+    .describe('Canary requests the release needs before it is promoted, and a step before its threshold metrics are judged; never needed to roll back. Default: 50 (0 when the subsets have no version label).'),
   /** Extra holds a step may wait for conclusive evidence before the Rollout is Paused for a person. */
-  inconclusiveLimit: z.number().int('must be an integer').min(0, 'must be between 0 and 1000').max(1000, 'must be between 0 and 1000').optional(),
+  inconclusiveLimit: z.number().int('must be an integer').min(0, 'must be between 0 and 1000').max(1000, 'must be between 0 and 1000').optional()
+    .describe('Extra holds a step may wait for conclusive evidence before the Rollout is Paused (reason Inconclusive) for a person to resume, promote or abort. Default: 10.'),
   /** How often the release is re-judged, so a bad canary is caught early. */
-  checkInterval: duration('checkInterval').optional(),
-  comparison: ComparisonSchema.optional(),
+  checkInterval: duration('checkInterval').optional()
+    .describe('How often the release is judged again, so a bad canary is caught early; a duration. Default: 10s.'),
+  comparison: ComparisonSchema.optional().describe('The statistical judge of the release: canary against stable, sequentially.'),
 });
 
 export const RolloutSpecSchema = z.strictObject({
-  service: ServiceSchema,
-  stable: SubsetSchema,
-  canary: SubsetSchema,
+  service: ServiceSchema.describe('The Kubernetes Service whose traffic is split between the stable and canary pods.'),
+  stable: SubsetSchema.describe('The version serving today: its pods\' labels and its DestinationRule subset.'),
+  canary: SubsetSchema.describe('The new version: its pods\' labels and its DestinationRule subset. A new commit of these labels is a new release.'),
   trafficRouting: z.strictObject({
-    virtualService: VirtualServiceRefSchema.optional(),
-    destinationRule: DestinationRuleRefSchema.optional(),
-  }).optional(),
-  strategy: StrategySchema,
-  analysis: AnalysisSchema.optional(),
-});
+    virtualService: VirtualServiceRefSchema.optional()
+      .describe('The VirtualService: generated (default, named after the Rollout) or adopted with ref.'),
+    destinationRule: DestinationRuleRefSchema.optional()
+      .describe('The DestinationRule: generated (default, named after the Rollout) or adopted with ref.'),
+  }).optional().describe('The Istio objects that carry the split. Default: a generated VirtualService and DestinationRule.'),
+  strategy: StrategySchema.describe('The schedule: the canary weight at each step and how long each is held.'),
+  analysis: AnalysisSchema.optional()
+    .describe('How each step is judged from Prometheus. Without it, steps advance on time alone.'),
+}).describe('A canary release of one Service: the two versions, the Istio routing, the schedule and the judgement.');
 
 export const RolloutMetadataSchema = z.object({
   name: dnsSubdomain('name'),
@@ -252,37 +293,43 @@ export const AnalysisResultSchema = z.object({
   decisive: z.boolean().optional(),
   /** P(canary error rate exceeds stable's by more than the tolerance), over the release so far. */
   probabilityWorse: z.number().min(0).max(1).optional(),
-  /** Length of the release's window (since the canary started, or its last tolerated failure). */
+  /** Length of the release's window (since the canary first took traffic in this release). */
   releaseSeconds: z.number().int().min(0).optional(),
   /** The evidence against the canary over the release so far: a Bayes factor (1 = none). */
   bayesFactor: z.number().min(1).optional(),
+  /** Why the canary has no Istio series (no sidecar, no series at all...); also in reason. */
+  diagnosis: z.string().optional(),
   metrics: z.array(MetricResultSchema),
 });
 
 export const RolloutStatusSchema = z.object({
-  phase: z.enum(PHASES).optional(),
-  message: z.string().optional(),
-  observedGeneration: z.number().int().optional(),
+  phase: z.enum(PHASES).optional().describe('Pending, Progressing, Paused, Promoted, RolledBack or Invalid.'),
+  message: z.string().optional().describe('Why the Rollout is in its phase, in words; for Invalid, the field at fault.'),
+  observedGeneration: z.number().int().optional().describe('The metadata.generation this status describes.'),
   /** Identity of the release (stable + canary labels) the fields below describe. */
-  release: z.string().optional(),
-  canaryWeight: z.number().int().min(0).max(100).optional(),
-  stableWeight: z.number().int().min(0).max(100).optional(),
-  stepIndex: z.number().int().min(-1).optional(),
-  stepStartedAt: z.string().optional(),
+  release: z.string().optional().describe('Identity of the release (a hash of the stable and canary labels) the fields below describe.'),
+  canaryWeight: z.number().int().min(0).max(100).optional().describe('Percent of traffic on the canary now.'),
+  stableWeight: z.number().int().min(0).max(100).optional().describe('Percent of traffic on stable now (100 - canaryWeight).'),
+  stepIndex: z.number().int().min(-1).optional()
+    .describe('Index of the current step, counted from 0: -1 while a release restarts, the number of steps once promoted. People read step.'),
+  step: z.string().optional().describe('The current step as people count it, from 1, of the number of steps (e.g. 2/4).'),
+  stepStartedAt: z.string().optional().describe('When the current step began (RFC 3339).'),
   /** The labels traffic is routed to now; they can lag the spec while a release is held. */
-  stableLabels: z.record(z.string(), z.string()).optional(),
-  canaryLabels: z.record(z.string(), z.string()).optional(),
-  failedChecks: z.number().int().min(0).optional(),
-  inconclusiveChecks: z.number().int().min(0).optional(),
+  stableLabels: z.record(z.string(), z.string()).optional().describe('The stable labels traffic is routed to now; they can lag the spec while a release is held.'),
+  canaryLabels: z.record(z.string(), z.string()).optional().describe('The canary labels traffic is routed to now.'),
+  failedChecks: z.number().int().min(0).optional().describe('Failed checks in this release so far.'),
+  inconclusiveChecks: z.number().int().min(0).optional().describe('Checks of the current step that lacked evidence.'),
   /** Who paused: `fledge pause`, a manual step, or the analysis after inconclusiveLimit. */
-  pausedBy: z.enum(['user', 'step', 'analysis']).optional(),
-  /** Start of the release's evidence: the canary's first step, or its last tolerated failure. */
-  analysisStartedAt: z.string().optional(),
+  pausedBy: z.enum(['user', 'step', 'analysis']).optional()
+    .describe('While Paused: user (`fledge pause`), step (a pause: manual step) or analysis (no conclusive evidence past inconclusiveLimit).'),
+  /** Start of the release's evidence: the canary's first step. */
+  analysisStartedAt: z.string().optional()
+    .describe('Start of the release\'s evidence (RFC 3339): when the canary first took traffic in this release.'),
   /** While Invalid, or Pending on a missing object: the phase to carry on from afterwards. */
-  previousPhase: z.enum(PHASES).optional(),
-  lastAnalysis: AnalysisResultSchema.optional(),
-  conditions: z.array(ConditionSchema).optional(),
-});
+  previousPhase: z.enum(PHASES).optional().describe('While Invalid, or Pending on a missing object: the phase to carry on from afterwards.'),
+  lastAnalysis: AnalysisResultSchema.optional().describe('The last judgement of a step: verdict, reason, counts and each metric.'),
+  conditions: z.array(ConditionSchema).optional().describe('Ready, Progressing and Analysis, in metav1.Condition shape.'),
+}).describe('Written by the controller only; it is the controller\'s memory, so a restarted controller carries on from it.');
 
 export const RolloutSchema = z.object({
   apiVersion: z.literal(API_VERSION, { error: `must be ${API_VERSION}` }),

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { DEFAULT_SUBSETS } from './constants.ts';
 import { parseDuration } from './duration.ts';
+import { prometheusProblems, type PrometheusPolicy } from './prometheus-policy.ts';
 import { HTTP_EXTRA_FIELDS, RolloutSchema, type Labels, type Rollout, type RolloutSpec } from './schema.ts';
 
 export interface Problem {
@@ -21,15 +22,20 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
+export interface ParseOptions {
+  /** The controller's Prometheus configuration; absent (offline), the default one is assumed. */
+  prometheus?: PrometheusPolicy;
+}
+
 /** Parse and check a Rollout object; never throws on bad input. */
-export function parseRollout(input: unknown): ParseResult {
+export function parseRollout(input: unknown, opts: ParseOptions = {}): ParseResult {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return { ok: false, problems: [{ path: '(document)', message: 'must be a Rollout object' }] };
   }
   // reportInput: without it zod leaves `issue.input` unset, and every wrong type read as missing.
   const parsed = RolloutSchema.safeParse(input, { reportInput: true });
   if (!parsed.success) return { ok: false, problems: dedupe(parsed.error.issues.flatMap((i) => issueProblems(i, []))) };
-  const problems = crossFieldProblems(parsed.data);
+  const problems = crossFieldProblems(parsed.data, opts);
   return problems.length ? { ok: false, problems } : { ok: true, rollout: parsed.data };
 }
 
@@ -70,7 +76,7 @@ function dedupe(problems: Problem[]): Problem[] {
   });
 }
 
-export function crossFieldProblems(rollout: Rollout): Problem[] {
+export function crossFieldProblems(rollout: Rollout, opts: ParseOptions = {}): Problem[] {
   const spec = rollout.spec;
   const problems: Problem[] = [];
   const add = (path: string, message: string) => problems.push({ path, message });
@@ -79,6 +85,7 @@ export function crossFieldProblems(rollout: Rollout): Problem[] {
   checkStrategy(spec, add);
   checkRouting(spec, rollout.metadata.namespace ?? 'default', add);
   checkAnalysis(spec, add);
+  problems.push(...prometheusProblems(spec, rollout.metadata.namespace ?? 'default', opts.prometheus));
   checkServiceNamespace(spec.service.name, rollout.metadata.namespace ?? 'default', add);
   return problems;
 }
@@ -163,10 +170,6 @@ function checkAnalysis(spec: RolloutSpec, add: Add): void {
   const a = spec.analysis;
   if (!a) return;
   const metrics = a.metrics ?? [];
-  if (metrics.length > 0 && !a.prometheus) add('spec.analysis.prometheus.address', 'is required when metrics are given');
-  else if (!a.prometheus && a.comparison?.enabled !== false) add('spec.analysis.prometheus.address', 'is required: analysis compares canary and stable from Prometheus');
-  const auth = a.prometheus?.auth;
-  if (auth && (auth.file === undefined) === (auth.secretRef === undefined)) add('spec.analysis.prometheus.auth', 'set exactly one of file or secretRef');
   for (const [path, text] of [['prometheus.timeout', a.prometheus?.timeout], ['checkInterval', a.checkInterval], ['comparison.baselineWindow', a.comparison?.baselineWindow]] as const) {
     if (text !== undefined && !(parseDuration(text)! >= 1000)) add(`spec.analysis.${path}`, 'must be at least 1s');
   }
@@ -174,7 +177,7 @@ function checkAnalysis(spec: RolloutSpec, add: Add): void {
   if (needsVersionLabel) {
     for (const side of ['stable', 'canary'] as const) {
       if (!versionLabel(spec[side].labels)) {
-        add(`spec.${side}.labels`, `Istio metrics tell versions apart by a label (${VERSION_LABELS.join(', ')}); set one, or use metrics with query and comparison.enabled: false`);
+        add(`spec.${side}.labels`, `Istio metrics tell versions apart by a label (${VERSION_LABELS.join(', ')}); set one, or judge by your own queries alone: metrics with query (no template) and comparison.enabled: false (minRequests then defaults to 0)`);
       }
     }
     // Equal versions select the same series: the canary would be measured on stable's traffic too.
@@ -184,6 +187,8 @@ function checkAnalysis(spec: RolloutSpec, add: Add): void {
       add('spec.canary.labels', `${c.key}: ${c.value} is stable's version too (${s.key}); Istio metrics could not tell the canary's traffic from stable's: give the canary its own version`);
     }
   }
+  checkRequestCountsWithoutVersionLabels(spec, add);
+  checkSlowRequestsMetrics(spec, add);
   const names = new Set<string>();
   metrics.forEach((m, i) => {
     const at = `spec.analysis.metrics[${i}]`;
@@ -196,10 +201,34 @@ function checkAnalysis(spec: RolloutSpec, add: Add): void {
 }
 
 /**
+ * minRequests counts each subset's requests in Istio's metrics by its version label: without one
+ * on both subsets there is nothing to count, and a step would wait for requests forever.
+ */
+function checkRequestCountsWithoutVersionLabels(spec: RolloutSpec, add: Add): void {
+  const n = spec.analysis?.minRequests;
+  if (n === undefined || n === 0 || (versionLabel(spec.stable.labels) && versionLabel(spec.canary.labels))) return;
+  add('spec.analysis.minRequests', `must be 0 (its default here) when the subsets have no version label (${VERSION_LABELS.join(', ')}): Istio's request counts cannot be told apart by subset`);
+}
+
+/** istio-slow-requests: `max` is the latency bound in ms (requests slower than it are counted). */
+function checkSlowRequestsMetrics(spec: RolloutSpec, add: Add): void {
+  (spec.analysis?.metrics ?? []).forEach((m, i) => {
+    if (m.template !== 'istio-slow-requests') return;
+    const at = `spec.analysis.metrics[${i}]`;
+    if (m.min !== undefined) add(`${at}.min`, 'does not apply to istio-slow-requests: max is the latency bound in ms, and the canary is compared with stable');
+    if (m.max === undefined || !(m.max > 0)) add(`${at}.max`, 'must be the latency bound in ms (> 0): requests slower than it are compared, canary against stable');
+  });
+}
+
+/**
  * A VirtualService's hosts decide whose traffic it steers, mesh-wide: like spec.service.name, a
- * host naming a Service of another namespace (`name.ns.svc...`) is refused, and so is a wildcard
- * that covers Services of the mesh (`*`, `*.svc.cluster.local`, ...) on a VirtualService that
- * applies to the mesh. External hosts (`shop.example.com`) on a Gateway stay allowed.
+ * host naming a Service of another namespace (`name.ns.svc...`) is refused. On the mesh, so is
+ * every wildcard (the cluster domain is not known offline: `*.cluster.local`, or `*.corp` for a
+ * cluster domain `corp`, covers every Service, and any wildcard covers other workloads' external
+ * names) and a two-label `name.ns` of another namespace (inside the mesh that is the Service's
+ * name: Kubernetes DNS search paths, and the domains Istio's sidecars answer for it).
+ * External hosts (`shop.example.com`) stay allowed, and wildcards on a Gateway only: a Gateway's
+ * own `hosts` (namespace/host) say which namespaces may bind which names to it.
  */
 function checkHosts(hosts: readonly string[], gateways: readonly string[] | undefined, namespace: string, add: Add): void {
   const onMesh = gateways === undefined || gateways.length === 0 || gateways.includes('mesh');
@@ -207,12 +236,14 @@ function checkHosts(hosts: readonly string[], gateways: readonly string[] | unde
     const at = `spec.trafficRouting.virtualService.hosts[${i}]`;
     const parts = host.toLowerCase().split('.');
     const svc = parts.indexOf('svc');
-    if (host.startsWith('*') && onMesh && (host === '*' || svc >= 0 || parts.length <= 2)) {
-      add(at, `the wildcard ${host} would steer other Services' traffic in the whole mesh; name this Service's host`);
+    if (host.startsWith('*') && onMesh) {
+      add(at, `the wildcard ${host} on the mesh would steer other Services' traffic (with the cluster domain, *.cluster.local is every Service); name this Service's host, or bind wildcards to a Gateway only`);
     } else if (svc === 2 && parts[1] !== namespace) {
       add(at, `names a Service in namespace "${parts[1]}"; a Rollout in "${namespace}" may route only its own namespace`);
     } else if (svc >= 0 && (svc !== 2 || parts[0]!.includes('*'))) {
       add(at, 'a cluster host must be name.namespace.svc.<cluster domain>, of this namespace');
+    } else if (onMesh && parts.length === 2 && parts[1] !== namespace) {
+      add(at, `on the mesh ${host} names Service "${parts[0]}" of namespace "${parts[1]}" (Kubernetes DNS and Istio's sidecars read name.namespace so); a Rollout in "${namespace}" may route only its own namespace (an external name of two labels can be bound to a Gateway only)`);
     }
   });
 }

@@ -1,44 +1,84 @@
+import type { Command } from 'commander';
 import { parseDuration } from '../api/duration.ts';
-import { Controller } from '../controller/controller.ts';
-import { createLogger } from '../controller/log.ts';
-import { parse } from './args.ts';
-import { UsageError } from './documents.ts';
+import type { PrometheusConfig } from '../metrics/provider-config.ts';
+import { UsageError } from './usage-error.ts';
+import { examples, kubeFlags, type KubeFlags, type Outcome } from './flags.ts';
 
-/** `fledge controller`: run the operator until SIGTERM or SIGINT. */
-export async function runControllerCommand(args: string[]): Promise<number> {
-  const { values } = parse(args, {
-    namespace: { type: 'string', short: 'n' },
-    kubeconfig: { type: 'string' },
-    'leader-elect': { type: 'boolean', default: false },
-    'lease-namespace': { type: 'string' },
-    'lease-name': { type: 'string' },
-    'metrics-bind-address': { type: 'string', default: '0.0.0.0:8080' },
-    workers: { type: 'string', default: '4' },
-    resync: { type: 'string', default: '5m' },
+/** The controller's flags as commander gives them; a new flag is one `.option()` below and one field here. */
+export interface ControllerFlags extends KubeFlags {
+  leaderElect: boolean;
+  leaseNamespace?: string;
+  leaseName?: string;
+  metricsBindAddress: string;
+  workers: string;
+  resync: string;
+  qps?: string;
+  burst?: string;
+  logLevel?: string;
+  prometheusAddress?: string;
+  prometheusConfig?: string;
+}
+
+export function defineControllerCommand(program: Command, outcome: Outcome): void {
+  kubeFlags(program.command('controller')
+    .summary('run the operator against the current kubeconfig (or in-cluster)')
+    .description('Run the operator until SIGTERM or SIGINT: watch Rollouts (all namespaces, or one with -n), write the DestinationRules and VirtualServices they need by server-side apply under the field manager fledge, judge each step from Prometheus. JSON logs on stdout.')
+    .usage('[flags]'), { namespaceHelp: 'watch this namespace only; needs no cluster-wide permissions (default: all namespaces)' })
+    .option('--leader-elect', 'take the Lease before acting, so that only one replica writes', false)
+    .option('--lease-namespace <namespace>', 'the Lease\'s namespace (default: fledge-system)')
+    .option('--lease-name <name>', 'the Lease\'s name (default: fledge-controller)')
+    .option('--metrics-bind-address <host:port>', '/metrics, /healthz and /readyz', '0.0.0.0:8080')
+    .option('--workers <n>', 'concurrent reconciles', '4')
+    .option('--resync <duration>', 'every Rollout is reconciled at least this often', '5m')
     // When not given, the Controller's defaults: 500 and 1000, sized so that 5,000 Rollouts (4
     // requests each at startup) converge in about a minute; the API server's priority and fairness
     // does the protecting (bench:scale, docs/benchmarks.md).
-    qps: { type: 'string' },
-    burst: { type: 'string' },
-    'log-level': { type: 'string' },
-  });
-  const log = createLogger(values['log-level'] ?? process.env.LOG_LEVEL ?? 'info');
+    .option('--qps <n>', 'client-side rate limit towards the API server (default: 500)')
+    .option('--burst <n>', 'burst of that rate limit (default: 1000)')
+    .option('--log-level <level>', 'debug, info, warn or error (default: $LOG_LEVEL, else info)')
+    // The only Prometheus servers Rollouts may be judged from (docs/security.md).
+    .option('--prometheus-address <url>', 'the default Prometheus provider: Rollouts without a prometheus block are judged from it')
+    .option('--prometheus-config <file>', 'Prometheus providers and allowedAddresses, a YAML file (docs/install.md)')
+    .addHelpText('after', examples(
+      ['fledge controller', 'all namespaces, current kubeconfig context'],
+      ['fledge controller -n shop', 'one namespace; needs no cluster-wide permissions'],
+      ['fledge controller --leader-elect', 'one of several replicas'],
+      ['fledge controller --prometheus-address http://prometheus.istio-system:9090', 'judge Rollouts from this Prometheus'],
+    ))
+    .action(async (o: ControllerFlags) => {
+      outcome.code = await runControllerCommand(o);
+    });
+}
+
+const int = (name: string, text: string) => {
+  if (!/^[0-9]+$/.test(text) || Number(text) < 1) throw new UsageError(`--${name}: must be a positive integer`);
+  return Number(text);
+};
+
+/** `fledge controller`: run the operator until SIGTERM or SIGINT. */
+export async function runControllerCommand(values: ControllerFlags): Promise<number> {
   const resyncMs = parseDuration(values.resync);
   if (!resyncMs) throw new UsageError('--resync: must be a duration such as 5m');
-  const int = (name: string, text: string) => {
-    if (!/^[0-9]+$/.test(text) || Number(text) < 1) throw new UsageError(`--${name}: must be a positive integer`);
-    return Number(text);
-  };
+  const { Controller } = await import('../controller/controller.ts');
+  const { createLogger } = await import('../controller/log.ts');
+  const log = createLogger(values.logLevel ?? process.env.LOG_LEVEL ?? 'info');
+  const prometheus = await prometheusProviders(values.prometheusAddress, values.prometheusConfig);
+  log.info({ providers: prometheus.providers.map((p) => ({ name: p.name, address: p.address, auth: p.auth?.type ?? 'none', namespaces: p.namespaces ?? 'all' })), allowedAddresses: prometheus.allowedAddresses }, 'Prometheus providers');
+  if (prometheus.providers.length === 0 && prometheus.allowedAddresses.length === 0) {
+    log.warn({}, 'no Prometheus provider is configured (--prometheus-address, --prometheus-config): every Rollout whose analysis queries Prometheus will be Invalid');
+  }
   let stopping = false;
   const controller = new Controller({
     log,
+    prometheus,
     ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+    ...(values.context ? { context: values.context } : {}),
     ...(values.namespace ? { namespace: values.namespace } : {}),
-    leaderElect: values['leader-elect'],
-    ...(values['lease-namespace'] ? { leaseNamespace: values['lease-namespace'] } : {}),
-    ...(values['lease-name'] ? { leaseName: values['lease-name'] } : {}),
+    leaderElect: values.leaderElect,
+    ...(values.leaseNamespace ? { leaseNamespace: values.leaseNamespace } : {}),
+    ...(values.leaseName ? { leaseName: values.leaseName } : {}),
     ...(process.env.POD_NAME ? { identity: process.env.POD_NAME } : {}),
-    metricsAddress: values['metrics-bind-address'],
+    metricsAddress: values.metricsBindAddress,
     workers: int('workers', values.workers),
     resyncMs,
     ...(values.qps !== undefined ? { qps: int('qps', values.qps) } : {}),
@@ -67,4 +107,15 @@ export async function runControllerCommand(args: string[]): Promise<number> {
   // Keep-alive sockets of the Kubernetes client may hold the loop open; they have nothing to say.
   setTimeout(() => process.exit(code), 200).unref();
   return code;
+}
+
+/** The providers of --prometheus-address and --prometheus-config; a usage error names the flag. */
+async function prometheusProviders(address: string | undefined, configPath: string | undefined): Promise<PrometheusConfig> {
+  const { loadPrometheusConfig, ProviderConfigError } = await import('../metrics/provider-config.ts');
+  try {
+    return loadPrometheusConfig({ ...(address !== undefined ? { address } : {}), ...(configPath !== undefined ? { configPath } : {}) });
+  } catch (err) {
+    if (err instanceof ProviderConfigError) throw new UsageError(err.message);
+    throw err;
+  }
 }

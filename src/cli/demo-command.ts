@@ -6,8 +6,6 @@
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse } from './args.ts';
-import { UsageError } from './documents.ts';
 import { startEnvironment, type DemoEnv } from './demo/env.ts';
 import { Cleanup, DemoError, Interrupted, sleep } from './demo/lifecycle.ts';
 import { FileLog } from './demo/log.ts';
@@ -23,40 +21,16 @@ const TICK_MS = 250;
 
 type Write = (s: string) => void;
 
-const HELP = `Usage: fledge demo [--no-tty] [--fast]
-
-Two canary releases, start to finish, on this machine: a local kube-apiserver with Istio's CRDs,
-a fake Istio mesh that routes by the VirtualServices Fledge writes, a real Prometheus, and the
-controller in this process. Story 1 promotes a healthy canary; story 2 rolls back a bad one.
-Nothing of yours is touched, and everything is removed at the end (also on Ctrl-C).
-
-  --no-tty   plain timestamped lines instead of the live view (the default when not a terminal)
-  --fast     both stories at once, with shorter steps (~20 s instead of ~35 s)
-
-Needs Prometheus (apt-get install -y prometheus) and the local control plane, which the demo
-builds once with Go (~5 minutes) if it is not there. Exit status: 0 when story 1 ends Promoted
-and story 2 RolledBack, 1 otherwise, 130/143 when interrupted.
-`;
-
 export interface DemoIo {
   stdout: NodeJS.WriteStream;
   stderr: NodeJS.WriteStream;
 }
 
-export async function demoCommand(args: string[], io: DemoIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
-  const { values, positionals } = parse(args, {
-    'no-tty': { type: 'boolean', default: false },
-    fast: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h', default: false },
-  });
+/** `tty: false` is `--no-tty`; the flags and help are declared in program.ts. */
+export async function demoCommand(values: { tty: boolean; fast: boolean }, io: DemoIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const out: Write = (s) => io.stdout.write(s);
-  if (values.help) {
-    out(HELP);
-    return 0;
-  }
-  if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   const err: Write = (s) => io.stderr.write(s);
-  const tty = !values['no-tty'] && io.stdout.isTTY === true;
+  const tty = values.tty && io.stdout.isTTY === true;
   const color = tty && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
   const began = Date.now();
 
@@ -110,7 +84,7 @@ export async function demoCommand(args: string[], io: DemoIo = { stdout: process
     const stories = demoStories(timing);
     const env = await startEnvironment({ stories, timing, workspace, cleanup, signal, log, progress: (l) => reporter.info(l) });
     runs = env.runs;
-    if (tty) reporter = new LiveView(out, { color, columns: () => io.stdout.columns ?? 100, rows: () => io.stdout.rows ?? 40 });
+    if (tty) reporter = new LiveView(io.stdout, { color });
     ticker = new Ticker(env, () => reporter.update(runs));
     cleanup.add('status polling', () => ticker?.stop());
 
@@ -120,7 +94,7 @@ export async function demoCommand(args: string[], io: DemoIo = { stdout: process
     const play = async (run: StoryRun) => {
       const d = run.def;
       reporter.info(`story ${d.index}, ${d.title}: ${d.detail}; applying Rollout ${d.service} (steps ${d.steps.join(', ')}, ${d.intervalSeconds} s each, judged every second)`);
-      await run.begin(env.client, env.prometheus.url);
+      await run.begin(env.client);
       while (run.state !== 'done') {
         if (run.durationMs() > STORY_TIMEOUT_MS) {
           const a = run.analysis;

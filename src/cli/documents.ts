@@ -2,8 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { isScalar, parseAllDocuments } from 'yaml';
 import { parseRollout, type Problem } from '../api/validate.ts';
 import type { Rollout } from '../api/schema.ts';
+import { UsageError } from './usage-error.ts';
 
-export class UsageError extends Error {}
+export { UsageError };
 
 export interface LoadedDocument {
   /** How to name the document in messages: `rollout.yaml` or `rollout.yaml#2`. */

@@ -1,101 +1,50 @@
-import { readFileSync } from 'node:fs';
-import { renderCommand } from './render-command.ts';
-import { validateCommand } from './validate-command.ts';
-import { UsageError } from './documents.ts';
-import { parse } from './args.ts';
+import { CommanderError } from 'commander';
+import { KubeConfigError } from '../kube/errors.ts';
+import { UsageError } from './usage-error.ts';
+import type { Io, Outcome } from './flags.ts';
+import { buildProgram } from './program.ts';
 
-const USAGE = `fledge: canary releases on Istio
+export { version } from './program.ts';
 
-Usage:
-  fledge render -f FILE [--weight N]   print the DestinationRule and VirtualService of a Rollout
-        [--virtual-service FILE]       for an adopted VirtualService: the JSON patch of its weights
-        [--argocd-ignore-differences]  ...or the Argo CD ignoreDifferences for exactly those weights
-  fledge validate -f FILE              check a Rollout; print every problem with its field path
-  fledge controller [--namespace NS]   run the operator against the current kubeconfig
-  fledge list [-n NS | -A]             list Rollouts
-  fledge status NAME [-n NS] [-o json] phase, weights, step, last analysis, recent events
-  fledge promote NAME [-n NS]          send 100 % to the canary now
-  fledge abort NAME [-n NS]            send 100 % back to stable now
-  fledge pause NAME [-n NS]            hold the current weights
-  fledge resume NAME [-n NS]           undo pause; release a {pause: manual} step
-  fledge demo [--no-tty] [--fast]      two canary releases on a local control plane, start to finish
-  fledge --version
+const line = (write: (s: string) => void) => (s: string) => write(s.endsWith('\n') ? s : `${s}\n`);
+const stdio: Io = { out: line((s) => process.stdout.write(s)), err: line((s) => process.stderr.write(s)) };
 
-FILE may be - for standard input.`;
-
-type Handler = (args: string[]) => Promise<number>;
-
-const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
-const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
-
-function requireFile(file: unknown): string {
-  if (typeof file !== 'string' || file === '') throw new UsageError('-f FILE is required');
-  return file;
-}
-
-export const commands: Record<string, Handler> = {
-  async render(args) {
-    const { values } = parse(args, {
-      file: { type: 'string', short: 'f' }, weight: { type: 'string', short: 'w' },
-      'virtual-service': { type: 'string' }, 'destination-rule': { type: 'string' },
-      'argocd-ignore-differences': { type: 'boolean', default: false },
-    });
-    return renderCommand({
-      file: requireFile(values.file),
-      ...(values.weight !== undefined ? { weight: values.weight } : {}),
-      ...(values['virtual-service'] ? { virtualService: values['virtual-service'] } : {}),
-      ...(values['destination-rule'] ? { destinationRule: values['destination-rule'] } : {}),
-      argocdIgnore: values['argocd-ignore-differences'],
-    }, out, err);
-  },
-  async validate(args) {
-    const { values } = parse(args, { file: { type: 'string', short: 'f' } });
-    return validateCommand(requireFile(values.file), out, err);
-  },
-  ...Object.fromEntries(['status', 'list', 'promote', 'abort', 'pause', 'resume'].map((verb) => [verb, async (args: string[]) => {
-    const { opsCommand } = await import('./ops-command.ts');
-    return opsCommand(verb, args, out);
-  }])),
-  async controller(args) {
-    const { runControllerCommand } = await import('./controller-command.ts');
-    return runControllerCommand(args);
-  },
-  async demo(args) {
-    const { demoCommand } = await import('./demo-command.ts');
-    return demoCommand(args);
-  },
-};
-
-export function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
-
-export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
-    out(USAGE);
-    return name === undefined ? 2 : 0;
+/**
+ * Runs one command line and returns its exit status: 0 done, 1 failed (an invalid file, a Rollout
+ * not found, an API error, a rolled-back release with --watch), 2 a usage error. A user never sees
+ * a stack trace; FLEDGE_DEBUG=1 shows it to us.
+ */
+export async function main(argv: string[], io: Io = stdio): Promise<number> {
+  if (argv[0] === '__complete') {
+    // The shell scripts of `fledge completion` and kubectl's kubectl_complete-fledge call this.
+    const { completeCommand } = await import('./completion.ts');
+    return completeCommand(argv.slice(1), io);
   }
-  if (name === '--version' || name === 'version') {
-    out(version());
-    return 0;
-  }
-  const handler = commands[name];
-  if (!handler) {
-    err(`fledge: unknown command "${name}"\n\n${USAGE}`);
+  const outcome: Outcome = { code: 0 };
+  const program = buildProgram(io, outcome);
+  let command = '';
+  program.hook('preAction', (_root, action) => { command = action.name(); });
+  if (argv.length === 0) {
+    io.err(program.helpInformation());
     return 2;
   }
   try {
-    return await handler(rest);
+    await program.parseAsync(argv, { from: 'user' });
+    return outcome.code;
   } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and --version end in a CommanderError too (exit code 0); commander has printed what
+      // it had to. Every other one is a usage error.
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    const prefix = command ? `fledge ${command}` : 'fledge';
     if (e instanceof UsageError) {
-      err(`fledge ${name}: ${e.message}`);
+      io.err(`${prefix}: ${e.message}`);
       return 2;
     }
-    // A user should never see a stack trace; FLEDGE_DEBUG=1 shows it to us.
-    err(`fledge ${name}: ${e instanceof Error ? e.message : String(e)}`);
-    if (process.env.FLEDGE_DEBUG) err(String((e as Error).stack));
+    io.err(`${prefix}: ${e instanceof Error ? e.message : String(e)}`);
+    // A kubeconfig problem or a missing Rollout is the user's setup, not a fault worth a trace.
+    if (process.env.FLEDGE_DEBUG && !(e instanceof KubeConfigError)) io.err(String((e as Error).stack));
     return 1;
   }
 }

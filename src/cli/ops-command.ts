@@ -1,140 +1,99 @@
 /**
- * `fledge status|list|promote|abort|pause|resume`. Requests are annotations the controller reads
- * on its next reconcile (level-triggered): the CLI never writes status or routing itself.
+ * The flags, help and examples of `fledge list|status|promote|abort|pause|resume|retry`; what they
+ * do is in ops.ts, loaded when one runs (help and completion never load the Kubernetes client).
  */
-import { ANNOTATIONS, GROUP, PLURAL, VERSION } from '../api/constants.ts';
-import { releaseId } from '../api/release.ts';
-import { resumeValue } from '../api/requests.ts';
-import type { RolloutStatus } from '../api/schema.ts';
-import { KubeApiError } from '../kube/errors.ts';
-import { parse } from './args.ts';
-import { UsageError } from './documents.ts';
-import { cliKube, type CliKube } from './kube-context.ts';
-import { formatTable } from './table.ts';
+import type { Command } from 'commander';
+import { UsageError } from './usage-error.ts';
+import { examples, kubeFlags, outputOption, type Io, type KubeFlags, type Outcome } from './flags.ts';
 
-const REF = { group: GROUP, version: VERSION, plural: PLURAL };
-type Out = (s: string) => void;
+const STATUS_EXIT = `
+Exit status with --watch or --timeout:
+  0  the release is Promoted
+  1  it was RolledBack or is Invalid, or --timeout passed first (also: not found, an API error)
+  2  a usage error
+  130  interrupted (Ctrl-C)
+Without them: 0 once the status is printed, 1 when the Rollout is not found.
+A phase counts only once the controller has seen the Rollout's latest generation and release:
+a Promoted left over from the previous release does not end the wait for the new one.`;
 
-interface LiveRollout {
-  metadata: { name: string; namespace: string; annotations?: Record<string, string>; generation?: number };
-  spec: { stable?: { labels?: Record<string, string>; subset?: string }; canary?: { labels?: Record<string, string>; subset?: string }; strategy?: { steps?: unknown[] } };
-  status?: RolloutStatus;
-}
+const NAME_VERBS: { verb: string; summary: string; description: string; example: string }[] = [
+  { verb: 'promote', summary: 'send 100 % to the canary now', description: 'Ask the controller to promote the current release now: 100 % to the canary, skipping the remaining steps and analysis. Written as the annotation fledge.dev/promote=RELEASE, so it never acts on a later release.', example: 'skip the remaining steps' },
+  { verb: 'abort', summary: 'send 100 % back to stable now', description: 'Ask the controller to roll the current release back now: 100 % to stable. Written as the annotation fledge.dev/abort=RELEASE. A fixed canary is a new release: commit new spec.canary.labels.', example: 'roll back at once' },
+  { verb: 'pause', summary: 'hold the current weights', description: 'Hold the current weights until `fledge resume`. Analysis still runs and still rolls back a failing canary. Written as the annotation fledge.dev/paused=true, which a GitOps sync leaves alone.', example: 'hold where it is' },
+  { verb: 'resume', summary: 'undo pause; release a {pause: manual} step', description: 'Undo `fledge pause`, and release a step that waits for a person ({weight: N, pause: manual}) or that the analysis paused for want of evidence (past inconclusiveLimit). A release that has ended (Promoted or RolledBack) has nothing to resume: the command says so and what to do instead.', example: 'carry on' },
+];
 
-const COMMON = {
-  namespace: { type: 'string', short: 'n' },
-  kubeconfig: { type: 'string' },
-} as const;
+export function defineOpsCommands(program: Command, io: Io, outcome: Outcome): void {
+  kubeFlags(program.command('list')
+    .alias('ls')
+    .summary('list Rollouts: phase, weight, step')
+    .description('List Rollouts (rollouts.fledge.dev) with their phase, canary weight and step (counted from 1, of the schedule).')
+    .usage('[-n NAMESPACE | -A] [-o json|yaml|wide|name]')
+    .addOption(outputOption(['json', 'yaml', 'wide', 'name'])), { allNamespaces: true })
+    .addHelpText('after', examples(
+      ['fledge list -A', 'every namespace'],
+      ['fledge list -n shop -o wide', 'with release, subsets and message'],
+      ['fledge list -o json', 'a v1 List, as kubectl prints it'],
+    ))
+    .action(async (o: KubeFlags & { output?: string }) => {
+      const { connect, listCommand } = await import('./ops.ts');
+      outcome.code = await listCommand(connect(o), o, io.out, io.err);
+    });
 
-async function getRollout(k: CliKube, name: string): Promise<LiveRollout> {
-  try {
-    return await k.client.get<LiveRollout>(REF, k.namespace, name);
-  } catch (err) {
-    if (err instanceof KubeApiError && err.isNotFound) throw new UsageError(`Rollout ${k.namespace}/${name} not found`);
-    throw err;
+  kubeFlags(program.command('status')
+    .summary('phase, weights, step, last analysis, recent events; --watch to follow')
+    .description('Show a Rollout: phase, weights, the step of its schedule (counted from 1), the last analysis per metric and recent Events. With --watch, follow it until the release ends (redrawn in place on a terminal, one line per change otherwise); with --timeout, fail when it has not ended in time: a CI gate.')
+    .usage('NAME [-n NAMESPACE] [-o json|yaml|wide] [--watch] [--timeout DURATION]')
+    .argument('<NAME>', 'the Rollout')
+    .addOption(outputOption(['json', 'yaml', 'wide']))
+    .option('-w, --watch', 'follow the Rollout until its release is Promoted or RolledBack')
+    .option('-t, --timeout <duration>', 'with --watch: give up after this long (e.g. 30s, 10m); implies --watch'))
+    .addHelpText('after', `${STATUS_EXIT}\n${examples(
+      ['fledge status web -n shop', 'once'],
+      ['fledge status web -n shop --watch', 'follow the release'],
+      ['fledge status web --timeout 15m', 'CI: exit 0 when promoted, 1 when rolled back or late'],
+      ['fledge status web -o yaml', 'the status and events, for a script'],
+    )}`)
+    .action(async (name: string, o: KubeFlags & { output?: string; watch?: boolean; timeout?: string }) => {
+      const { parseDuration } = await import('../api/duration.ts');
+      let timeoutMs: number | undefined;
+      if (o.timeout !== undefined) {
+        timeoutMs = parseDuration(o.timeout);
+        if (timeoutMs === undefined || timeoutMs <= 0) throw new UsageError(`--timeout: must be a duration such as 30s, 10m or 1h (got ${JSON.stringify(o.timeout)})`);
+      }
+      const { connect, statusCommand } = await import('./ops.ts');
+      const k = connect(o);
+      if (o.watch || timeoutMs !== undefined) {
+        if (o.output === 'json' || o.output === 'yaml') throw new UsageError('--watch: prints text; -o json|yaml print once');
+        const { watchStatus } = await import('./watch.ts');
+        outcome.code = await watchStatus(k, name, { ...(timeoutMs !== undefined ? { timeoutMs } : {}), wide: o.output === 'wide', io });
+        return;
+      }
+      outcome.code = await statusCommand(k, name, o.output, io.out);
+    });
+
+  for (const { verb, summary, description, example } of NAME_VERBS) {
+    kubeFlags(program.command(verb)
+      .summary(summary)
+      .description(description)
+      .usage('NAME [-n NAMESPACE]')
+      .argument('<NAME>', 'the Rollout'))
+      .addHelpText('after', examples([`fledge ${verb} web -n shop`, example]))
+      .action(async (name: string, o: KubeFlags) => {
+        const { connect, getRollout, requestCommand } = await import('./ops.ts');
+        const k = connect(o);
+        outcome.code = await requestCommand(verb, k, await getRollout(k, name), io);
+      });
   }
+
+  kubeFlags(program.command('retry')
+    .summary('(reserved) start a rolled-back release again; not available yet')
+    .description('Reserved for starting a rolled-back release again from its first step. It is not implemented yet and changes nothing. Today a rolled-back release moves on with a new commit of spec.canary.labels (a fixed canary starts from the first step), or with `fledge promote NAME` to send 100 % to this canary anyway.')
+    .usage('NAME [-n NAMESPACE]')
+    .argument('<NAME>', 'the Rollout'))
+    .action((name: string) => {
+      io.err(`fledge retry: not available yet; nothing was changed. To release again, commit new spec.canary.labels (the new canary starts from the first step), or send 100 % to this canary with \`fledge promote ${name}\`.`);
+      outcome.code = 1;
+    });
 }
 
-function nameArg(positionals: string[], verb: string): string {
-  const [name, ...extra] = positionals;
-  if (!name || extra.length > 0) throw new UsageError(`usage: fledge ${verb} NAME [-n NAMESPACE]`);
-  return name;
-}
-
-function liveRelease(r: LiveRollout): string {
-  return releaseId(r.spec.stable?.labels ?? {}, r.spec.canary?.labels ?? {});
-}
-
-async function annotate(k: CliKube, r: LiveRollout, set: Record<string, string | null>, out: Out): Promise<void> {
-  await k.client.mergePatch(REF, k.namespace, r.metadata.name, { metadata: { annotations: set } });
-  for (const [key, value] of Object.entries(set)) {
-    const was = r.metadata.annotations?.[key];
-    if (value === null) { if (was !== undefined) out(`removed ${key} (was ${was})`); }
-    else out(`set ${key}=${value}`);
-  }
-}
-
-export async function opsCommand(verb: string, args: string[], out: Out): Promise<number> {
-  if (verb === 'list') return listCommand(args, out);
-  const { values, positionals } = parse(args, { ...COMMON, output: { type: 'string', short: 'o' } });
-  const name = nameArg(positionals, verb);
-  const k = cliKube(values);
-  const r = await getRollout(k, name);
-  const release = liveRelease(r);
-  switch (verb) {
-    case 'status':
-      return statusCommand(k, r, values.output, out);
-    case 'promote':
-      await annotate(k, r, { [ANNOTATIONS.promote]: release, [ANNOTATIONS.abort]: null }, out);
-      out(`Rollout ${k.namespace}/${name}: promotion of release ${release} requested; the controller sends 100 % to the canary`);
-      return 0;
-    case 'abort':
-      await annotate(k, r, { [ANNOTATIONS.abort]: release, [ANNOTATIONS.promote]: null }, out);
-      out(`Rollout ${k.namespace}/${name}: abort of release ${release} requested; the controller sends 100 % to stable`);
-      return 0;
-    case 'pause':
-      await annotate(k, r, { [ANNOTATIONS.paused]: 'true' }, out);
-      out(`Rollout ${k.namespace}/${name}: paused; weights hold (analysis still rolls back a failing canary)`);
-      return 0;
-    case 'resume': {
-      const set: Record<string, string | null> = { [ANNOTATIONS.paused]: null };
-      const st = r.status;
-      // A manual step, or a step the analysis paused for want of evidence: go on to the next.
-      if (st?.phase === 'Paused' && (st.pausedBy === 'step' || st.pausedBy === 'analysis') && st.stepIndex !== undefined) set[ANNOTATIONS.resume] = resumeValue(release, st.stepIndex);
-      await annotate(k, r, set, out);
-      out(`Rollout ${k.namespace}/${name}: resumed`);
-      return 0;
-    }
-    default:
-      throw new UsageError(`unknown command ${verb}`);
-  }
-}
-
-async function statusCommand(k: CliKube, r: LiveRollout, output: string | undefined, out: Out): Promise<number> {
-  const st = r.status ?? {};
-  const events = await k.client.listEvents(k.namespace, `regarding.name=${r.metadata.name},regarding.kind=Rollout`).catch(() => []);
-  const recent = events
-    .sort((a, b) => String(a.eventTime ?? a.metadata?.creationTimestamp ?? '').localeCompare(String(b.eventTime ?? b.metadata?.creationTimestamp ?? '')))
-    .slice(-10);
-  if (output === 'json') {
-    out(JSON.stringify({ name: r.metadata.name, namespace: r.metadata.namespace, status: st, events: recent.map((e) => ({ type: e.type, reason: e.reason, note: e.note, time: e.eventTime })) }, null, 2));
-    return 0;
-  }
-  if (output !== undefined) throw new UsageError('-o: only json is supported');
-  const steps = r.spec.strategy?.steps?.length;
-  const stable = r.spec.stable?.subset ?? 'stable';
-  const canary = r.spec.canary?.subset ?? 'canary';
-  const w = st.canaryWeight ?? 0;
-  const bar = `${'#'.repeat(Math.round((100 - w) / 5))}${'.'.repeat(Math.round(w / 5))}`;
-  out(formatTable([
-    ['Name', `${r.metadata.namespace}/${r.metadata.name}`],
-    ['Phase', st.phase ?? '(not reconciled yet)'],
-    ['Message', st.message ?? ''],
-    ['Weights', `${stable} ${100 - w} / ${canary} ${w}  [${bar}]`],
-    ['Step', st.stepIndex === undefined ? '' : `${Math.min(st.stepIndex + 1, steps ?? 0)}/${steps ?? '?'}`],
-    ['Release', st.release ?? ''],
-    ['Failed checks', String(st.failedChecks ?? 0)],
-  ]));
-  if (st.lastAnalysis) {
-    const a = st.lastAnalysis;
-    out(`\nLast analysis (${a.at}, step ${a.stepIndex + 1}${a.final ? ', final' : ''}): ${a.verdict.toUpperCase()}: ${a.reason}`);
-    out(formatTable([['METRIC', 'VERDICT', 'VALUE', 'THRESHOLD'], ...a.metrics.map((m) => [m.name, m.verdict, m.value === undefined ? '' : String(m.value), m.threshold ?? ''])]));
-  }
-  if (recent.length > 0) {
-    out('\nEvents:');
-    out(formatTable([['TYPE', 'REASON', 'MESSAGE'], ...recent.map((e) => [e.type ?? '', e.reason ?? '', e.note ?? ''])]));
-  }
-  return 0;
-}
-
-async function listCommand(args: string[], out: Out): Promise<number> {
-  const { values } = parse(args, { ...COMMON, 'all-namespaces': { type: 'boolean', short: 'A' } });
-  const k = cliKube(values);
-  const list = await k.client.list<LiveRollout & { apiVersion?: string; kind?: string }>(REF, values['all-namespaces'] ? undefined : k.namespace);
-  const rows = list.items.map((r) => [
-    r.metadata.namespace ?? '', r.metadata.name ?? '', r.status?.phase ?? '', String(r.status?.canaryWeight ?? ''),
-    r.status?.stepIndex === undefined ? '' : String(r.status.stepIndex), r.status?.message ?? '',
-  ]);
-  out(formatTable([['NAMESPACE', 'NAME', 'PHASE', 'WEIGHT', 'STEP', 'MESSAGE'], ...rows]));
-  return 0;
-}

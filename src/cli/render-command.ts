@@ -4,7 +4,8 @@ import { resolveRollout } from '../api/resolve.ts';
 import { readRequests } from '../api/requests.ts';
 import { plan } from '../plan/plan.ts';
 import { istioRouter } from '../router/istio/render.ts';
-import { selectRoutes } from '../router/istio/adopt.ts';
+import { steeredWeightPointers } from '../router/istio/adopt.ts';
+import { checkRollout } from '../check/rollout.ts';
 import { loadRollouts, readInput, UsageError } from './documents.ts';
 
 export interface RenderOptions { file: string; weight?: string; virtualService?: string; destinationRule?: string; argocdIgnore?: boolean }
@@ -13,6 +14,12 @@ export interface RenderOptions { file: string; weight?: string; virtualService?:
 export async function renderCommand(opts: RenderOptions, out: (s: string) => void, err: (s: string) => void): Promise<number> {
   const weight = opts.weight === undefined ? undefined : parseWeight(opts.weight);
   const docs = loadRollouts(opts.file, await readInput(opts.file));
+  for (const d of docs) {
+    // The controller's own offline check: render never prints what it would refuse.
+    const checked = d.rollout ? checkRollout(d.rollout) : undefined;
+    if (checked && !checked.ok) d.problems.push(...checked.problems);
+    for (const w of checked?.warnings ?? []) err(`${d.label}: warning: ${w.path}: ${w.message}`);
+  }
   const bad = docs.filter((d) => d.problems.length > 0);
   if (bad.length > 0) {
     for (const d of bad) for (const p of d.problems) err(`${d.label}: ${p.path}: ${p.message}`);
@@ -39,9 +46,7 @@ export async function renderCommand(opts: RenderOptions, out: (s: string) => voi
     }
     if (opts.argocdIgnore) {
       // Exactly the weights Fledge steers, so Argo CD ignores those and still syncs the rest.
-      const { indexes } = selectRoutes(r, vs);
-      const http = (vs.spec?.http ?? []) as { route?: unknown[] }[];
-      const jsonPointers = indexes.flatMap((i) => (http[i]?.route ?? []).map((_, j) => `/spec/http/${i}/route/${j}/weight`));
+      const jsonPointers = steeredWeightPointers(r, vs);
       patches.push(stringify({ ignoreDifferences: [{ group: 'networking.istio.io', kind: 'VirtualService', name: vs.metadata.name, namespace: r.namespace, jsonPointers }] }, { lineWidth: 0 }).trimEnd());
       continue;
     }

@@ -11,9 +11,11 @@ import { LeaderElector } from '../kube/lease.ts';
 import { dropManagedFields, slimManagedFields } from '../kube/prune.ts';
 import type { Logger } from '../kube/log.ts';
 import { WorkQueue, type Lane } from '../kube/workqueue.ts';
+import { policyOf, type PrometheusConfig } from '../metrics/provider-config.ts';
 import { istioRouter } from '../router/istio/render.ts';
 import type { Analyzer } from './analyzer.ts';
 import { ClaimIndex } from './claims.ts';
+import { HostIndex, rolloutHosts, virtualServiceHosts } from './host-index.ts';
 import { startHealthServer } from './health.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { PrometheusAnalyzer } from './prometheus-analyzer.ts';
@@ -22,6 +24,8 @@ import { Reconciler, isStaleWrite, type RolloutObject } from './reconciler.ts';
 export interface ControllerOptions {
   log: Logger;
   kubeconfig?: string;
+  /** A context of the kubeconfig other than its current one. */
+  context?: string;
   /** Watch one namespace only; needs no cluster-wide permissions. */
   namespace?: string;
   workers?: number;
@@ -35,6 +39,11 @@ export interface ControllerOptions {
   identity?: string;
   /** Judges steps; the default reads Prometheus. */
   analyzer?: Analyzer;
+  /**
+   * The Prometheus providers the platform team configured (--prometheus-address,
+   * --prometheus-config); default none, so a Rollout with analysis is Invalid until one is set.
+   */
+  prometheus?: PrometheusConfig;
   onLostLeadership?: () => void;
 }
 
@@ -50,6 +59,9 @@ export class Controller {
   private readonly informers: { rollouts: Informer<RolloutObject & KubernetesObject>; vs: Informer<KubeObject & KubernetesObject>; dr: Informer<KubeObject & KubernetesObject> };
   private readonly caches: { rollouts: FreshCache<RolloutObject & KubernetesObject>; vs: FreshCache<KubeObject & KubernetesObject>; dr: FreshCache<KubeObject & KubernetesObject> };
   private readonly claims = new ClaimIndex();
+  /** Canonical host -> `namespace/name` of the VirtualServices, and of the Rollouts, naming it. */
+  private readonly vsHosts = new HostIndex();
+  private readonly rolloutHosts = new HostIndex();
   private elector: LeaderElector | undefined;
   private server: Server | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -58,7 +70,7 @@ export class Controller {
 
   constructor(opts: ControllerOptions) {
     this.o = opts;
-    const kc = loadKubeConfig(opts.kubeconfig);
+    const kc = loadKubeConfig({ file: opts.kubeconfig, context: opts.context });
     this.client = new KubeClient(kc, { fieldManager: FIELD_MANAGER, qps: opts.qps ?? 500, burst: opts.burst ?? 1000 });
     this.client.onRequest = (verb, resource) => this.metrics.apiRequests.inc({ verb, resource });
     this.client.onThrottled = (verb, resource, status, waitMs) => {
@@ -97,6 +109,9 @@ export class Controller {
       const seen = this.caches.rollouts.observe(type, obj);
       if (type === 'delete') this.claims.delete(obj);
       else this.claims.update(obj);
+      const key = `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
+      if (type === 'delete') this.rolloutHosts.delete(key);
+      else this.rolloutHosts.update(key, obj.metadata?.namespace ?? '', rolloutHosts(obj.spec));
       if (seen === 'news') this.enqueue(obj.metadata?.namespace, obj.metadata?.name);
     });
     this.caches.rollouts.onReleased = (_type, obj, echo) => {
@@ -113,9 +128,13 @@ export class Controller {
       inf.onChange((type, obj) => {
         slimManagedFields(obj);
         const seen = cache.observe(type, obj);
+        if (kind === 'VirtualService') this.indexHosts(type, obj, seen !== 'held');
         if (seen !== 'held') this.enqueueOwnersOf(kind, obj, seen === 'echo');
       });
-      cache.onReleased = (_type, obj, echo) => this.enqueueOwnersOf(kind, obj, echo);
+      cache.onReleased = (type, obj, echo) => {
+        if (kind === 'VirtualService') this.indexHosts(type, obj, true);
+        this.enqueueOwnersOf(kind, obj, echo);
+      };
     }
   }
 
@@ -132,6 +151,24 @@ export class Controller {
   /** Every Rollout, behind any change someone is waiting on. */
   private sweep(): void {
     for (const r of this.informers.rollouts.list()) this.enqueue(r.metadata?.namespace, r.metadata?.name, 'background');
+  }
+
+  /**
+   * A VirtualService's hosts are indexed, and the Rollouts whose hosts it named before or names
+   * now are woken: another VirtualService for their host (or its removal) decides whether Istio
+   * applies theirs (see hostOverlaps).
+   */
+  private indexHosts(type: string, obj: KubeObject, wake: boolean): void {
+    const ns = obj.metadata.namespace ?? '';
+    const key = `${ns}/${obj.metadata.name}`;
+    const before = type === 'delete' ? this.vsHosts.delete(key) : this.vsHosts.update(key, ns, virtualServiceHosts(obj.spec));
+    if (!wake) return;
+    const owner = obj.metadata.labels?.[ROLLOUT_LABEL];
+    for (const r of this.rolloutHosts.naming([...new Set([...before, ...this.vsHosts.hostsOf(key)])])) {
+      const i = r.indexOf('/');
+      // The Rollout that generated it is woken by enqueueOwnersOf (unless it is the echo of its own write).
+      if (r.slice(i + 1) !== owner || r.slice(0, i) !== ns) this.enqueue(r.slice(0, i), r.slice(i + 1));
+    }
   }
 
   /**
@@ -170,6 +207,7 @@ export class Controller {
     log.info({ port: health.port }, 'serving /metrics, /healthz, /readyz');
 
     await Promise.all(Object.values(this.informers).map((i) => i.start()));
+    if (this.stopping) return;
     log.info({ namespace: this.o.namespace ?? '(all)', rollouts: this.informers.rollouts.list().length }, 'caches synced');
 
     if (this.o.leaderElect) {
@@ -180,18 +218,28 @@ export class Controller {
         identity, log,
       });
       log.info({ identity }, 'waiting for leadership');
-      await this.elector.run(() => this.o.onLostLeadership?.());
+      const leading = await this.elector.run(() => this.o.onLostLeadership?.());
+      if (!leading || this.stopping) {
+        log.info({ identity }, 'stopped before leading');
+        return;
+      }
     }
 
+    const prometheus = this.o.prometheus ?? { providers: [], allowedAddresses: [] };
     const reconciler = new Reconciler({
       rollouts: this.caches.rollouts, virtualServices: this.caches.vs, destinationRules: this.caches.dr,
       claimants: (ns, vs) => this.claims.claimingVirtualService(ns, vs).flatMap((n) => this.caches.rollouts.get(n, ns) ?? []),
+      virtualServicesNaming: (hosts) => this.vsHosts.naming(hosts).flatMap((k) => {
+        const i = k.indexOf('/');
+        return this.caches.vs.get(k.slice(i + 1), k.slice(0, i)) ?? [];
+      }),
       client: this.client,
       recorder: new EventRecorder(this.client, `${GROUP}/controller`, this.o.identity ?? `${hostname()}-${process.pid}`, log),
       router: istioRouter,
+      prometheus: policyOf(prometheus),
       analyzer: this.o.analyzer ?? new PrometheusAnalyzer({
         log,
-        readSecret: (ns, name, key) => this.client.readSecretKey(ns, name, key),
+        prometheus,
         onQuery: (_q, ms, outcome) => {
           this.metrics.promQueries.inc({ outcome });
           this.metrics.promQueryDuration.observe(ms / 1000);
@@ -222,7 +270,11 @@ export class Controller {
     log.info({ workers: this.o.workers ?? 4, resyncMs: resync }, 'controller started');
   }
 
+  /** Set by `stop()`: a `start()` still waiting (caches, leadership) returns instead of starting workers. */
+  private stopping = false;
+
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     this.queue.shutDown();
     // Let in-flight reconciles finish their writes, but never hang a shutdown on them.

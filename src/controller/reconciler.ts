@@ -9,10 +9,12 @@ import pRetry, { AbortError } from 'p-retry';
 import { API_VERSION, FIELD_MANAGER, GROUP, ISTIO_GROUP, ISTIO_VERSION, KIND, PLURAL, VERSION } from '../api/constants.ts';
 import { REASONS, type PlannedEvent } from '../api/events.ts';
 import type { KubeObject } from '../api/object.ts';
+import type { PrometheusPolicy } from '../api/prometheus-policy.ts';
 import { readRequests } from '../api/requests.ts';
-import { resolveRollout, type ResolvedRollout } from '../api/resolve.ts';
+import type { ResolvedRollout } from '../api/resolve.ts';
 import type { AnalysisResult, RolloutStatus } from '../api/schema.ts';
-import { parseRollout, sameLabels, type Problem } from '../api/validate.ts';
+import { sameLabels, type Problem } from '../api/validate.ts';
+import { checkRollout } from '../check/rollout.ts';
 import { applyWouldChange, otherManagers } from '../kube/apply-diff.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { KubeApiError } from '../kube/errors.ts';
@@ -25,8 +27,11 @@ import { routingPath } from '../plan/transition.ts';
 import type { Routing } from '../plan/types.ts';
 import type { AdoptedObjects, TrafficRouter } from '../router/types.ts';
 import type { Analyzer } from './analyzer.ts';
-import { queryProblems } from '../metrics/templates.ts';
-import { claimedVirtualService, ownershipProblems } from './conflicts.ts';
+import { planWarnings } from '../plan/warnings.ts';
+import { isDestination } from '../router/istio/adopt.ts';
+import { canonicalHost } from '../router/istio/hosts.ts';
+import { adoptedCoverageWarnings } from '../router/istio/offline.ts';
+import { claimedVirtualService, hostOverlaps, ownershipProblems, routingVirtualService } from './conflicts.ts';
 import type { ControllerMetrics } from './metrics.ts';
 
 export const ROLLOUT_REF = { group: GROUP, version: VERSION, plural: PLURAL };
@@ -50,10 +55,14 @@ export interface ReconcilerDeps {
   destinationRules: Cache<KubeObject>;
   /** The Rollouts of a namespace that claim a VirtualService (an index). */
   claimants: (namespace: string, virtualService: string) => readonly RolloutObject[];
+  /** The VirtualServices of any namespace that name one of these canonical hosts (an index; see HostIndex). */
+  virtualServicesNaming: (canonicalHosts: readonly string[]) => readonly KubeObject[];
   client: KubeClient;
   recorder: EventRecorder;
   router: TrafficRouter;
   analyzer?: Analyzer;
+  /** Which Prometheus a Rollout may name: the platform's provider configuration. */
+  prometheus: PrometheusPolicy;
   metrics: ControllerMetrics;
   log: Logger;
   now?: () => Date;
@@ -61,7 +70,7 @@ export interface ReconcilerDeps {
 
 export class Reconciler {
   private readonly d: ReconcilerDeps;
-  /** Rollouts whose passthrough fields Istio's schema has judged, by uid/generation. */
+  /** Rollouts whose generated objects the API server's dry run has judged, by uid/generation. */
   private readonly vetted = new Map<string, { stamp: string; problems: Problem[] }>();
 
   constructor(deps: ReconcilerDeps) {
@@ -81,9 +90,10 @@ export class Reconciler {
     const now = this.d.now?.() ?? new Date();
     const generation = raw.metadata.generation ?? 0;
 
-    const parsed = parseRollout(raw);
-    if (!parsed.ok) return this.invalid(raw, parsed.problems, generation, now);
-    const r: ResolvedRollout = resolveRollout({ ...parsed.rollout, metadata: { ...parsed.rollout.metadata, namespace } });
+    // The same offline check as `fledge validate` and `fledge render`, with the platform's providers.
+    const checked = checkRollout(raw, namespace, { prometheus: this.d.prometheus });
+    if (!checked.ok) return this.invalid(raw, checked.problems, generation, now);
+    const r: ResolvedRollout = checked.resolved;
 
     const liveVs = this.d.virtualServices.get(r.virtualService.name, namespace);
     const liveDr = this.d.destinationRules.get(r.destinationRule.name, namespace);
@@ -94,13 +104,16 @@ export class Reconciler {
       if (!live) return this.held(raw, planWaiting(kind, objectName, raw.status, generation, now));
       adopted[kind === 'VirtualService' ? 'virtualService' : 'destinationRule'] = live;
     }
+    const own = routingVirtualService(r, liveVs);
+    const overlaps = own ? hostOverlaps(r, own, this.d.virtualServicesNaming(own.hosts.map((h) => canonicalHost(h, namespace)))) : { problems: [], warnings: [] };
     const problems = [
       ...ownershipProblems(raw as never, r, this.d.claimants(namespace, claimedVirtualService(raw as never)) as never, liveVs, liveDr),
       ...this.d.router.checkAdopted(r, adopted),
-      ...queryProblems(r),
+      ...overlaps.problems,
     ];
     if (problems.length === 0) problems.push(...await this.istioSchemaProblems(r));
     if (problems.length > 0) return this.invalid(raw, problems, generation, now);
+    const warnings = [...checked.warnings, ...(adopted.virtualService ? adoptedCoverageWarnings(r, adopted.virtualService) : []), ...overlaps.warnings];
 
     const previous = raw.status;
     // Routing is written from the status in the cache: that copy must be the live one. While a
@@ -127,7 +140,9 @@ export class Reconciler {
       this.d.metrics.analyses.inc({ verdict: analysis.verdict });
       this.d.log.debug({ rollout: key, step: analysis.stepIndex, final: analysis.final, verdict: analysis.verdict, reason: analysis.reason, canary: analysis.canary, stable: analysis.stable, pWorse: analysis.probabilityWorse, bayesFactor: analysis.bayesFactor, windowSeconds: analysis.windowSeconds, releaseSeconds: analysis.releaseSeconds }, 'analysis');
     }
-    const result = plan({ rollout: r, status: previous, requests, ...(analysis ? { analysis } : {}), now });
+    const planned = plan({ rollout: r, status: previous, requests, ...(analysis ? { analysis } : {}), now });
+    const warned = planWarnings(planned.status, previous, warnings, generation, now);
+    const result = { ...planned, status: warned.status, events: [...planned.events, ...warned.events] };
 
     if (await this.writeStatus(raw, result.status)) confirmed = true;
     // Most plans keep the routing the status had (every reconcile at rest). The call above has
@@ -153,36 +168,42 @@ export class Reconciler {
   }
 
   /**
-   * The fields Fledge passes through to Istio verbatim (match, the http extras, trafficPolicy) are
-   * judged by Istio's schema, which Fledge does not carry: the objects it would write are applied
-   * with dryRun=All first, once per generation, so a value Istio refuses makes the Rollout Invalid
-   * (naming the field) before anything is written, instead of a status that claims a weight whose
-   * VirtualService the API server refused.
+   * The offline check judges the passthrough fields by the Istio CRD schema Fledge vendors; the
+   * cluster's may be another version, and admission webhooks (istiod's validation, policies) may
+   * refuse more. So every generated object is applied with dryRun=All first, once per generation,
+   * and a refusal makes the Rollout Invalid (naming the field) before anything is written, instead
+   * of a status that claims a weight whose VirtualService the API server refused.
    */
   private async istioSchemaProblems(r: ResolvedRollout): Promise<Problem[]> {
-    const vs = r.virtualService;
-    const dr = r.destinationRule;
-    const passes = (vs.mode === 'generated' && (vs.match !== undefined || vs.http !== undefined)) || (dr.mode === 'generated' && dr.trafficPolicy !== undefined);
-    if (!passes) return [];
+    if (r.virtualService.mode !== 'generated' && r.destinationRule.mode !== 'generated') return [];
     const key = `${r.namespace}/${r.name}`;
     const stamp = `${r.uid ?? ''}/${r.generation}`;
     const memo = this.vetted.get(key);
     if (memo?.stamp === stamp) return memo.problems;
     const problems: Problem[] = [];
+    let settled = true;
     for (const obj of this.d.router.desiredObjects(r, { stableLabels: r.stable.labels, canaryLabels: r.canary.labels, canaryWeight: 0 })) {
       try {
         await this.d.client.applyDryRun(obj);
       } catch (err) {
+        if (!(err instanceof KubeApiError)) throw err;
         // 422: the schema refused a value. Server-side apply answers a value of the wrong type or
         // a field the schema does not declare with a 500 "failed to create typed patch object".
-        const refused = err instanceof KubeApiError && (err.status === 422 || err.status === 400 || (err.status === 500 && err.message.includes('failed to create typed patch object')));
-        if (!refused) throw err;
-        const path = obj.kind === 'DestinationRule' ? 'spec.trafficRouting.destinationRule.trafficPolicy'
-          : /spec\.http\[[0-9]+\]\.match/.test(err.message) ? 'spec.trafficRouting.virtualService.match' : 'spec.trafficRouting.virtualService.http';
-        problems.push({ path, message: `Istio's schema refuses the ${obj.kind} it would make: ${err.message.slice(0, 400)}` });
+        // istiod's validating webhook judges the content too. Any other admission policy or
+        // webhook, or RBAC, may be lifted without a change to the Rollout: not the Rollout's
+        // fault, not remembered; the write itself then ends as RoutingRefused, retried with back-off.
+        const denied = /\bdenied\b/i.test(err.message);
+        const istio = denied && /validation\.istio\.io/.test(err.message);
+        const schema = !denied && (err.status === 422 || err.status === 400 || (err.status === 500 && err.message.includes('failed to create typed patch object')));
+        if ((denied && !istio) || err.status === 403) {
+          settled = false;
+          continue;
+        }
+        if (!schema && !istio) throw err;
+        problems.push({ path: dryRunPath(r, obj.kind, err.message), message: `${istio ? 'Istio\'s validation' : 'Istio\'s schema'} refuses the ${obj.kind} it would make: ${err.message.slice(0, 400)}` });
       }
     }
-    this.vetted.set(key, { stamp, problems });
+    if (settled) this.vetted.set(key, { stamp, problems });
     return problems;
   }
 
@@ -326,8 +347,9 @@ export class Reconciler {
     const subsets = Array.isArray(dr?.spec?.subsets) ? (dr.spec.subsets as { name?: string; labels?: Record<string, string> }[]) : [];
     const stableLabels = subsets.find((s) => s.name === r.stable.subset)?.labels;
     const canaryLabels = subsets.find((s) => s.name === r.canary.subset)?.labels;
-    const routes = Array.isArray(vs.spec?.http) ? (vs.spec.http as { route?: { destination?: { subset?: string }; weight?: number }[] }[]) : [];
-    const canaryWeight = routes.map((h) => h.route?.find((d) => d.destination?.subset === r.canary.subset)?.weight).find((w) => w !== undefined);
+    const routes = Array.isArray(vs.spec?.http) ? (vs.spec.http as { route?: { destination?: { host?: string; subset?: string }; weight?: number }[] }[]) : [];
+    const ns = vs.metadata.namespace ?? r.namespace;
+    const canaryWeight = routes.map((h) => h.route?.find((d) => isDestination(r, ns, d, r.canary.subset))?.weight).find((w) => w !== undefined);
     if (!stableLabels || !canaryLabels || typeof canaryWeight !== 'number' || !Number.isInteger(canaryWeight) || canaryWeight < 0 || canaryWeight > 100) return undefined;
     return { stableLabels, canaryLabels, canaryWeight };
   }
@@ -359,6 +381,17 @@ export class Reconciler {
     if (!wrote) this.d.metrics.writesSkipped.inc({ kind: 'VirtualService' });
     return wrote;
   }
+}
+
+/** The Rollout field behind the part of a generated object the API server's dry run refused. */
+function dryRunPath(r: ResolvedRollout, kind: string, message: string): string {
+  if (kind === 'DestinationRule') return r.destinationRule.mode === 'generated' && r.destinationRule.trafficPolicy && /trafficPolicy/.test(message) ? 'spec.trafficRouting.destinationRule.trafficPolicy' : 'spec.trafficRouting.destinationRule';
+  const vs = r.virtualService;
+  if (vs.mode !== 'generated') return 'spec.trafficRouting.virtualService';
+  if (/spec\.http\[[0-9]+\]\.match/.test(message) && vs.match) return 'spec.trafficRouting.virtualService.match';
+  if (/spec\.hosts/.test(message)) return 'spec.trafficRouting.virtualService.hosts';
+  if (/spec\.gateways/.test(message)) return 'spec.trafficRouting.virtualService.gateways';
+  return vs.http ? 'spec.trafficRouting.virtualService.http' : 'spec.trafficRouting.virtualService';
 }
 
 export function splitKey(key: string): [string, string] {

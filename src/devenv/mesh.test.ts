@@ -57,6 +57,19 @@ describe('TrafficModel', () => {
     }
   });
 
+  it('leaves the configured share unanswered (code 0), apart from the failures', () => {
+    const m = new TrafficModel(['v1', 'v2'], 4);
+    m.setWeights({ v2: 1 });
+    m.setBehaviour('v2', { errorRate: 0.1, unansweredRate: 0.3, latencyMs: 10 });
+    const rs = draw(m, 4000);
+    const share = (code: number) => rs.filter((r) => r?.code === code).length / rs.length;
+    expect(share(0)).toBeGreaterThan(0.27);
+    expect(share(0)).toBeLessThan(0.33);
+    expect(share(503)).toBeGreaterThan(0.08);
+    expect(share(503)).toBeLessThan(0.12);
+    expect(() => m.setBehaviour('v2', { errorRate: 0.8, unansweredRate: 0.3, latencyMs: 1 })).toThrow(/unansweredRate/);
+  });
+
   it('serves nothing when every weight is zero, and rejects unknown versions', () => {
     const m = new TrafficModel(['v1', 'v2'], 1);
     m.setWeights({ v1: 0, v2: 0 });
@@ -102,7 +115,7 @@ describe('startMeshWorkload', () => {
     const base =
       'reporter="destination",destination_service="reviews.shop.svc.cluster.local",destination_service_name="reviews",' +
       'destination_service_namespace="shop",destination_workload="reviews-v2",destination_workload_namespace="shop",' +
-      'destination_app="reviews",destination_version="v2",request_protocol="http",response_code="503"';
+      'destination_app="reviews",destination_version="v2",request_protocol="http",response_code="503",grpc_response_status=""';
     expect(text).toContain(`istio_requests_total{${base}} 0`);
     for (const le of ISTIO_DURATION_BUCKETS) {
       expect(text).toContain(`istio_request_duration_milliseconds_bucket{le="${le}",${base}} 0`);
@@ -125,7 +138,38 @@ describe('startMeshWorkload', () => {
     expect(await ok.json()).toEqual({ version: 'v1' });
     expect(mesh.served()).toEqual({ v1: { requests: 1, errors: 0 }, v2: { requests: 1, errors: 1 } });
     const text = await (await fetch(`http://${mesh.metricsAddress}/metrics`)).text();
-    expect(text).toMatch(/istio_requests_total\{[^}]*destination_version="v2"[^}]*response_code="503"\} 1/);
+    expect(text).toMatch(/istio_requests_total\{[^}]*destination_version="v2"[^}]*response_code="503"[^}]*\} 1/);
+  });
+
+  it('reports gRPC failures as HTTP 200 with grpc_response_status 14, as Envoy does', async () => {
+    mesh = await startMeshWorkload({
+      service: 'inventory', namespace: 'shop', versions: ['v1', 'v2'], protocol: 'grpc', seed: 5,
+      behaviour: { v2: { errorRate: 1, latencyMs: 1 } },
+    });
+    mesh.setWeights({ v2: 100 });
+    await fetch(mesh.url);
+    expect(mesh.served().v2).toEqual({ requests: 1, errors: 1 });
+    const text = await (await fetch(`http://${mesh.metricsAddress}/metrics`)).text();
+    expect(text).toMatch(/istio_requests_total\{[^}]*destination_version="v2",request_protocol="grpc",response_code="200",grpc_response_status="14"\} 1/);
+    expect(text).not.toMatch(/istio_requests_total\{[^}]*response_code="503"/);
+  });
+
+  it('closes the connection without an answer for an unanswered request, and records code 0', async () => {
+    mesh = await startMeshWorkload({
+      service: 'reviews', namespace: 'shop', versions: ['v1'], seed: 5, behaviour: { v1: { errorRate: 0, unansweredRate: 1, latencyMs: 1 } },
+    });
+    await expect(fetch(mesh.url)).rejects.toThrow();
+    expect(mesh.served().v1).toEqual({ requests: 1, errors: 1 });
+    const text = await (await fetch(`http://${mesh.metricsAddress}/metrics`)).text();
+    expect(text).toMatch(/istio_requests_total\{[^}]*response_code="0",grpc_response_status=""\} 1/);
+  });
+
+  it('without sidecars, only the gateway reports: reporter="source", destination_version "unknown"', async () => {
+    mesh = await startMeshWorkload({ service: 'landing', namespace: 'web', versions: ['v3', 'v4'], sidecars: false });
+    const text = await (await fetch(`http://${mesh.metricsAddress}/metrics`)).text();
+    expect(text).toContain('istio_requests_total{reporter="source",destination_service="landing.web.svc.cluster.local",destination_service_name="landing"');
+    expect(text).not.toContain('reporter="destination"');
+    expect(text).not.toContain('destination_version="v4"');
   });
 
   it('applies rate and weight changes to the synthetic load', async () => {

@@ -7,7 +7,7 @@
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { OK_CODE, ERROR_CODE, RateAccumulator, TrafficModel, type SyntheticRequest, type VersionBehaviour } from './traffic.ts';
+import { OK_CODE, ERROR_CODE, NO_RESPONSE_CODE, RateAccumulator, TrafficModel, type SyntheticRequest, type VersionBehaviour } from './traffic.ts';
 
 export type { VersionBehaviour } from './traffic.ts';
 export { LATENCY_SPREAD } from './traffic.ts';
@@ -30,7 +30,7 @@ export interface MeshWorkload {
   setRate(rps: number): void;
   /** Share of traffic per version, e.g. {v1: 90, v2: 10}; versions left out get none. */
   setWeights(w: Record<string, number>): void;
-  /** Requests served so far per version (synthetic and HTTP). */
+  /** Requests served so far per version (synthetic and HTTP); errors: failed or unanswered. */
   served(): Record<string, { requests: number; errors: number }>;
   stop(): Promise<void>;
 }
@@ -43,12 +43,25 @@ export interface MeshOptions {
   rps?: number;
   seed?: number;
   behaviour?: Record<string, VersionBehaviour>;
+  /**
+   * 'grpc': requests are gRPC calls, as Envoy reports them: HTTP 200 with the status in
+   * grpc_response_status ("0" OK; a failure is "14", UNAVAILABLE). Default 'http'.
+   */
+  protocol?: 'http' | 'grpc';
+  /**
+   * false: the pods have no sidecar, so only a gateway in front of them reports the requests
+   * (reporter="source"), and it cannot read their labels: destination_version "unknown".
+   */
+  sidecars?: boolean;
 }
+
+/** grpc_response_status of a failed call on a gRPC mesh: UNAVAILABLE. */
+export const GRPC_ERROR_STATUS = '14';
 
 const LABELS = [
   'reporter', 'destination_service', 'destination_service_name', 'destination_service_namespace',
   'destination_workload', 'destination_workload_namespace', 'destination_app', 'destination_version',
-  'request_protocol', 'response_code',
+  'request_protocol', 'response_code', 'grpc_response_status',
 ] as const;
 
 export async function startMeshWorkload(opts: MeshOptions): Promise<MeshWorkload> {
@@ -64,22 +77,26 @@ export async function startMeshWorkload(opts: MeshOptions): Promise<MeshWorkload
     name: 'istio_request_duration_milliseconds', help: 'Request duration.', labelNames: LABELS,
     buckets: [...ISTIO_DURATION_BUCKETS], registers: [registry],
   });
+  const grpc = opts.protocol === 'grpc';
+  const sidecars = opts.sidecars ?? true;
   const labels = (version: string, code: number): Record<(typeof LABELS)[number], string> => ({
-    reporter: 'destination',
+    reporter: sidecars ? 'destination' : 'source',
     destination_service: `${opts.service}.${opts.namespace}.svc.cluster.local`,
     destination_service_name: opts.service,
     destination_service_namespace: opts.namespace,
-    destination_workload: `${opts.service}-${version}`,
+    destination_workload: sidecars ? `${opts.service}-${version}` : 'unknown',
     destination_workload_namespace: opts.namespace,
-    destination_app: opts.service,
-    destination_version: version,
-    request_protocol: 'http',
-    response_code: String(code),
+    destination_app: sidecars ? opts.service : 'unknown',
+    destination_version: sidecars ? version : 'unknown',
+    request_protocol: grpc ? 'grpc' : 'http',
+    // gRPC failures travel in trailers over HTTP 200; a call with no response has neither.
+    response_code: String(grpc && code !== NO_RESPONSE_CODE ? OK_CODE : code),
+    grpc_response_status: !grpc || code === NO_RESPONSE_CODE ? '' : code === OK_CODE ? '0' : GRPC_ERROR_STATUS,
   });
   // Series exist at 0 from the start: otherwise rate() misses the first increment of a series
   // that appears mid-run (e.g. the first 5xx), skewing short-window error ratios.
   for (const v of opts.versions) {
-    for (const code of [OK_CODE, ERROR_CODE]) {
+    for (const code of [OK_CODE, ERROR_CODE, NO_RESPONSE_CODE]) {
       requests.inc(labels(v, code), 0);
       duration.zero(labels(v, code));
     }
@@ -91,7 +108,7 @@ export async function startMeshWorkload(opts: MeshOptions): Promise<MeshWorkload
     const c = counts.get(r.version);
     if (c) {
       c.requests++;
-      if (r.code >= 500) c.errors++;
+      if (r.code >= 500 || r.code === NO_RESPONSE_CODE) c.errors++;
     }
   };
 
@@ -129,7 +146,8 @@ export async function startMeshWorkload(opts: MeshOptions): Promise<MeshWorkload
     const t = setTimeout(() => {
       pendingReplies.delete(t);
       record(r);
-      reply(res, r.code, { version: r.version });
+      if (r.code === NO_RESPONSE_CODE) res.destroy(); // no answer at all, as after a caller's timeout
+      else reply(res, r.code, { version: r.version });
     }, r.latencyMs);
     pendingReplies.add(t);
   });

@@ -5,8 +5,13 @@
 import { mulberry32 } from '../analysis/prng.ts';
 
 export interface VersionBehaviour {
-  /** Share of requests answered with a 5xx, 0..1. */
+  /** Share of requests answered with a 5xx (on a gRPC mesh: grpc-status UNAVAILABLE), 0..1. */
   errorRate: number;
+  /**
+   * Share of requests that get no answer, 0..1 (errorRate + unansweredRate <= 1): the caller gave
+   * up or the connection was reset, which Istio records as response_code "0". Default 0.
+   */
+  unansweredRate?: number;
   /** Typical latency; each request gets it spread by ±LATENCY_SPREAD. */
   latencyMs: number;
 }
@@ -22,6 +27,8 @@ export const LATENCY_SPREAD = 0.2;
 /** Status code of a failed request: what Envoy answers when the upstream is unhealthy. */
 export const ERROR_CODE = 503;
 export const OK_CODE = 200;
+/** Istio's response_code of a request that got no response (caller timeout, reset). */
+export const NO_RESPONSE_CODE = 0;
 export const DEFAULT_BEHAVIOUR: VersionBehaviour = { errorRate: 0, latencyMs: 20 };
 
 export class TrafficModel {
@@ -42,6 +49,8 @@ export class TrafficModel {
   setBehaviour(version: string, b: VersionBehaviour): void {
     this.checkVersion(version);
     if (!(b.errorRate >= 0 && b.errorRate <= 1)) throw new Error(`errorRate must be in 0..1, got ${b.errorRate}`);
+    const unanswered = b.unansweredRate ?? 0;
+    if (!(unanswered >= 0 && b.errorRate + unanswered <= 1)) throw new Error(`unansweredRate must be in 0..1 - errorRate, got ${unanswered}`);
     if (!(b.latencyMs >= 0)) throw new Error(`latencyMs must be >= 0, got ${b.latencyMs}`);
     this.behaviours.set(version, { ...b });
   }
@@ -62,7 +71,9 @@ export class TrafficModel {
     const version = this.pickVersion();
     if (version === undefined) return undefined;
     const b = this.behaviours.get(version) ?? DEFAULT_BEHAVIOUR;
-    const code = this.rng() < b.errorRate ? ERROR_CODE : OK_CODE;
+    // One draw decides the outcome, so seeds give the same requests as before unansweredRate existed.
+    const u = this.rng();
+    const code = u < b.errorRate ? ERROR_CODE : u < b.errorRate + (b.unansweredRate ?? 0) ? NO_RESPONSE_CODE : OK_CODE;
     // Sum of two uniforms: triangular around 1, within [1 - SPREAD, 1 + SPREAD].
     const factor = 1 + LATENCY_SPREAD * (this.rng() + this.rng() - 1);
     return { version, code, latencyMs: b.latencyMs * factor };

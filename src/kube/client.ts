@@ -1,5 +1,5 @@
 import {
-  CoordinationV1Api, CoreV1Api, CustomObjectsApi, EventsV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, setHeaderOptions,
+  CoordinationV1Api, CustomObjectsApi, EventsV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, setHeaderOptions,
   type KubernetesListObject, type KubernetesObject, type V1Lease, type EventsV1Event,
 } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -39,12 +39,7 @@ export type RequestCounter = (verb: string, resource: string) => void;
 /** Told each time a throttled request is about to be retried, with the wait before it. */
 export type ThrottleObserver = (verb: string, resource: string, status: number, waitMs: number) => void;
 
-export function loadKubeConfig(file?: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (file) kc.loadFromFile(file);
-  else kc.loadFromDefault();
-  return kc;
-}
+export { loadKubeConfig } from './kubeconfig.ts';
 
 /**
  * Every request the controller makes goes through here: rate limited, counted, and with API
@@ -56,7 +51,6 @@ export class KubeClient {
   private readonly custom: CustomObjectsApi;
   private readonly events: EventsV1Api;
   private readonly leases: CoordinationV1Api;
-  private readonly core: CoreV1Api;
   private readonly bucket: TokenBucket;
   private readonly fieldManager: string;
   private readonly throttleRetries: number;
@@ -73,7 +67,6 @@ export class KubeClient {
     this.custom = kc.makeApiClient(CustomObjectsApi);
     this.events = kc.makeApiClient(EventsV1Api);
     this.leases = kc.makeApiClient(CoordinationV1Api);
-    this.core = kc.makeApiClient(CoreV1Api);
     this.bucket = new TokenBucket(opts.qps ?? 50, opts.burst ?? 100);
     this.fieldManager = opts.fieldManager;
     this.throttleRetries = Math.max(0, opts.throttleRetries ?? DEFAULT_THROTTLE_RETRIES);
@@ -158,14 +151,6 @@ export class KubeClient {
 
   listEvents(namespace: string, fieldSelector: string): Promise<EventsV1Event[]> {
     return this.call('list', 'events', async () => (await this.events.listNamespacedEvent({ namespace, fieldSelector })).items);
-  }
-
-  /** One key of a Secret, decoded. The value is never logged or put in an error. */
-  async readSecretKey(namespace: string, name: string, key: string): Promise<string> {
-    const secret = await this.call('get', 'secrets', () => this.core.readNamespacedSecret({ namespace, name }));
-    const data = secret.data?.[key];
-    if (data === undefined) throw new Error(`Secret ${namespace}/${name} has no key "${key}"`);
-    return Buffer.from(data, 'base64').toString('utf8').trim();
   }
 
   // The lease calls are never retried on throttling: the elector tries again every retry period

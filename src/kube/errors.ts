@@ -47,3 +47,11 @@ export function toKubeError(err: unknown, verb?: string): unknown {
 export function isStatus(err: unknown, status: number): boolean {
   return err instanceof KubeApiError && err.status === status;
 }
+
+/** No usable kubeconfig, or a context that is not in it: a user's setup, not a fault of ours. */
+export class KubeConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KubeConfigError';
+  }
+}

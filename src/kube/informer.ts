@@ -14,6 +14,32 @@ export interface InformerOptions<T extends KubernetesObject> {
 }
 
 /**
+ * client-node's Watch, telling when a watch stream is actually open. `watch()` resolves once the
+ * API server has answered: with 200 the stream is open, otherwise `done` was already called with
+ * the error. Neither a successful list nor a connect attempt says the watch works: with RBAC that
+ * grants `list` but not `watch`, both happen on every retry while the cache is blind.
+ */
+class OpenedWatch extends Watch {
+  private readonly onOpen: () => void;
+
+  constructor(kc: KubeConfig, onOpen: () => void) {
+    super(kc);
+    this.onOpen = onOpen;
+  }
+
+  override async watch(
+    path: string, queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    let ended = false;
+    const controller = await super.watch(path, queryParams, callback, (err) => { ended = true; done(err); });
+    if (!ended) this.onOpen();
+    return controller;
+  }
+}
+
+/**
  * A cache of one resource kept current by list+watch. client-node relists by itself on 410 Gone
  * but stops on any other error; this restarts it with back-off, so a dropped connection or an
  * API server restart heals without anyone noticing.
@@ -48,17 +74,16 @@ export class Informer<T extends KubernetesObject> {
         this.relists++;
         opts.log.info({ informer: opts.name, objects: list.items.length, relists: this.relists }, 'relisted');
       }
-      this.touch();
+      this.lastContact = Date.now();
       this.synced = true;
       this.listed();
       return list;
     };
-    this.lw = new ListWatch<T>(opts.path, new Watch(kc), listFn, false, opts.labelSelector);
+    // Healthy only once a watch stream is open: the cache is then kept current, not just listed.
+    this.lw = new ListWatch<T>(opts.path, new OpenedWatch(kc, () => this.touch()), listFn, false, opts.labelSelector);
     this.lw.on('add', (o) => this.emit('add', o));
     this.lw.on('update', (o) => this.emit('update', o));
     this.lw.on('delete', (o) => this.emit('delete', o));
-    // A (re)connect is only an attempt: call it healthy once it has stood for a moment.
-    this.lw.on('connect', () => this.settleSoon());
     this.lw.on('error', (err) => this.onError(err));
   }
 
@@ -84,22 +109,8 @@ export class Informer<T extends KubernetesObject> {
     if (recovering) {
       this.opts.log.info({ informer: this.opts.name, downMs: Date.now() - this.downSince }, 'watch restored');
       this.downSince = 0;
-      // After the cache has taken in what was listed (touch() runs before the list is applied).
       setTimeout(() => { for (const h of this.recoveredHandlers) h(); }, 0).unref?.();
     }
-  }
-
-  private settleTimer: NodeJS.Timeout | undefined;
-  private lastError = 0;
-
-  private settleSoon(): void {
-    const connectedAt = Date.now();
-    if (this.settleTimer) clearTimeout(this.settleTimer);
-    this.settleTimer = setTimeout(() => {
-      this.settleTimer = undefined;
-      if (!this.stopped && this.lastError < connectedAt) this.touch();
-    }, 2000);
-    this.settleTimer.unref?.();
   }
 
   /** Resolves after the first successful list; failed lists are retried with back-off. */
@@ -116,8 +127,7 @@ export class Informer<T extends KubernetesObject> {
 
   private onError(err: unknown): void {
     this.healthy = false;
-    this.lastError = Date.now();
-    if (this.downSince === 0) this.downSince = this.lastError;
+    if (this.downSince === 0) this.downSince = Date.now();
     if (this.stopped) return;
     const e = err as { message?: string; code?: unknown; statusCode?: unknown };
     this.opts.log.warn({ informer: this.opts.name, err: e?.message ?? String(err), code: e?.code ?? e?.statusCode }, 'watch failed; restarting');
@@ -142,7 +152,6 @@ export class Informer<T extends KubernetesObject> {
     this.stopped = true;
     this.listed();
     if (this.restartTimer) clearTimeout(this.restartTimer);
-    if (this.settleTimer) clearTimeout(this.settleTimer);
     await this.lw.stop();
   }
 }

@@ -35,9 +35,19 @@ export class LeaderElector {
 
   get isLeader(): boolean { return this.leading; }
 
-  /** Resolves once this instance leads; calls `onLost` if it later stops leading. */
-  run(onLost: () => void): Promise<void> {
+  /** Ends a pending `run()` when `release()` comes first (a shutdown while standing by). */
+  private giveUp: (() => void) | undefined;
+
+  /**
+   * Resolves `true` once this instance leads, or `false` if `release()` is called before it does
+   * (a shutdown while standing by must not leave a promise pending forever: the process would
+   * then end with Node's exit code 13, "unsettled top-level await"). Calls `onLost` if it later
+   * stops leading.
+   */
+  run(onLost: () => void): Promise<boolean> {
     return new Promise((resolve) => {
+      if (this.stopped) return resolve(false);
+      this.giveUp = () => resolve(false);
       const tick = async () => {
         if (this.stopped) return;
         const ok = await this.tryAcquireOrRenew().catch((err) => {
@@ -50,7 +60,8 @@ export class LeaderElector {
           if (!this.leading) {
             this.leading = true;
             this.o.log.info({ lease: `${this.o.namespace}/${this.o.name}`, identity: this.o.identity }, 'became leader');
-            resolve();
+            this.giveUp = undefined;
+            resolve(true);
           }
         } else if (this.leading && now - this.lastRenew > this.o.renewDeadlineMs) {
           this.leading = false;
@@ -111,6 +122,8 @@ export class LeaderElector {
   async release(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    this.giveUp?.();
+    this.giveUp = undefined;
     if (!this.leading || !this.lease) return;
     this.leading = false;
     try {

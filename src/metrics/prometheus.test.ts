@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CredentialsError, fileCredentials } from './credentials.ts';
-import { PrometheusProvider, POST_THRESHOLD, parseSampleValue, type PrometheusProviderOptions } from './prometheus.ts';
+import { BODY_MAX_BYTES, PrometheusProvider, POST_THRESHOLD, parseSampleValue, type PrometheusProviderOptions } from './prometheus.ts';
 import { MetricsError, MultipleSeriesError, NoDataError, QueryError, UnavailableError } from './provider.ts';
 import { rejection } from '../../test/support/rejection.ts';
 
@@ -108,8 +108,8 @@ describe('results', () => {
   });
 
   it.each([
-    ['not JSON', (res: ServerResponse) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>login</html>'), /not with the query API's JSON: <html>login/],
-    ['a malformed sample', (res: ServerResponse) => json(res, 200, ok('fast')), /malformed sample value "fast"/],
+    ['not JSON', (res: ServerResponse) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>login</html>'), /^Prometheus at http:\/\/127\.0\.0\.1:\d+ answered HTTP 200 OK \(text\/html\), which is not the Prometheus query API's JSON/],
+    ['a malformed sample', (res: ServerResponse) => json(res, 200, ok('fast')), /malformed sample value$/],
   ])('%s is UnavailableError, not retried', async (_what, reply, message) => {
     handler = (_req, res) => reply(res);
     const err = await rejection(provider().query('x'));
@@ -265,9 +265,9 @@ describe('errors and retries', () => {
   });
 
   it.each([
-    [401, /HTTP 401 Unauthorized \(check spec.analysis.prometheus.auth\)/],
+    [401, /HTTP 401 Unauthorized \(no content type\) \(the provider's credentials are refused/],
     [403, /HTTP 403 Forbidden/],
-    [404, /HTTP 404 Not Found \(is the address/],
+    [404, /HTTP 404 Not Found \(no content type\) \(is the address/],
   ])('HTTP %s is UnavailableError, not retried', async (status, message) => {
     handler = (_req, res) => res.writeHead(status).end();
     const err = await rejection(provider().query('x'));
@@ -300,6 +300,112 @@ describe('errors and retries', () => {
     expect(err).toBeInstanceOf(UnavailableError);
     expect(err.message).toMatch(/must not contain credentials/);
     expect(err.message).not.toContain('hunter2');
+  });
+});
+
+describe('no reflection of what a server answers', () => {
+  // What a cloud metadata service, an admin page or a login proxy could answer: none of it may
+  // reach an error message (which becomes status.lastAnalysis.reason, Events and logs).
+  const LEAK = 'Leak-7f3a9c';
+  const reply = (status: number, contentType: string, body: string, reason?: string) => (res: ServerResponse) =>
+    (reason ? res.writeHead(status, reason, { 'content-type': contentType }) : res.writeHead(status, { 'content-type': contentType })).end(body);
+  it.each([
+    ['plain text', reply(200, 'text/plain', `ami-id\ninstance-id\n${LEAK}`)],
+    ['HTML', reply(200, 'text/html; charset=utf-8', `<html><title>${LEAK}</title></html>`)],
+    ['JSON of another shape', reply(200, 'application/json', JSON.stringify({ AccessKeyId: LEAK, Token: LEAK }))],
+    ['JSON with status success but no data object', reply(200, 'application/json', JSON.stringify({ status: 'success', data: LEAK }))],
+    ['an unknown result type', reply(200, 'application/json', JSON.stringify({ status: 'success', data: { resultType: LEAK, result: [] } }))],
+    ['a sample value that is not a number', reply(200, 'application/json', JSON.stringify(vector([{}, LEAK])))],
+    ['an error JSON with an errorType Prometheus never uses', reply(400, 'application/json', JSON.stringify({ status: 'error', errorType: LEAK, error: LEAK }))],
+    ['an error JSON that is not served as JSON', reply(400, 'text/plain', JSON.stringify({ status: 'error', errorType: 'bad_data', error: LEAK }))],
+    ['an error JSON whose error is not a string', reply(422, 'application/json', JSON.stringify({ status: 'error', errorType: 'execution', error: { x: LEAK } }))],
+    ['a 404 page', reply(404, 'text/html', `<h1>${LEAK}</h1>`)],
+    ['a 503 page (retried)', reply(503, 'text/plain', LEAK)],
+    ['a reason phrase of its own', reply(200, 'text/plain', 'x', LEAK)],
+    ['a content type that is not one', reply(200, `text/plain ${LEAK} <script>`, 'x')],
+  ])('%s: status code and content type only', async (_what, answer) => {
+    handler = (_req, res) => answer(res);
+    const err = await rejection(provider().query('x'));
+    expect(err).toBeInstanceOf(MetricsError);
+    expect(err.message).toMatch(/^Prometheus at http:\/\/127\.0\.0\.1:\d+ answered /);
+    expect(err.message.toLowerCase()).not.toContain(LEAK.toLowerCase());
+  });
+
+  it('never follows a redirect: the address it points to gets no request, nor the credentials', async () => {
+    const elsewhere: string[] = [];
+    const other = createServer((req, res) => {
+      elsewhere.push(req.headers.authorization ?? '(none)');
+      json(res, 200, ok('1'));
+    });
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    try {
+      const target = `http://127.0.0.1:${(other.address() as AddressInfo).port}/api/v1/query`;
+      handler = (_req, res) => res.writeHead(307, { location: target }).end();
+      const err = await rejection(provider({ auth: { type: 'bearer', credentials: async () => 'tok-redirected' } }).query('x'));
+      expect(err).toBeInstanceOf(UnavailableError);
+      expect(err.message).toMatch(/answered HTTP 307 Temporary Redirect \(no content type\) \(a redirect, which is never followed/);
+      expect(err.message).not.toContain(target);
+      expect(elsewhere).toEqual([]);
+      expect(seen).toHaveLength(1);
+    } finally {
+      other.closeAllConnections();
+      await new Promise<void>((resolve) => other.close(() => resolve()));
+    }
+  });
+
+  it('bounds the label sets a several-series answer shows', async () => {
+    const labels = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`l${i}`, 'v'.repeat(5000)]));
+    handler = (_req, res) => json(res, 200, vector([labels, '1'], [{ a: 'b' }, '2']));
+    const err = await rejection(provider().query('x'));
+    expect(err).toBeInstanceOf(MultipleSeriesError);
+    expect(err.message).toContain(`l0="${'v'.repeat(100)}..."`);
+    expect(err.message).toContain('... 2 more}');
+    expect(err.message.length).toBeLessThan(2000);
+  });
+
+  it(`stops reading an answer past ${BODY_MAX_BYTES / 1024 / 1024} MiB: a server cannot fill the controller's memory`, async () => {
+    // Streamed without Content-Length, as a server that means harm would; 128 MiB on offer.
+    const chunk = Buffer.alloc(1024 * 1024, ' ');
+    let written = 0;
+    let closed!: () => void;
+    const gone = new Promise<void>((resolve) => { closed = resolve; });
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.on('close', closed);
+      const pump = () => {
+        while (written < 128 && !res.destroyed) {
+          written++;
+          if (!res.write(chunk)) { res.once('drain', pump); return; }
+        }
+        res.end();
+      };
+      pump();
+    };
+    const err = await rejection(provider({ timeoutMs: 60_000 }).query('x'));
+    expect(err).toBeInstanceOf(UnavailableError);
+    expect(err.message).toMatch(/answered HTTP 200 OK \(application\/json\) with more than 16 MiB, which no instant query of Fledge's needs: not read$/);
+    expect(seen).toHaveLength(1); // not retried
+    await gone;
+    // The client hung up: the server got to write little beyond the bound (socket buffers).
+    expect(written).toBeLessThan(64);
+  });
+
+  it('refuses an answer whose Content-Length is past the bound without reading it', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(BODY_MAX_BYTES + 1) });
+      res.write('{"status":"success"');
+    };
+    const err = await rejection(provider().query('x'));
+    expect(err).toBeInstanceOf(UnavailableError);
+    expect(err.message).toContain('with more than 16 MiB');
+  });
+
+  it('quotes Prometheus\'s own error, on one line and cut at 500 characters', async () => {
+    handler = (_req, res) => json(res, 422, { status: 'error', errorType: 'execution', error: `line one\nline\u0007two ${'x'.repeat(1000)}` });
+    const err = await rejection(provider().query('x'));
+    expect(err).toBeInstanceOf(QueryError);
+    expect(err.message).toMatch(/\(execution\): line one line two x+\.\.\.$/);
+    expect(err.message.length).toBeLessThan(600);
   });
 });
 

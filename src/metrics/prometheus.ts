@@ -10,9 +10,13 @@
  *   Worst case before an UnavailableError: (retries + 1) × timeoutMs + 1.2 s.
  * - Queries longer than POST_THRESHOLD characters (URL-encoded) are POSTed as a form, which
  *   Prometheus accepts too, so long user queries do not hit URL length limits of proxies.
+ * - Redirects are never followed: the configured address is the only one ever asked (a provider
+ *   or allowed address could otherwise send the controller, and its credentials, elsewhere).
+ * - An answer is read up to BODY_MAX_BYTES (after decompression) and dropped past it.
  * - Credentials are read once per query() (so a rotated mounted Secret is picked up), never
  *   logged, and redacted from every error message in case a proxy echoes them back.
  */
+import { STATUS_CODES } from 'node:http';
 import pRetry, { AbortError } from 'p-retry';
 import {
   MetricsError, MultipleSeriesError, NoDataError, QueryError, UnavailableError,
@@ -47,7 +51,16 @@ export const POST_THRESHOLD = 2000;
 export const DEFAULT_RETRIES = 2;
 /** Backoff before retry n: 200 ms, then 1 s (capped there for more retries). */
 const BACKOFF = { minTimeout: 200, factor: 5, maxTimeout: 1000 } as const;
-const BODY_SNIPPET = 200;
+/**
+ * The largest answer read, after decompression. Fledge's queries give a handful of series (the
+ * traffic query: a few dozen histogram buckets, some kB); without a bound a server on an allowed
+ * address could stream gigabytes into the controller's memory, which all namespaces share.
+ */
+export const BODY_MAX_BYTES = 16 * 1024 * 1024;
+/** Prometheus's own error messages are short; a longer one is cut here. */
+const ERROR_MAX = 500;
+/** The errorType values of Prometheus's HTTP API (web/api/v1/api.go). */
+const ERROR_TYPES = new Set(['timeout', 'canceled', 'execution', 'bad_data', 'internal', 'unavailable', 'not_found', 'not_acceptable']);
 
 interface ApiSample { metric?: Record<string, string>; value?: [number, string] }
 interface ApiBody {
@@ -79,7 +92,7 @@ export class PrometheusProvider implements MetricsProvider {
         url.username = '';
         url.password = '';
         shown = url.toString().replace(/\/+$/, '');
-        configError = `the Prometheus address ${shown} must not contain credentials: use spec.analysis.prometheus.auth`;
+        configError = `the Prometheus address ${shown} must not contain credentials: configure them on the provider (auth.file)`;
       }
     } catch {
       shown = '(invalid address)';
@@ -99,14 +112,14 @@ export class PrometheusProvider implements MetricsProvider {
   }
 
   async query(promql: string, opts: QueryOptions = {}): Promise<number> {
-    return this.#run(promql, opts, (data, redact) => this.#number(data, redact));
+    return this.#run(promql, opts, (data) => this.#number(data));
   }
 
   async queryVector(promql: string, opts: QueryOptions = {}): Promise<Sample[]> {
-    return this.#run(promql, opts, (data, redact) => this.#vector(data, redact));
+    return this.#run(promql, opts, (data) => this.#vector(data));
   }
 
-  async #run<T>(promql: string, opts: QueryOptions, read: (data: ApiBody['data'], redact: (s: string) => string) => T): Promise<T> {
+  async #run<T>(promql: string, opts: QueryOptions, read: (data: ApiBody['data']) => T): Promise<T> {
     const started = performance.now();
     let outcome = 'ok';
     try {
@@ -114,7 +127,7 @@ export class PrometheusProvider implements MetricsProvider {
       if (this.#configError !== undefined) throw new UnavailableError(this.#configError, { transient: false });
       const { headers, secrets } = await this.#authorization();
       const redact = (s: string) => redactSecrets(s, secrets);
-      return await pRetry(async () => read(await this.#attempt(promql, headers, redact, opts), redact), {
+      return await pRetry(async () => read(await this.#attempt(promql, headers, redact, opts)), {
         retries: this.#retries,
         ...BACKOFF,
         ...(opts.signal ? { signal: opts.signal } : {}),
@@ -169,15 +182,15 @@ export class PrometheusProvider implements MetricsProvider {
     const doFetch = this.#fetch;
 
     let status: number;
-    let statusText: string;
-    let text: string;
+    let contentType: string;
+    let text: string | undefined;
     try {
       const res = post
-        ? await doFetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' }, body: form, signal })
-        : await doFetch(`${url}?${form}`, { method: 'GET', headers, signal });
+        ? await doFetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' }, body: form, signal, redirect: 'manual' })
+        : await doFetch(`${url}?${form}`, { method: 'GET', headers, signal, redirect: 'manual' });
       status = res.status;
-      statusText = res.statusText;
-      text = await res.text();
+      contentType = res.headers.get('content-type') ?? '';
+      text = await boundedText(res, BODY_MAX_BYTES);
     } catch (err) {
       if (opts.signal?.aborted) throw opts.signal.reason; // p-retry rejects with the reason anyway
       if (timeout.aborted) {
@@ -185,83 +198,145 @@ export class PrometheusProvider implements MetricsProvider {
       }
       throw new UnavailableError(redact(`cannot reach Prometheus at ${this.address}: ${networkReason(err)}`), { transient: true });
     }
-    return this.#interpret(status, statusText, text, redact);
+    if (text === undefined) {
+      const what = `HTTP ${status}${STATUS_CODES[status] ? ` ${STATUS_CODES[status]}` : ''} (${mediaType(contentType)})`;
+      throw new AbortError(new UnavailableError(`Prometheus at ${this.address} answered ${what} with more than ${BODY_MAX_BYTES / 1024 / 1024} MiB, which no instant query of Fledge's needs: not read`, { status, transient: false }));
+    }
+    return this.#interpret(status, contentType, text, redact);
   }
 
-  #interpret(status: number, statusText: string, text: string, redact: (s: string) => string): ApiBody['data'] {
-    let body: ApiBody | undefined;
-    try {
-      const parsed: unknown = JSON.parse(text);
-      if (parsed && typeof parsed === 'object' && ((parsed as ApiBody).status === 'success' || (parsed as ApiBody).status === 'error')) {
-        body = parsed as ApiBody;
-      }
-    } catch {
-      // not JSON: a proxy's page, handled below
-    }
+  /**
+   * Nothing of a body is repeated in an error but Prometheus's own `error` field, and only from a
+   * well-formed Prometheus error answer (JSON with status, errorType and error): any other answer
+   * is described by its status code and content type alone. Otherwise any HTTP endpoint the
+   * controller can reach (a cloud metadata service, an admin page) could be read through
+   * `status.lastAnalysis.reason` by whoever can read a Rollout.
+   */
+  #interpret(status: number, contentType: string, text: string, redact: (s: string) => string): ApiBody['data'] {
+    const body = prometheusBody(contentType, text);
     const transient = status >= 500 || status === 429;
 
     if (body?.status === 'error') {
-      const errorType = typeof body.errorType === 'string' ? body.errorType : undefined;
-      const detail = redact(typeof body.error === 'string' ? body.error : 'no detail');
+      const errorType = body.errorType as string;
+      const detail = redact(printable(body.error as string));
       if (errorType === 'bad_data' || errorType === 'execution' || status === 400 || status === 422) {
-        throw new AbortError(new QueryError(`Prometheus rejected the query (${errorType ?? `HTTP ${status}`}): ${detail}`, errorType));
+        throw new AbortError(new QueryError(`Prometheus rejected the query (${errorType}): ${detail}`, errorType));
       }
       const retryable = transient || errorType === 'timeout' || errorType === 'canceled' || errorType === 'unavailable' || errorType === 'internal';
-      const err = new UnavailableError(`Prometheus at ${this.address} failed (${errorType ?? 'error'}, HTTP ${status}): ${detail}`, { status, transient: retryable });
+      const err = new UnavailableError(`Prometheus at ${this.address} failed (${errorType}, HTTP ${status}): ${detail}`, { status, transient: retryable });
       throw retryable ? err : new AbortError(err);
     }
     if (body?.status === 'success' && status >= 200 && status < 300) return body.data;
 
-    const snippet = redact(text.slice(0, BODY_SNIPPET).replace(/\s+/g, ' ').trim());
-    const what = `HTTP ${status}${statusText ? ` ${statusText}` : ''}`;
-    if (transient) throw new UnavailableError(`Prometheus at ${this.address} answered ${what}${snippet ? `: ${snippet}` : ''}`, { status, transient: true });
-    const hint = status === 401 || status === 403 ? ' (check spec.analysis.prometheus.auth)'
+    const what = `HTTP ${status}${STATUS_CODES[status] ? ` ${STATUS_CODES[status]}` : ''} (${mediaType(contentType)})`;
+    if (transient) throw new UnavailableError(`Prometheus at ${this.address} answered ${what}`, { status, transient: true });
+    const hint = status >= 300 && status < 400 ? ' (a redirect, which is never followed: configure the address it points to)'
+      : status === 401 || status === 403 ? ' (the provider\'s credentials are refused: ask the platform team)'
       : status === 404 ? ' (is the address the Prometheus server, including any path prefix?)'
       : '';
     const message = status >= 200 && status < 300
-      ? `Prometheus at ${this.address} answered ${what} but not with the query API's JSON${snippet ? `: ${snippet}` : ''}`
-      : `Prometheus at ${this.address} answered ${what}${hint}${snippet ? `: ${snippet}` : ''}`;
+      ? `Prometheus at ${this.address} answered ${what}, which is not the Prometheus query API's JSON (is the address a Prometheus server?)`
+      : `Prometheus at ${this.address} answered ${what}${hint}`;
     throw new AbortError(new UnavailableError(message, { status, transient: false }));
   }
 
-  #number(data: ApiBody['data'], redact: (s: string) => string): number {
+  #number(data: ApiBody['data']): number {
     const resultType = data?.resultType;
     const result = data?.result;
     if (resultType === 'vector' && Array.isArray(result)) {
       const samples = result as ApiSample[];
       if (samples.length === 0) throw new AbortError(new NoDataError());
       if (samples.length > 1) throw new AbortError(new MultipleSeriesError(samples.length, samples.map((s) => s.metric ?? {})));
-      return this.#sample(samples[0]?.value?.[1], redact);
+      return this.#sample(samples[0]?.value?.[1]);
     }
-    if (resultType === 'scalar' && Array.isArray(result)) return this.#sample((result as unknown[])[1], redact);
-    return this.#notInstant(resultType, redact);
+    if (resultType === 'scalar' && Array.isArray(result)) return this.#sample((result as unknown[])[1]);
+    return this.#notInstant(resultType);
   }
 
-  #vector(data: ApiBody['data'], redact: (s: string) => string): Sample[] {
+  #vector(data: ApiBody['data']): Sample[] {
     const resultType = data?.resultType;
     const result = data?.result;
     if (resultType === 'vector' && Array.isArray(result)) {
-      return (result as ApiSample[]).map((s) => ({ labels: s.metric ?? {}, value: this.#sample(s.value?.[1], redact) }));
+      return (result as ApiSample[]).map((s) => ({ labels: s.metric ?? {}, value: this.#sample(s.value?.[1]) }));
     }
-    if (resultType === 'scalar' && Array.isArray(result)) return [{ labels: {}, value: this.#sample((result as unknown[])[1], redact) }];
-    return this.#notInstant(resultType, redact);
+    if (resultType === 'scalar' && Array.isArray(result)) return [{ labels: {}, value: this.#sample((result as unknown[])[1]) }];
+    return this.#notInstant(resultType);
   }
 
-  #notInstant(resultType: unknown, redact: (s: string) => string): never {
+  #notInstant(resultType: unknown): never {
     if (resultType === 'matrix') {
       throw new AbortError(new QueryError('the query gives a range vector; an instant query must give one number: drop the [range] or wrap it in a function such as rate() or increase()'));
     }
     if (resultType === 'string') throw new AbortError(new QueryError('the query gives a string, not a number'));
-    throw new AbortError(new UnavailableError(`Prometheus at ${this.address} answered with an unexpected result type ${redact(String(resultType))}`, { transient: false }));
+    throw new AbortError(new UnavailableError(`Prometheus at ${this.address} answered with a result that is not an instant vector or scalar`, { transient: false }));
   }
 
-  #sample(raw: unknown, redact: (s: string) => string): number {
+  #sample(raw: unknown): number {
     const value = typeof raw === 'string' ? parseSampleValue(raw) : undefined;
     if (value === undefined) {
-      throw new AbortError(new UnavailableError(`Prometheus at ${this.address} answered with a malformed sample value ${redact(JSON.stringify(raw) ?? 'undefined').slice(0, 40)}`, { transient: false }));
+      throw new AbortError(new UnavailableError(`Prometheus at ${this.address} answered with a malformed sample value`, { transient: false }));
     }
     return value;
   }
+}
+
+/**
+ * The body as the Prometheus query API's JSON: a success, or an error whose errorType is one
+ * Prometheus uses and whose error is a string. Anything else (plain text, HTML, JSON of another
+ * shape) is undefined: not Prometheus, and never to be quoted.
+ */
+function prometheusBody(contentType: string, text: string): ApiBody | undefined {
+  if (!/^application\/json\b/i.test(contentType.trim())) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+  const body = parsed as ApiBody;
+  if (body.status === 'success') return typeof body.data === 'object' && body.data !== null ? body : undefined;
+  if (body.status === 'error' && typeof body.errorType === 'string' && ERROR_TYPES.has(body.errorType) && typeof body.error === 'string') return body;
+  return undefined;
+}
+
+/**
+ * The body as text, or undefined (and the rest cancelled, the connection dropped) once it is
+ * longer than `max` bytes, or says in Content-Length that it will be.
+ */
+async function boundedText(res: Response, max: number): Promise<string | undefined> {
+  if (Number(res.headers.get('content-length') ?? 0) > max) {
+    await res.body?.cancel().catch(() => undefined);
+    return undefined;
+  }
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks));
+}
+
+/** The media type of a Content-Type header, if it looks like one; never other header text. */
+function mediaType(contentType: string): string {
+  const type = contentType.split(';')[0]!.trim().toLowerCase();
+  if (type === '') return 'no content type';
+  return /^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$/.test(type) ? type : 'an unrecognised content type';
+}
+
+/** One line, printable, at most ERROR_MAX characters. */
+function printable(s: string): string {
+  const line = s.replace(/[\p{Cc}\p{Cf}]+/gu, ' ').replace(/\s+/g, ' ').trim();
+  return line.length > ERROR_MAX ? `${line.slice(0, ERROR_MAX)}...` : line;
 }
 
 /** Prometheus's sample encoding: decimal, "NaN", "+Inf", "-Inf". */

@@ -97,7 +97,18 @@ export class UnavailableError extends MetricsError {
   }
 }
 
-/** `{a="1", b="2"}`, the way Prometheus prints a label set. */
+/** Longest label name or value shown, and most labels shown, of a label set in a message. */
+const LABEL_MAX = 100;
+const LABELS_MAX = 10;
+
+/**
+ * `{a="1", b="2"}`, the way Prometheus prints a label set; what the server sent is bounded
+ * (LABELS_MAX labels, LABEL_MAX characters each), since the message ends up in status.
+ */
 export function formatLabels(labels: Record<string, string>): string {
-  return `{${Object.entries(labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ')}}`;
+  const cut = (s: string) => (s.length > LABEL_MAX ? `${s.slice(0, LABEL_MAX)}...` : s);
+  const entries = Object.entries(labels);
+  const shown = entries.slice(0, LABELS_MAX).map(([k, v]) => `${cut(k)}=${JSON.stringify(cut(String(v)))}`);
+  if (entries.length > LABELS_MAX) shown.push(`... ${entries.length - LABELS_MAX} more`);
+  return `{${shown.join(', ')}}`;
 }

@@ -8,15 +8,19 @@ import { reviewsContext } from '../../test/support/query-context.ts';
 const ctx: QueryContext = reviewsContext(90);
 const SEL_V2 = 'reporter="destination",destination_service_name="reviews",destination_service_namespace="shop",destination_version="v2"';
 const SEL_V1 = 'reporter="destination",destination_service_name="reviews",destination_service_namespace="shop",destination_version="v1"';
+/** Failed requests (failures.ts): 5xx or no response, plus gRPC server errors among the rest. */
+const FAILED = (sel: string) =>
+  `((sum(increase(istio_requests_total{${sel},response_code=~"5..|0"}[90s])) or vector(0)) + ` +
+  `(sum(increase(istio_requests_total{${sel},response_code!~"5..|0",grpc_response_status=~"2|4|12|13|14|15"}[90s])) or vector(0)))`;
 
 describe('trafficQueries', () => {
   it.each([
     ['canary', SEL_V2],
     ['stable', SEL_V1],
-  ] as const)('counts requests and 5xx of the %s subset', (subset, sel) => {
+  ] as const)('counts requests and failed requests of the %s subset', (subset, sel) => {
     expect(trafficQueries(ctx, subset)).toEqual({
       requests: `sum(increase(istio_requests_total{${sel}}[90s]))`,
-      errors: `(sum(increase(istio_requests_total{${sel},response_code=~"5.."}[90s])) or vector(0))`,
+      errors: FAILED(sel),
     });
   });
 
@@ -40,11 +44,15 @@ describe('trafficQueries', () => {
 
 describe('metricQuery templates', () => {
   it.each([
-    ['istio-error-rate', `(sum(increase(istio_requests_total{${SEL_V2},response_code=~"5.."}[90s])) or vector(0)) / sum(increase(istio_requests_total{${SEL_V2}}[90s]))`],
+    ['istio-error-rate', `${FAILED(SEL_V2)} / sum(increase(istio_requests_total{${SEL_V2}}[90s]))`],
     ['istio-request-count', `sum(increase(istio_requests_total{${SEL_V2}}[90s]))`],
     ['istio-latency-p99', `histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket{${SEL_V2}}[90s])))`],
   ] as const)('%s', (template, expected) => {
     expect(metricQuery(ctx, { name: 'm', template })).toBe(expected);
+  });
+
+  it('istio-slow-requests has no query of its own: it comes with the traffic query', () => {
+    expect(() => metricQuery(ctx, { name: 'slow', template: 'istio-slow-requests' })).toThrow(/traffic query/);
   });
 
   it('needs exactly one of template or query', () => {

@@ -19,6 +19,7 @@
 import type { ResolvedRollout } from '../api/resolve.ts';
 import type { Labels, MetricTemplate } from '../api/schema.ts';
 import { versionLabel, type Problem } from '../api/validate.ts';
+import { FAILED_REQUEST_MATCHERS } from './failures.ts';
 
 export const MIN_WINDOW_SECONDS = 10;
 
@@ -66,15 +67,19 @@ export function escapePromQLString(value: string): string {
   return value.replace(/[\\"\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '"' ? '\\"' : c === '\n' ? '\\n' : '\\r'));
 }
 
-/** Requests and 5xx responses of one subset over the window, as sums (one number each). */
+/**
+ * Requests and failed requests of one subset over the window, as sums (one number each). Failed
+ * means what isFailedRequest() (traffic.ts) says: 5xx, no response (code 0), gRPC server errors.
+ */
 export function trafficQueries(ctx: QueryContext, subset: Subset): { requests: string; errors: string } {
   const sel = trafficSelector(ctx, subset);
   const w = windowOf(ctx);
+  // Istio creates a series only when a code first occurs, so a subset that never failed has no
+  // failed series at all: that is 0 errors, not "no data" (hence `or vector(0)` on each part).
+  const failed = FAILED_REQUEST_MATCHERS.map((m) => `(sum(increase(istio_requests_total{${sel},${m}}[${w}])) or vector(0))`);
   return {
     requests: `sum(increase(istio_requests_total{${sel}}[${w}]))`,
-    // Istio creates a response_code series only when that code first occurs, so a subset that
-    // never failed has no 5xx series at all: that is 0 errors, not "no data".
-    errors: `(sum(increase(istio_requests_total{${sel},response_code=~"5.."}[${w}])) or vector(0))`,
+    errors: `(${failed.join(' + ')})`,
   };
 }
 
@@ -96,6 +101,9 @@ export function metricQuery(ctx: QueryContext, metric: MetricQuerySpec): string 
       return trafficQueries(ctx, 'canary').requests;
     case 'istio-latency-p99':
       return `histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket{${sel}}[${w}])))`;
+    case 'istio-slow-requests':
+      // A comparison of two subsets, not one number: its counts come with the traffic query.
+      throw new TemplateError(`metric "${metric.name}": istio-slow-requests is judged from the traffic query's duration histograms, not a query of its own`);
     default:
       throw new TemplateError(`metric "${metric.name}": unknown template "${String(metric.template)}"`);
   }
@@ -130,19 +138,27 @@ function labelsOf(ctx: QueryContext, subset: Subset): Labels {
   return subset === 'canary' ? ctx.canaryLabels : ctx.stableLabels;
 }
 
-/** The label matchers of a subset's Istio series (no braces). */
-export function trafficSelector(ctx: QueryContext, subset: Subset): string {
+/** The Istio metric label that carries a subset's version label; throws when it has none. */
+export function istioVersionLabel(ctx: QueryContext, subset: Subset): string {
   const v = versionLabel(labelsOf(ctx, subset));
   if (!v) {
     throw new TemplateError(`the ${subset} labels have none of ${Object.keys(ISTIO_VERSION_LABEL).join(', ')}: Istio metrics cannot tell the ${subset} apart`);
   }
-  const q = (s: string) => `"${escapePromQLString(s)}"`;
-  return [
-    `reporter="destination"`,
-    `destination_service_name=${q(ctx.service)}`,
-    `destination_service_namespace=${q(ctx.namespace)}`,
-    `${ISTIO_VERSION_LABEL[v.key]}=${q(v.value)}`,
-  ].join(',');
+  return ISTIO_VERSION_LABEL[v.key];
+}
+
+const quoted = (s: string) => `"${escapePromQLString(s)}"`;
+
+/** The label matchers of every Istio series of the Service, whoever reports them (no braces). */
+export function serviceSelector(ctx: QueryContext): string {
+  return `destination_service_name=${quoted(ctx.service)},destination_service_namespace=${quoted(ctx.namespace)}`;
+}
+
+/** The label matchers of a subset's Istio series (no braces), as its own sidecars report them. */
+export function trafficSelector(ctx: QueryContext, subset: Subset): string {
+  const label = istioVersionLabel(ctx, subset);
+  const v = versionLabel(labelsOf(ctx, subset))!;
+  return [`reporter="destination"`, serviceSelector(ctx), `${label}=${quoted(v.value)}`].join(',');
 }
 
 /** The context's window as a PromQL duration, e.g. `90s`; refuses a window that is not whole seconds >= the floor. */

@@ -4,6 +4,8 @@
  * windows and the judge reads the counts.
  */
 import type { AnalysisCheck } from '../api/check.ts';
+import { DEFAULT_COMPARISON } from '../api/constants.ts';
+import { parseDuration } from '../api/duration.ts';
 import type { ResolvedRollout } from '../api/resolve.ts';
 import type { RolloutStatus } from '../api/schema.ts';
 
@@ -63,6 +65,18 @@ export function pastInconclusiveLimit(r: ResolvedRollout, status: RolloutStatus,
 }
 
 /**
+ * How far back stable's window reaches beyond the canary's: the comparison's baselineWindow, or
+ * its default for a compared template (istio-slow-requests) when the comparison is disabled;
+ * 0 when stable is not read at all.
+ */
+function baselineSeconds(r: ResolvedRollout): number {
+  const a = r.analysis;
+  if (!a) return 0;
+  if (a.comparison) return a.comparison.baselineWindowMs / 1000;
+  return a.metrics.some((m) => m.template === 'istio-slow-requests') ? (parseDuration(DEFAULT_COMPARISON.baselineWindow) ?? 600_000) / 1000 : 0;
+}
+
+/**
  * The check to run now: the step, whether its hold is over, what a pass would do, and the windows
  * (the release since `analysisStartedAt`, the step since `stepStartedAt`, both ending now; stable's
  * reaching back the comparison's baselineWindow before the release, and over at least that for a step).
@@ -75,7 +89,7 @@ export function analysisCheckAt(r: ResolvedRollout, status: RolloutStatus, now: 
   const releaseParsed = status.analysisStartedAt ? Date.parse(status.analysisStartedAt) : NaN;
   const stepFrom = Number.isNaN(stepStart) ? now.getTime() : Math.min(stepStart, now.getTime());
   const releaseFrom = Number.isNaN(releaseParsed) ? stepFrom : Math.min(releaseParsed, stepFrom);
-  const baseline = r.analysis?.comparison ? r.analysis.comparison.baselineWindowMs / 1000 : 0;
+  const baseline = baselineSeconds(r);
   const window = (from: number, stableSeconds: (seconds: number) => number) => {
     const seconds = (now.getTime() - from) / 1000;
     return { startedAt: new Date(from).toISOString(), seconds, stableSeconds: stableSeconds(seconds) };

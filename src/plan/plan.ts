@@ -10,6 +10,7 @@ import type { OperatorRequests } from '../api/requests.ts';
 import type { ResolvedRollout } from '../api/resolve.ts';
 import type { AnalysisCheck } from '../api/check.ts';
 import type { AnalysisResult, Labels, Phase, RolloutStatus } from '../api/schema.ts';
+import { stepDisplay } from '../api/step.ts';
 import { sameLabels } from '../api/validate.ts';
 import { analysisCheckAt, elapsedMs, holdMs, msUntilCheck, pastInconclusiveLimit, stepClock } from './clock.ts';
 import { isHeld } from './invalid.ts';
@@ -153,6 +154,10 @@ function sameRelease(ctx: Ctx, prev: Status, q: OperatorRequests, analysis: Anal
     const final = analysis.final ?? clock.final;
     const before = st.lastAnalysis;
     st = { ...st, lastAnalysis: { ...analysis, final } };
+    // Once per step (status is the memory): every check of a step without series says the same.
+    if (analysis.diagnosis && !(before?.stepIndex === idx && before.diagnosis === analysis.diagnosis)) {
+      ctx.events.push({ type: 'Warning', reason: REASONS.metricsMissing, message: `step ${idx + 1}: ${analysis.diagnosis}` });
+    }
     if (analysis.verdict === 'fail') {
       const failed = (st.failedChecks ?? 0) + 1;
       st = { ...st, failedChecks: failed };
@@ -339,6 +344,7 @@ function finish(ctx: Ctx, prev: Status, st: Status): Status {
     phase,
     observedGeneration: g,
     stableWeight: 100 - (st.canaryWeight ?? 0),
+    step: stepDisplay(st.stepIndex, r.steps.length) || undefined,
     conditions,
   };
   // Undefined members would survive JSON round trips as absent anyway; drop them so that equal

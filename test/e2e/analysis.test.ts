@@ -8,6 +8,7 @@ import type { LocalCluster } from '../../src/devenv/cluster.ts';
 import { followVirtualService, type DataPlane } from '../../src/devenv/dataplane.ts';
 import { startMeshWorkload, type MeshWorkload } from '../../src/devenv/mesh.ts';
 import { startLocalPrometheus, type LocalPrometheus } from '../../src/devenv/prometheus.ts';
+import { SIDECAR_MISSING } from '../../src/metrics/diagnosis.ts';
 import { scrape, total } from '../../bench/scale/kit.ts';
 import { startTestCluster } from '../support/cluster.ts';
 import { ControllerProcess } from '../support/controller-process.ts';
@@ -17,7 +18,7 @@ import {
 } from '../support/kube.ts';
 
 const NS = 'e2e';
-const SERVICES = ['healthy', 'bad', 'quiet', 'outage'] as const;
+const SERVICES = ['healthy', 'bad', 'quiet', 'outage', 'grpc', 'nosidecar'] as const;
 type Service = (typeof SERVICES)[number];
 
 let cluster: LocalCluster;
@@ -28,7 +29,7 @@ const mesh = {} as Record<Service, MeshWorkload>;
 const planes: DataPlane[] = [];
 
 interface RolloutStatusFull extends RolloutLike {
-  status?: RolloutLike['status'] & { lastAnalysis?: { verdict: string; reason: string; canary?: { requests: number; errors: number }; stable?: { requests: number; errors: number }; probabilityWorse?: number } };
+  status?: RolloutLike['status'] & { lastAnalysis?: { verdict: string; reason: string; at: string; canary?: { requests: number; errors: number }; stable?: { requests: number; errors: number }; probabilityWorse?: number } };
 }
 
 function spec(service: Service, strategy: Record<string, unknown>, analysis: Record<string, unknown> = {}): Record<string, unknown> {
@@ -38,7 +39,8 @@ function spec(service: Service, strategy: Record<string, unknown>, analysis: Rec
     canary: { labels: { app: service, version: 'v2' } },
     strategy,
     analysis: {
-      prometheus: { address: prometheus.url, timeout: '2s' },
+      // No address: the controller's default provider (--prometheus-address), as most teams write it.
+      prometheus: { timeout: '2s' },
       metrics: [{ name: 'error-rate', template: 'istio-error-rate', max: 0.1 }],
       minRequests: 20,
       failureLimit: 1,
@@ -63,16 +65,21 @@ async function waitPhase(name: string, phase: string, timeoutMs: number, never?:
 }
 
 beforeAll(async () => {
-  const behaviours: Record<Service, { rps: number; v1: number; v2: number }> = {
+  const behaviours: Record<Service, { rps: number; v1: number; v2: number; protocol?: 'grpc'; sidecars?: false }> = {
     healthy: { rps: 40, v1: 0.01, v2: 0.01 },
     bad: { rps: 40, v1: 0.01, v2: 0.05 },
     quiet: { rps: 1, v1: 0.01, v2: 0.01 },
     outage: { rps: 40, v1: 0.01, v2: 0.01 },
+    // gRPC: failures are grpc-status 14 (UNAVAILABLE) over HTTP 200, as Envoy reports them.
+    grpc: { rps: 40, v1: 0, v2: 0.9, protocol: 'grpc' },
+    // Pods without sidecars: only a gateway reports their requests (reporter="source").
+    nosidecar: { rps: 20, v1: 0, v2: 0, sidecars: false },
   };
   for (const [i, s] of SERVICES.entries()) {
     const b = behaviours[s];
     mesh[s] = await startMeshWorkload({
       service: s, namespace: NS, versions: ['v1', 'v2'], rps: b.rps, seed: 7 + i,
+      ...(b.protocol ? { protocol: b.protocol } : {}), ...(b.sidecars === false ? { sidecars: false } : {}),
       behaviour: { v1: { errorRate: b.v1, latencyMs: 20 }, v2: { errorRate: b.v2, latencyMs: 20 } },
     });
   }
@@ -83,7 +90,7 @@ beforeAll(async () => {
   k = testKube(cluster.kubeconfigPath);
   await createNamespace(k, NS);
   for (const s of SERVICES) planes.push(followVirtualService(k.kc, mesh[s], { namespace: NS, virtualService: s, destinationRule: s }));
-  controller = await ControllerProcess.start({ kubeconfig: cluster.kubeconfigPath, args: ['--namespace', NS, '--resync', '30s'] });
+  controller = await ControllerProcess.start({ kubeconfig: cluster.kubeconfigPath, args: ['--namespace', NS, '--resync', '30s', '--prometheus-address', prometheus.url] });
   // Prometheus sees new targets only after its first discovery cycle (~5 s).
   await eventually(async () => {
     const res = await fetch(`${prometheus.url}/api/v1/query?query=${encodeURIComponent('sum(istio_requests_total)')}`);
@@ -145,6 +152,37 @@ describe('canary analysis from a real Prometheus', { timeout: 150_000 }, () => {
     expect(took).toBeLessThan(60_000);
     const events = await listEvents(k, NS, 'bad');
     expect(events.map((e) => e.reason)).toContain('RolledBack');
+  });
+
+  it('rolls back a gRPC canary failing 90 % of calls with UNAVAILABLE over HTTP 200', async () => {
+    await gitopsApply(k, rolloutManifest(NS, 'grpc', spec('grpc', { steps: [10, 50, 100], interval: '30s' })));
+    const r = await waitPhase('grpc', 'RolledBack', 90_000, 'Promoted');
+    expect(weightsOf((await vsOf('grpc'))!)).toEqual({ stable: 100, canary: 0 });
+    const last = r.status?.lastAnalysis;
+    expect(last?.verdict).toBe('fail');
+    // Every canary failure is a grpc_response_status 14 on a response_code 200 series: 90 %
+    // of a few dozen calls, so at least 60 % (over 4 standard deviations below).
+    expect(last!.canary!.errors / last!.canary!.requests).toBeGreaterThan(0.6);
+    expect(last?.stable?.errors).toBe(0);
+    expect(last?.reason).toMatch(/errors: (release so far|this step): canary \d+\.\d\d% \(\d+\/\d+\) vs stable 0\.00% \(0\/\d+\)/);
+    expect(mesh.grpc.served().v2!.errors).toBeGreaterThan(0);
+  });
+
+  it('says, in status and one Event per step, that pods without sidecars report no metrics', async () => {
+    await gitopsApply(k, rolloutManifest(NS, 'nosidecar', spec('nosidecar', { steps: [50, 100], interval: '4s' })));
+    const r = await eventually(async () => {
+      const x = await rolloutOf('nosidecar');
+      return x?.status?.lastAnalysis?.reason.includes(SIDECAR_MISSING) ? x : undefined;
+    }, 'the sidecar diagnosis in lastAnalysis.reason', 60_000, 250);
+    expect(r.status?.phase).toBe('Progressing');
+    expect(r.status?.lastAnalysis?.verdict).toBe('inconclusive');
+    // More checks of the same step (checkInterval 1s) add no Event.
+    const checked = Date.parse(r.status!.lastAnalysis!.at);
+    await eventually(async () => Date.parse((await rolloutOf('nosidecar'))?.status?.lastAnalysis?.at ?? '') > checked + 3000, 'three more checks', 30_000, 250);
+    const missing = (await listEvents(k, NS, 'nosidecar')).filter((e) => e.reason === 'MetricsMissing');
+    expect(missing.length).toBe(1);
+    expect(missing[0]?.note).toContain(SIDECAR_MISSING);
+    expect((await rolloutOf('nosidecar'))?.status?.canaryWeight).toBe(50);
   });
 
   it('never rolls back a healthy canary at 1 request per second', async () => {

@@ -4,11 +4,12 @@
  * behind, whether it finishes or is interrupted.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin', 'fledge.js');
@@ -18,6 +19,12 @@ const SERVERS = /(^|\/)(etcd|kube-apiserver|prometheus)$/;
 const live = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const p of live) p.kill('SIGKILL');
+});
+// Each demo run gets its own TMPDIR (its workspace and its kept log file go there), removed
+// after the suite: a user keeps the log, a test run leaves nothing in /tmp.
+const tmpDirs: string[] = [];
+afterAll(() => {
+  for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
 });
 
 interface DemoRun {
@@ -32,10 +39,12 @@ function startDemo(args: string[]): DemoRun {
   // setpriv: if the test runner dies, the demo dies with it (and its servers with the demo).
   const setpriv = existsSync('/usr/bin/setpriv');
   const argv = [BIN, 'demo', ...args];
+  const tmp = mkdtempSync(join(tmpdir(), 'fledge-demo-test-'));
+  tmpDirs.push(tmp);
   const proc = spawn(setpriv ? '/usr/bin/setpriv' : process.execPath, setpriv ? ['--pdeathsig', 'KILL', '--', process.execPath, ...argv] : argv, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1' },
+    env: { ...process.env, NO_COLOR: '1', TMPDIR: tmp },
   });
   live.add(proc);
   const lines: string[] = [];

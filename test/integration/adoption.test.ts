@@ -38,6 +38,13 @@ async function adopt(dir: string, vsName: string): Promise<{ ns: string; rollout
   return { ns, rollout };
 }
 
+/** The staff example's objects name its Service by FQDN in namespace default: moved to `ns`, they must name `ns`'s. */
+function movedTo<T extends Obj>(obj: T, ns: string, name: string): T {
+  const moved = JSON.parse(JSON.stringify(obj).replaceAll('fleetman-staff-service.default.svc', `fleetman-staff-service.${ns}.svc`)) as T;
+  moved.metadata = { name, namespace: ns };
+  return moved;
+}
+
 const vs = (ns: string, name: string) => getObject<VirtualServiceLike & { spec: Record<string, unknown> }>(k, VIRTUAL_SERVICES, ns, name);
 const rolloutStatus = (ns: string, name: string) => getObject<RolloutLike>(k, ROLLOUTS, ns, name);
 
@@ -100,10 +107,8 @@ describe('adopted VirtualServices', () => {
     rollout.spec.service = { name: 'fleetman-staff-service' };
     (rollout.spec.strategy as Record<string, unknown>) = { steps: [10, 20, 30, 40, 50, 100], interval: '2s' };
     (rollout.spec.trafficRouting as Record<string, unknown>) = { virtualService: { ref: 'staff-b' }, destinationRule: { ref: 'staff-b' } };
-    const vsObj = example('staff', 'virtual-service');
-    vsObj.metadata = { name: 'staff-b', namespace: 'team-b' };
-    const drObj = example('staff', 'destination-rule');
-    drObj.metadata = { name: 'staff-b', namespace: 'team-b' };
+    const vsObj = movedTo(example('staff', 'virtual-service'), 'team-b', 'staff-b');
+    const drObj = movedTo(example('staff', 'destination-rule'), 'team-b', 'staff-b');
     await createNamespace(k, 'team-b');
     await gitopsApply(k, vsObj);
     await gitopsApply(k, drObj);
@@ -131,10 +136,8 @@ describe('adopted VirtualServices', () => {
     rollout.spec.service = { name: 'fleetman-staff-service' };
     (rollout.spec.strategy as Record<string, unknown>) = { steps: [30, 100], interval: '1h' };
     (rollout.spec.trafficRouting as Record<string, unknown>) = { virtualService: { ref: 'staff-c' }, destinationRule: { ref: 'staff-c' } };
-    const vsObj = example('staff', 'virtual-service');
-    vsObj.metadata = { name: 'staff-c', namespace: 'team-c' };
-    const drObj = example('staff', 'destination-rule');
-    drObj.metadata = { name: 'staff-c', namespace: 'team-c' };
+    const vsObj = movedTo(example('staff', 'virtual-service'), 'team-c', 'staff-c');
+    const drObj = movedTo(example('staff', 'destination-rule'), 'team-c', 'staff-c');
     await createNamespace(k, 'team-c');
     await gitopsApply(k, vsObj, 'argocd-controller');
     await gitopsApply(k, drObj, 'argocd-controller');

@@ -12,11 +12,13 @@ import { silentLogger } from '../../src/kube/log.ts';
 import { startMeshWorkload, type MeshWorkload } from '../../src/devenv/mesh.ts';
 import { startLocalPrometheus, type LocalPrometheus } from '../../src/devenv/prometheus.ts';
 import { PrometheusProvider } from '../../src/metrics/prometheus.ts';
+import type { PrometheusConfig } from '../../src/metrics/provider-config.ts';
 import { NoDataError } from '../../src/metrics/provider.ts';
 import { trafficCounts, trafficQuery } from '../../src/metrics/traffic.ts';
 import { reviewsContext } from '../support/query-context.ts';
 
-function rollout(address: string): ResolvedRollout {
+/** A Rollout judged by the controller's default provider (it names no Prometheus itself). */
+function rollout(): ResolvedRollout {
   const parsed = parseRollout({
     apiVersion: 'fledge.dev/v1alpha1',
     kind: 'Rollout',
@@ -26,11 +28,16 @@ function rollout(address: string): ResolvedRollout {
       stable: { labels: { app: 'reviews', version: 'v1' } },
       canary: { labels: { app: 'reviews', version: 'v2' } },
       strategy: { steps: [10, 50, 100] },
-      analysis: { prometheus: { address, timeout: '2s' }, comparison: { baselineWindow: '20s' } },
+      analysis: { comparison: { baselineWindow: '20s' } },
     },
   });
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
   return resolveRollout(parsed.rollout);
+}
+
+/** The controller configured with --prometheus-address only. */
+function defaultProvider(address: string): PrometheusConfig {
+  return { providers: [{ name: 'default', address, timeoutMs: 2000 }], allowedAddresses: [] };
 }
 
 function check(now: Date, releaseSeconds: number, stepSeconds: number): AnalysisCheck {
@@ -75,8 +82,8 @@ describe('the analyzer reads the planner\'s windows from a real Prometheus', () 
   }, 30_000);
 
   it('one query per check gives both windows\' counts, the same as a query per window', async () => {
-    const r = rollout(prom.url);
-    const analyzer = new PrometheusAnalyzer({ log: silentLogger, makeProvider: () => provider });
+    const r = rollout();
+    const analyzer = new PrometheusAnalyzer({ log: silentLogger, prometheus: defaultProvider(prom.url), makeProvider: () => provider });
     const now = new Date();
     const before = queries.length;
     const result = await analyzer.analyze(r, check(now, 30, 10), now);
@@ -108,8 +115,8 @@ describe('the analyzer reads the planner\'s windows from a real Prometheus', () 
   });
 
   it('the first step asks its one window once', async () => {
-    const r = rollout(prom.url);
-    const analyzer = new PrometheusAnalyzer({ log: silentLogger, makeProvider: () => provider });
+    const r = rollout();
+    const analyzer = new PrometheusAnalyzer({ log: silentLogger, prometheus: defaultProvider(prom.url), makeProvider: () => provider });
     const now = new Date();
     const before = queries.length;
     const result = await analyzer.analyze(r, check(now, 15, 15), now);

@@ -6,6 +6,8 @@
  * created before the corpus keeps progressing to Promoted meanwhile, and the controller neither
  * crashes nor spins.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../src/devenv/cluster.ts';
@@ -17,6 +19,14 @@ import {
 } from '../support/kube.ts';
 
 const NS = 'bad';
+/** The controller's default provider: a loopback server that must never be asked anything. */
+const prometheusRequests: string[] = [];
+const prometheus = createServer((req, res) => {
+  prometheusRequests.push(req.url ?? '');
+  res.writeHead(503).end();
+});
+await new Promise<void>((resolve) => prometheus.listen(0, '127.0.0.1', resolve));
+const DEFAULT_PROMETHEUS = `http://127.0.0.1:${(prometheus.address() as AddressInfo).port}`;
 let cluster: LocalCluster;
 let k: TestKube;
 let controller: ControllerProcess;
@@ -37,7 +47,7 @@ function withField(path: string, value: unknown, spec: Spec = base()): Spec {
   return spec;
 }
 const nested = (depth: number): unknown => (depth === 0 ? { leaf: 'junk' } : { a: nested(depth - 1) });
-const analysis = (extra: Spec = {}): Spec => ({ prometheus: { address: 'http://prometheus.istio-system:9090' }, metrics: [{ name: 'errors', template: 'istio-error-rate', max: 0.01 }], ...extra });
+const analysis = (extra: Spec = {}): Spec => ({ metrics: [{ name: 'errors', template: 'istio-error-rate', max: 0.01 }], ...extra });
 
 interface Case {
   name: string;
@@ -115,11 +125,24 @@ const CORPUS: Case[] = [
   { name: 'prom-huge', what: 'a 1 MB Prometheus address', spec: withField('analysis', analysis({ prometheus: { address: `http://${'p'.repeat(1_000_000)}:9090` } })), expect: 'refused', field: 'spec.analysis.prometheus.address' },
   { name: 'secret-key-path', what: 'a Secret key with ../', spec: withField('analysis', analysis({ prometheus: { address: 'http://prom:9090', auth: { type: 'bearer', secretRef: { name: 'prom', key: '../../etc/shadow' } } } })), expect: 'refused', field: 'spec.analysis.prometheus.auth.secretRef.key' },
   { name: 'auth-both', what: 'auth from a file and a Secret', spec: withField('analysis', analysis({ prometheus: { address: 'http://prom:9090', auth: { type: 'bearer', file: '/etc/token', secretRef: { name: 'prom', key: 'token' } } } })), expect: 'invalid', field: 'spec.analysis.prometheus.auth' },
+  // Aiming the controller's reads and credentials (docs/security.md): only the platform's providers.
+  { name: 'prom-metadata', what: 'the cloud metadata service as Prometheus', spec: withField('analysis', analysis({ prometheus: { address: 'http://169.254.169.254/latest/meta-data' } })), expect: 'invalid', field: 'spec.analysis.prometheus.address' },
+  { name: 'prom-kubelet', what: 'a loopback admin port as Prometheus', spec: withField('analysis', analysis({ prometheus: { address: 'https://127.0.0.1:10250/pods' } })), expect: 'invalid', field: 'spec.analysis.prometheus.address' },
+  { name: 'prom-default-path', what: 'a path below the default provider', spec: withField('analysis', analysis({ prometheus: { address: `${DEFAULT_PROMETHEUS}/api/v1/admin` } })), expect: 'invalid', field: 'spec.analysis.prometheus.address' },
+  { name: 'prom-query-string', what: 'a Prometheus address with a query string', spec: withField('analysis', analysis({ prometheus: { address: 'http://prom:9090/?redirect=http://169.254.169.254' } })), expect: 'refused', field: 'spec.analysis.prometheus.address' },
+  { name: 'auth-sa-token', what: 'the controller\'s ServiceAccount token as a bearer file', spec: withField('analysis', analysis({ prometheus: { auth: { type: 'bearer', file: '/var/run/secrets/kubernetes.io/serviceaccount/token' } } })), expect: 'invalid', field: 'spec.analysis.prometheus.auth.file' },
+  { name: 'auth-file-to-provider', what: 'a credential file sent to a configured provider', spec: withField('analysis', analysis({ prometheus: { provider: 'default', auth: { type: 'basic', file: '/etc/shadow' } } })), expect: 'invalid', field: 'spec.analysis.prometheus.auth.file' },
+  { name: 'auth-secret', what: 'Prometheus credentials from a Secret', spec: withField('analysis', analysis({ prometheus: { auth: { type: 'bearer', secretRef: { name: 'prometheus', key: 'token' } } } })), expect: 'invalid', field: 'spec.analysis.prometheus.auth.secretRef' },
+  { name: 'prom-provider-unknown', what: 'a provider the platform did not configure', spec: withField('analysis', analysis({ prometheus: { provider: 'attacker' } })), expect: 'invalid', field: 'spec.analysis.prometheus.provider' },
+  { name: 'prom-provider-path', what: 'a provider name with a path', spec: withField('analysis', analysis({ prometheus: { provider: '../../etc' } })), expect: 'refused', field: 'spec.analysis.prometheus.provider' },
+  { name: 'prom-provider-and-address', what: 'a provider and an address', spec: withField('analysis', analysis({ prometheus: { provider: 'default', address: 'http://169.254.169.254' } })), expect: 'invalid', field: 'spec.analysis.prometheus' },
   // Reaching outside the namespace.
   { name: 'fqdn-other-ns', what: 'a Service FQDN in another namespace', spec: withField('service.name', 'payments.other.svc.cluster.local'), expect: 'invalid', field: 'spec.service.name' },
   { name: 'name-ns-other', what: 'name.namespace of another namespace', spec: withField('service.name', 'payments.other'), expect: 'invalid', field: 'spec.service.name' },
   { name: 'host-other-ns', what: 'a VirtualService host in another namespace', spec: withField('trafficRouting.virtualService.hosts', ['payments.other.svc.cluster.local']), expect: 'invalid', field: 'spec.trafficRouting.virtualService.hosts[0]' },
   { name: 'host-wildcard', what: 'the host "*" on the mesh', spec: withField('trafficRouting.virtualService.hosts', ['*']), expect: 'invalid', field: 'spec.trafficRouting.virtualService.hosts[0]' },
+  { name: 'host-cluster-wildcard', what: 'the host "*.cluster.local" (every Service) on the mesh', spec: withField('trafficRouting.virtualService.hosts', ['*.cluster.local']), expect: 'invalid', field: 'spec.trafficRouting.virtualService.hosts[0]' },
+  { name: 'host-name-ns-other', what: 'a VirtualService host name.namespace of another namespace on the mesh', spec: withField('trafficRouting.virtualService.hosts', ['payments.other']), expect: 'invalid', field: 'spec.trafficRouting.virtualService.hosts[0]' },
   { name: 'host-unicode', what: 'a unicode host', spec: withField('trafficRouting.virtualService.hosts', ['shöp.example.com']), expect: 'refused', field: 'spec.trafficRouting.virtualService.hosts[0]' },
   { name: 'gateway-junk', what: 'a gateway with a path', spec: withField('trafficRouting.virtualService.gateways', ['../../istio-system/public']), expect: 'refused', field: 'spec.trafficRouting.virtualService.gateways[0]' },
   { name: 'ref-and-hosts', what: 'an adopted VirtualService with hosts', spec: withField('trafficRouting.virtualService', { ref: 'theirs', hosts: ['shop'] }), expect: 'invalid', field: 'spec.trafficRouting.virtualService.hosts' },
@@ -138,12 +161,14 @@ beforeAll(async () => {
   cluster = await startTestCluster();
   k = testKube(cluster.kubeconfigPath);
   await createNamespace(k, NS);
-  controller = await ControllerProcess.start({ kubeconfig: cluster.kubeconfigPath, args: ['--resync', '30s'], env: { LOG_LEVEL: 'info' } });
+  controller = await ControllerProcess.start({ kubeconfig: cluster.kubeconfigPath, args: ['--resync', '30s', '--prometheus-address', DEFAULT_PROMETHEUS], env: { LOG_LEVEL: 'info' } });
 });
 
 afterAll(async () => {
   await controller?.stop();
   await cluster?.stop();
+  prometheus.closeAllConnections();
+  await new Promise((r) => prometheus.close(r));
 });
 
 /** What the API server answers to a create, as kubectl does it (fieldValidation=Strict). */
@@ -209,6 +234,8 @@ describe('bad input', () => {
       }
     }
     expect(problems).toEqual([]);
+    // No bad Rollout got as far as a Prometheus query, not even to the configured provider.
+    expect(prometheusRequests).toEqual([]);
 
     const good = await waitForPhase(k, NS, 'good', 'Promoted');
     expect(good.status?.canaryWeight).toBe(100);
@@ -254,7 +281,8 @@ describe('bad input', () => {
   }, 60_000);
 
   it('holds a step for an interval longer than a timer can wait (100000h) without spinning', async () => {
-    await gitopsApply(k, rolloutManifest(NS, 'forever', withField('strategy', { steps: [10, { weight: 20, pause: '200000h' }, 100], interval: '100000h' })));
+    // Its own Service: 'owner' already steers shop's mesh traffic, and one Service has one Rollout.
+    await gitopsApply(k, rolloutManifest(NS, 'forever', withField('service.name', 'forever', withField('strategy', { steps: [10, { weight: 20, pause: '200000h' }, 100], interval: '100000h' }))));
     await eventually(async () => (await rolloutOf('forever'))?.status?.phase === 'Progressing', 'forever to start');
     await new Promise((r) => setTimeout(r, 1000));
     const before = await reconcileCount();

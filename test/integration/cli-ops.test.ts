@@ -27,10 +27,11 @@ beforeAll(async () => {
   k = testKube(cluster.kubeconfigPath);
   await createNamespace(k, NS);
   controller = await ControllerProcess.start({ kubeconfig: cluster.kubeconfigPath, args: ['--namespace', NS] });
-  const spec = (steps: unknown[]) => ({ service: { name: 'web' }, stable: { labels: { version: 'v1' } }, canary: { labels: { version: 'v2' } }, strategy: { steps, interval: '1h' } });
-  await gitopsApply(k, rolloutManifest(NS, 'gate', spec([{ weight: 0, pause: 'manual' }, 30, 100])));
-  await gitopsApply(k, rolloutManifest(NS, 'ship', spec([10, 50, 100])));
-  await gitopsApply(k, rolloutManifest(NS, 'stop', spec([10, 50, 100])));
+  // One Service per Rollout: two Rollouts of one Service are refused (Istio would apply only one VirtualService).
+  const spec = (service: string, steps: unknown[]) => ({ service: { name: service }, stable: { labels: { version: 'v1' } }, canary: { labels: { version: 'v2' } }, strategy: { steps, interval: '1h' } });
+  await gitopsApply(k, rolloutManifest(NS, 'gate', spec('gate', [{ weight: 0, pause: 'manual' }, 30, 100])));
+  await gitopsApply(k, rolloutManifest(NS, 'ship', spec('ship', [10, 50, 100])));
+  await gitopsApply(k, rolloutManifest(NS, 'stop', spec('stop', [10, 50, 100])));
   await phase('gate', 'Paused');
   await phase('ship', 'Progressing');
   await phase('stop', 'Progressing');
@@ -42,12 +43,14 @@ afterAll(async () => {
 });
 
 describe('fledge operator commands', () => {
-  it('list shows every Rollout with its phase and weight', () => {
+  it('list shows every Rollout with its phase, weight and step counted from 1', () => {
     const r = fledge('list', '-n', NS);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/NAMESPACE\s+NAME\s+PHASE\s+WEIGHT/);
-    expect(r.stdout).toMatch(/cli\s+gate\s+Paused\s+0/);
-    expect(r.stdout).toMatch(/cli\s+ship\s+Progressing\s+10/);
+    expect(r.stdout).toMatch(/^NAME\s+PHASE\s+WEIGHT\s+STEP\s+AGE\s+MESSAGE$/m);
+    expect(r.stdout).toMatch(/^gate\s+Paused\s+0\s+1\/3\s/m);
+    expect(r.stdout).toMatch(/^ship\s+Progressing\s+10\s+1\/3\s/m);
+    // kubectl's way: the NAMESPACE column only with -A.
+    expect(fledge('list', '-A').stdout).toMatch(/^cli\s+gate\s+Paused\s+0\s+1\/3\s/m);
   });
 
   it('status prints weights, step and events, and -o json the whole status', async () => {
@@ -79,19 +82,25 @@ describe('fledge operator commands', () => {
   it('promote sends 100 % to the canary; abort sends it back to stable', async () => {
     expect(fledge('promote', 'ship', '-n', NS).code).toBe(0);
     await phase('ship', 'Promoted');
-    expect(weightsOf((await getObject<VirtualServiceLike>(k, VIRTUAL_SERVICES, NS, 'ship'))!)).toEqual({ stable: 0, canary: 100 });
+    // The status is written first (it is the memory), the routing right after it.
+    const weights = (name: string) => getObject<VirtualServiceLike>(k, VIRTUAL_SERVICES, NS, name).then((vs) => weightsOf(vs!));
+    await eventually(async () => ((await weights('ship')).canary === 100 ? true : undefined), 'ship at 100 %');
+    expect(await weights('ship')).toEqual({ stable: 0, canary: 100 });
     expect(fledge('abort', 'stop', '-n', NS).code).toBe(0);
     await phase('stop', 'RolledBack');
-    expect(weightsOf((await getObject<VirtualServiceLike>(k, VIRTUAL_SERVICES, NS, 'stop'))!)).toEqual({ stable: 100, canary: 0 });
+    await eventually(async () => ((await weights('stop')).canary === 0 ? true : undefined), 'stop at 0 %');
+    expect(await weights('stop')).toEqual({ stable: 100, canary: 0 });
     // Only annotations were written by the CLI, under its own field manager.
     const obj = (await getObject<{ metadata: { managedFields: { manager: string; fieldsV1: Record<string, unknown> }[] } }>(k, ROLLOUTS, NS, 'stop'))!;
     const cli = obj.metadata.managedFields.find((m) => m.manager === 'fledge-cli');
     expect(Object.keys(cli?.fieldsV1 ?? {})).toEqual(['f:metadata']);
   });
 
-  it('names a missing Rollout in one line, without a stack trace', () => {
-    const r = fledge('status', 'nope', '-n', NS);
-    expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe('fledge status: Rollout cli/nope not found');
+  it('names a missing Rollout in one line, without a stack trace, exit 1 as kubectl', () => {
+    for (const verb of ['status', 'promote', 'abort', 'pause', 'resume']) {
+      const r = fledge(verb, 'nope', '-n', NS);
+      expect(r.code, verb).toBe(1);
+      expect(r.stderr.trim()).toBe(`fledge ${verb}: Rollout cli/nope not found (rollouts.fledge.dev)`);
+    }
   });
 });

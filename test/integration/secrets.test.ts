@@ -1,11 +1,11 @@
 /**
  * Prometheus credentials never leak. The real controller runs at LOG_LEVEL=debug as the
- * ServiceAccount deploy/base binds, with `get` on the credential Secrets granted by a Role as
- * docs/install.md describes, through analyses that authenticate with a bearer token from a Secret
- * and from a file, and against a Prometheus that echoes the credentials it refuses (as a
- * misbehaving proxy might). None of the token values may appear in the controller's output, in
- * an Event, or in any Rollout, VirtualService or DestinationRule; the tokens must really have
- * been sent (the fake Prometheus checks them), so the test cannot pass by not reading them.
+ * ServiceAccount deploy/base binds (no Secret access at all), with two Prometheus providers whose
+ * bearer tokens come from files, as the chart mounts them from Secrets: one Prometheus accepts its
+ * token, the other refuses it and echoes it back in its error (as a misbehaving proxy might), in
+ * its body and a header. None of the token values may appear in the controller's output, in an
+ * Event, or in any Rollout, VirtualService or DestinationRule; the tokens must really have been
+ * sent (the fake Prometheus checks them), so the test cannot pass by not reading them.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -27,13 +27,15 @@ const NS = 'shop';
 const SA = 'system:serviceaccount:fledge-system:fledge';
 const DEPLOY_BASE = fileURLToPath(new URL('../../deploy/base', import.meta.url));
 const token = (what: string) => `${what}-${randomBytes(18).toString('hex')}`;
-const TOKENS = { secret: token('secret-token'), file: token('file-token'), echoed: token('echoed-token') };
+const TOKENS = { file: token('file-token'), echoed: token('echoed-token') };
 
 let cluster: LocalCluster;
 let k: TestKube;
 let controller: ControllerProcess;
 let prometheus: Server;
 let promUrl = '';
+let echoUrl = '';
+let echo: Server;
 let dir = '';
 /** Authorization headers the fake Prometheus received. */
 const seen = new Set<string>();
@@ -52,34 +54,39 @@ function kustomize(path: string): Promise<KubernetesObject[]> {
 }
 
 /**
- * A Prometheus HTTP API that demands a bearer token: the two good tokens get a sample of 0 for
- * any query; anything else gets a 401 whose body repeats the Authorization header it refused.
+ * A Prometheus HTTP API that demands a bearer token: the good token gets a sample of 0 for any
+ * query. The echoing one refuses every token, repeating it in a header and in Prometheus's own
+ * error field (the one part of a body the controller may quote).
  */
-function startFakePrometheus(): Promise<void> {
+async function startFakePrometheus(): Promise<void> {
   prometheus = createServer((req, res) => {
     const auth = req.headers.authorization ?? '';
     seen.add(auth);
-    if (auth !== `Bearer ${TOKENS.secret}` && auth !== `Bearer ${TOKENS.file}`) {
+    if (auth !== `Bearer ${TOKENS.file}`) {
       res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': `Bearer error="invalid_token" token="${auth}"` }).end(`refused credentials: ${auth}`);
       return;
     }
     const body = { status: 'success', data: { resultType: 'vector', result: [{ metric: {}, value: [Date.now() / 1000, '0'] }] } };
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
   });
-  return new Promise((resolve) => prometheus.listen(0, '127.0.0.1', () => {
-    promUrl = `http://127.0.0.1:${(prometheus.address() as AddressInfo).port}`;
-    resolve();
-  }));
+  echo = createServer((req, res) => {
+    const auth = req.headers.authorization ?? '';
+    seen.add(auth);
+    res.writeHead(500, { 'content-type': 'application/json', 'www-authenticate': `Bearer token="${auth}"` })
+      .end(JSON.stringify({ status: 'error', errorType: 'internal', error: `refused credentials: ${auth}` }));
+  });
+  const listen = (server: Server) => new Promise<string>((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
+  [promUrl, echoUrl] = await Promise.all([listen(prometheus), listen(echo)]);
 }
 
-function spec(service: string, auth: Record<string, unknown>): Record<string, unknown> {
+function spec(service: string, provider: string): Record<string, unknown> {
   return {
     service: { name: service },
     stable: { labels: { app: service, version: 'v1' } },
     canary: { labels: { app: service, version: 'v2' } },
     strategy: { steps: [50, 100], interval: '2s' },
     analysis: {
-      prometheus: { address: promUrl, timeout: '2s', auth },
+      prometheus: { provider, timeout: '2s' },
       metrics: [{ name: 'saturation', query: 'max(up{service="{{service}}"})', max: 1 }],
       comparison: { enabled: false },
       minRequests: 0,
@@ -91,6 +98,7 @@ function spec(service: string, auth: Record<string, unknown>): Record<string, un
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fledge-secrets-'));
   writeFileSync(join(dir, 'token'), `${TOKENS.file}\n`, { mode: 0o600 });
+  writeFileSync(join(dir, 'echoed'), TOKENS.echoed, { mode: 0o600 });
   const base = await kustomize(DEPLOY_BASE);
   await startFakePrometheus();
   cluster = await startTestCluster({ users: [{ name: SA, groups: ['system:serviceaccounts', 'system:serviceaccounts:fledge-system', 'system:authenticated'] }] });
@@ -99,53 +107,47 @@ beforeAll(async () => {
   const rbac = base.filter((o) => ['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding'].includes(o.kind!));
   const order = ['Namespace', 'ServiceAccount', 'ClusterRole', 'Role', 'ClusterRoleBinding', 'RoleBinding'];
   for (const o of rbac.sort((a, b) => order.indexOf(a.kind!) - order.indexOf(b.kind!))) await gitopsApply(k, o, 'kubectl');
-  // docs/install.md, "Prometheus credentials in a Secret": get on the named Secrets, nothing else.
-  await gitopsApply(k, {
-    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'fledge-prometheus-secrets', namespace: NS },
-    rules: [{ apiGroups: [''], resources: ['secrets'], resourceNames: ['prometheus-token', 'prometheus-echo'], verbs: ['get'] }],
-  } as KubernetesObject, 'kubectl');
-  await gitopsApply(k, {
-    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'fledge-prometheus-secrets', namespace: NS },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'fledge-prometheus-secrets' },
-    subjects: [{ kind: 'ServiceAccount', name: 'fledge', namespace: 'fledge-system' }],
-  } as KubernetesObject, 'kubectl');
-  for (const [name, value] of [['prometheus-token', TOKENS.secret], ['prometheus-echo', TOKENS.echoed]] as const) {
-    await k.core.createNamespacedSecret({ namespace: NS, body: { metadata: { name }, stringData: { token: value } } });
-  }
-  controller = await ControllerProcess.start({ kubeconfig: cluster.kubeconfigFor(SA), args: ['--namespace', NS, '--resync', '30s'], env: { LOG_LEVEL: 'debug' } });
+  // The providers as the chart renders them: credentials from files (mounted Secrets there).
+  writeFileSync(join(dir, 'prometheus.yaml'), JSON.stringify({
+    providers: [
+      { name: 'secured', address: promUrl, auth: { type: 'bearer', file: join(dir, 'token') } },
+      { name: 'echoing', address: echoUrl, auth: { type: 'bearer', file: join(dir, 'echoed') } },
+    ],
+  }));
+  controller = await ControllerProcess.start({ kubeconfig: cluster.kubeconfigFor(SA), args: ['--namespace', NS, '--resync', '30s', '--prometheus-config', join(dir, 'prometheus.yaml')], env: { LOG_LEVEL: 'debug' } });
 });
 
 afterAll(async () => {
   await controller?.stop();
   await cluster?.stop();
-  await new Promise((r) => (prometheus ? prometheus.close(r) : r(undefined)));
+  for (const server of [prometheus, echo]) await new Promise((r) => (server ? server.close(r) : r(undefined)));
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 it('never shows a Prometheus token in logs (debug), Events, status or generated objects', async () => {
-  await gitopsApply(k, rolloutManifest(NS, 'from-secret', spec('from-secret', { type: 'bearer', secretRef: { name: 'prometheus-token', key: 'token' } })));
-  await gitopsApply(k, rolloutManifest(NS, 'from-file', spec('from-file', { type: 'bearer', file: join(dir, 'token') })));
-  await gitopsApply(k, rolloutManifest(NS, 'echoed', spec('echoed', { type: 'bearer', secretRef: { name: 'prometheus-echo', key: 'token' } })));
+  await gitopsApply(k, rolloutManifest(NS, 'from-file', spec('from-file', 'secured')));
+  await gitopsApply(k, rolloutManifest(NS, 'echoed', spec('echoed', 'echoing')));
 
-  for (const name of ['from-secret', 'from-file']) {
+  for (const name of ['from-file']) {
     const r = await eventually(async () => {
       const x = await getObject<RolloutLike & { status?: { lastAnalysis?: { verdict: string } } }>(k, ROLLOUTS, NS, name);
       return x?.status?.phase === 'Promoted' ? x : undefined;
     }, `${name} to be promoted through its analyses`, 45_000, 250);
     expect(r.status?.lastAnalysis?.verdict).toBe('pass');
   }
-  // The refused one is judged inconclusive (never a pass), with the reason, minus the token.
+  // The refused one is judged inconclusive when its step is over (never a pass), with the
+  // reason, minus the token.
+  type Judged = RolloutLike & { status?: { lastAnalysis?: { verdict: string; final?: boolean; reason: string; metrics: { reason: string }[] } } };
   const echoed = await eventually(async () => {
-    const x = await getObject<RolloutLike & { status?: { lastAnalysis?: { verdict: string; reason: string } } }>(k, ROLLOUTS, NS, 'echoed');
-    return x?.status?.lastAnalysis ? x : undefined;
+    const x = await getObject<Judged>(k, ROLLOUTS, NS, 'echoed');
+    return x?.status?.lastAnalysis?.final ? x : undefined;
   }, 'the refused analysis', 30_000, 250);
   expect(echoed.status?.phase).not.toBe('Promoted');
   expect(echoed.status?.lastAnalysis?.verdict).toBe('inconclusive');
-  expect(echoed.status?.lastAnalysis?.reason).toMatch(/401|unauthori[sz]ed|credentials/i);
-  if (process.env.FLEDGE_TEST_LOGS) process.stderr.write(`refused analysis: ${echoed.status?.lastAnalysis?.reason}\n`);
+  expect(echoed.status?.lastAnalysis?.metrics[0]?.reason).toMatch(/failed \(internal, HTTP 500\): refused credentials: Bearer <redacted>$/);
+  if (process.env.FLEDGE_TEST_LOGS) process.stderr.write(`refused analysis: ${echoed.status?.lastAnalysis?.metrics[0]?.reason}\n`);
 
   // The tokens were really read and sent (the file's without its newline).
-  expect(seen).toContain(`Bearer ${TOKENS.secret}`);
   expect(seen).toContain(`Bearer ${TOKENS.file}`);
   expect(seen).toContain(`Bearer ${TOKENS.echoed}`);
   expect(controller.logs.some((l) => l.level === 'debug'), 'the controller logs at debug').toBe(true);

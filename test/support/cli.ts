@@ -2,7 +2,7 @@
  * The real `fledge` binary run as a child process, the way a user runs it: `node bin/fledge.js`
  * on the built dist/, from the repository root.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -54,4 +54,17 @@ export function expectNoStackTrace(run: Run): void {
   expect(run.stderr).not.toContain('    at ');
   expect(run.stdout).not.toContain('    at ');
   expect(run.stderr).not.toMatch(/\b(TypeError|ReferenceError|SyntaxError|RangeError):/);
+}
+
+/** The CLI run in the background (a `status --watch` that waits for a release), resolved when it exits. */
+export function fledgeAsync(args: string[], { timeoutMs = 120_000 }: RunOptions = {}): Promise<Run> {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }

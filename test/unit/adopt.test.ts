@@ -163,7 +163,7 @@ function expectPatchedCorrectly(r: ResolvedRollout, vs: KubeObject, indexes: num
     if (!indexes.includes(i)) expect(httpOf(patched)[i]).toEqual(route);
   });
   for (const op of ops) {
-    if (op.op === 'test') expect(op.path).toMatch(/^\/spec\/http\/\d+\/route\/\d+\/(destination\/subset|weight)$/);
+    if (op.op === 'test') expect(op.path).toMatch(/^\/spec\/http\/\d+\/route\/\d+\/(destination\/subset|destination\/host|weight)$/);
     else expect(op.path).toMatch(/^\/spec\/http\/\d+\/route\/\d+\/weight$/);
     expect(indexes).toContain(Number(op.path.split('/')[3]));
   }
@@ -214,6 +214,23 @@ describe('selectRoutes', () => {
     expect(selectRoutes(rollout(opts), virtualService(http))).toEqual({ indexes, problems: [] });
   });
 
+  it('steers only its own Service: web of another namespace, in every spelling and case, with the same subset names, is left alone', () => {
+    const to = (name: string, host: string): Route => ({ name, route: [d('v1', 100, { host }), d('v2', 0, { host })] });
+    const theirs = ['web.other', 'web.other.svc', 'web.other.svc.cluster.local', 'WEB.Other.svc.cluster.local', 'web.other.svc.cluster.local.'];
+    const vs = virtualService([...theirs.map((h, i) => to(`theirs-${i}`, h)), to('mine', 'Web.Default.svc.cluster.local.')]);
+    expect(selectRoutes(rollout(), vs)).toEqual({ indexes: [theirs.length], problems: [] });
+    const after = applyPatch(vs, weightPatch(rollout(), vs, [theirs.length], 50));
+    expect(httpOf(after).map((route) => route.route!.map((x) => x.weight))).toEqual([...theirs.map(() => [100, 0]), [50, 50]]);
+    // Named, another namespace's route is refused: it sends to another Service.
+    const named = selectRoutes(rollout({ routes: ['theirs-0'] }), vs);
+    expect(named.indexes).toEqual([0]);
+    expect(named.problems.map((x) => x.message)).toEqual([
+      'route "theirs-0" of VirtualService web does not send to subset v1 of Service web; add {destination: {host: web, subset: v1}, weight: 0}',
+      'route "theirs-0" of VirtualService web does not send to subset v2 of Service web; add {destination: {host: web, subset: v2}, weight: 0}',
+      'route "theirs-0" of VirtualService web also sends to web.other/v1, web.other/v2; Fledge splits a route between subsets v1 and v2 of Service web only',
+    ]);
+  });
+
   it.each(ADOPTED.map((n) => [n] as const))('selects the weighted route of the %s seed, with no problem', (name) => {
     const { r, vs } = adopted(name);
     expect(selectRoutes(r, vs)).toEqual({ indexes: [0], problems: [] });
@@ -245,21 +262,21 @@ describe('selectRoutes', () => {
   // The destination printed must paste in as is: the host and port of the route's own destinations.
   it.each<[string, { port?: number; service?: string }, Route[], string]>([
     ['a route that sends only to v1', {}, [{ name: 'primary', route: [d('v1', 100)] }],
-      'no route of VirtualService web sends to both subsets v1 and v2; add to route "primary" the destination {destination: {host: web, subset: v2}, weight: 0}'],
+      'no http route of VirtualService web sends to both subsets v1 and v2 of Service web; add to route "primary" the destination {destination: {host: web, subset: v2}, weight: 0}'],
     ['the port of the route\'s destination', { port: 8080 }, [{ name: 'primary', route: [d('v1', 100, { port: 8080 })] }],
-      'no route of VirtualService web sends to both subsets v1 and v2; add to route "primary" the destination {destination: {host: web, subset: v2, port: {number: 8080}}, weight: 0}'],
+      'no http route of VirtualService web sends to both subsets v1 and v2 of Service web; add to route "primary" the destination {destination: {host: web, subset: v2, port: {number: 8080}}, weight: 0}'],
     ['the route\'s own host and port over the Rollout\'s', { port: 80 }, [{ name: 'primary', route: [d('v1', 100, { host: 'web.default.svc.cluster.local', port: 9090 })] }],
-      'no route of VirtualService web sends to both subsets v1 and v2; add to route "primary" the destination {destination: {host: web.default.svc.cluster.local, subset: v2, port: {number: 9090}}, weight: 0}'],
+      'no http route of VirtualService web sends to both subsets v1 and v2 of Service web; add to route "primary" the destination {destination: {host: web.default.svc.cluster.local, subset: v2, port: {number: 9090}}, weight: 0}'],
     ['no port when the route\'s destinations have none', { port: 8080 }, [{ name: 'primary', route: [d('v1', 100, { host: 'web.default.svc.cluster.local' })] }],
-      'no route of VirtualService web sends to both subsets v1 and v2; add to route "primary" the destination {destination: {host: web.default.svc.cluster.local, subset: v2}, weight: 0}'],
+      'no http route of VirtualService web sends to both subsets v1 and v2 of Service web; add to route "primary" the destination {destination: {host: web.default.svc.cluster.local, subset: v2}, weight: 0}'],
     ['an unnamed route by its index', {}, [elsewhere('x'), { route: [d('v1')] }],
-      'no route of VirtualService web sends to both subsets v1 and v2; add to route http[1] the destination {destination: {host: web, subset: v2}, weight: 0}'],
+      'no http route of VirtualService web sends to both subsets v1 and v2 of Service web; add to route http[1] the destination {destination: {host: web, subset: v2}, weight: 0}'],
     ['a route that sends only to the canary, missing the stable subset', {}, [{ name: 'c', route: [d('v2', 100)] }],
-      'no route of VirtualService web sends to both subsets v1 and v2; add to route "c" the destination {destination: {host: web, subset: v1}, weight: 0}'],
+      'no http route of VirtualService web sends to both subsets v1 and v2 of Service web; add to route "c" the destination {destination: {host: web, subset: v1}, weight: 0}'],
     ['the first route that sends to one of them', {}, [elsewhere('x'), onlyStable('a'), onlyStable('b')],
-      'no route of VirtualService web sends to both subsets v1 and v2; add to route "a" the destination {destination: {host: web, subset: v2}, weight: 0}'],
+      'no http route of VirtualService web sends to both subsets v1 and v2 of Service web; add to route "a" the destination {destination: {host: web, subset: v2}, weight: 0}'],
     ['the Rollout\'s service when there is no route at all', { port: 8080 }, [],
-      'no route of VirtualService web sends to both subsets v1 and v2; add to a route the destination {destination: {host: web, subset: v2, port: {number: 8080}}, weight: 0}'],
+      'no http route of VirtualService web sends to both subsets v1 and v2 of Service web; add an http route {route: [{destination: {host: web, subset: v1, port: {number: 8080}}, weight: 100}, {destination: {host: web, subset: v2, port: {number: 8080}}, weight: 0}]}'],
   ])('refuses, by default, a VirtualService with no route to both subsets: %s', (_what, opts, http, message) => {
     expect(selectRoutes(rollout(opts), virtualService(http))).toEqual({ indexes: [], problems: [{ path: VS_PATH, message }] });
   });
@@ -270,16 +287,16 @@ describe('selectRoutes', () => {
     const { problems } = selectRoutes(r, vs);
     expect(problems).toEqual([{
       path: VS_PATH,
-      message: 'route "primary" of VirtualService httpping-without-sidecar does not send to subset v2; add {destination: {host: httpping-without-sidecar, subset: v2, port: {number: 8080}}, weight: 0}',
+      message: 'route "primary" of VirtualService httpping-without-sidecar does not send to subset v2 of Service httpping-without-sidecar; add {destination: {host: httpping-without-sidecar, subset: v2, port: {number: 8080}}, weight: 0}',
     }]);
     expect(istioRouter.adoptedWeightPatch(r, vs, { stableLabels: r.stable.labels, canaryLabels: r.canary.labels, canaryWeight: 10 })).toEqual([]);
   });
 
   it.each<[string, { routes?: string[] }, Route[], string]>([
     ['a named route', { routes: ['primary'] }, [{ name: 'primary', route: [d('v1', 80), d('v2', 10), d('v3', 10, { host: 'other' })] }],
-      'route "primary" of VirtualService web also sends to other/v3; Fledge splits a route between v1 and v2 only'],
+      'route "primary" of VirtualService web also sends to other/v3; Fledge splits a route between subsets v1 and v2 of Service web only'],
     ['a route selected by default, by its index', {}, [onlyStable('a'), { route: [d('v1', 80), d('v2', 10), { destination: { host: 'legacy' }, weight: 10 }] }],
-      'route http[1] of VirtualService web also sends to legacy/(no subset); Fledge splits a route between v1 and v2 only'],
+      'route http[1] of VirtualService web also sends to legacy/(no subset); Fledge splits a route between subsets v1 and v2 of Service web only'],
   ])('refuses %s that also sends to a third destination', (_what, opts, http, message) => {
     const r = rollout(opts);
     const vs = virtualService(http);
@@ -291,9 +308,9 @@ describe('selectRoutes', () => {
   it('names every subset a named route lacks', () => {
     const { problems } = selectRoutes(rollout({ routes: ['x'] }), virtualService([elsewhere('x')]));
     expect(problems.map((p) => p.message)).toEqual([
-      'route "x" of VirtualService web does not send to subset v1; add {destination: {host: other, subset: v1}, weight: 0}',
-      'route "x" of VirtualService web does not send to subset v2; add {destination: {host: other, subset: v2}, weight: 0}',
-      'route "x" of VirtualService web also sends to other/v3; Fledge splits a route between v1 and v2 only',
+      'route "x" of VirtualService web does not send to subset v1 of Service web; add {destination: {host: web, subset: v1}, weight: 0}',
+      'route "x" of VirtualService web does not send to subset v2 of Service web; add {destination: {host: web, subset: v2}, weight: 0}',
+      'route "x" of VirtualService web also sends to other/v3; Fledge splits a route between subsets v1 and v2 of Service web only',
     ]);
   });
 });
@@ -366,9 +383,11 @@ describe('weightPatch on the seeds', () => {
     const ops = istioRouter.adoptedWeightPatch(r, vs, { stableLabels: r.stable.labels, canaryLabels: r.canary.labels, canaryWeight: 40 });
     expect(ops).toEqual([
       { op: 'test', path: '/spec/http/0/route/0/destination/subset', value: 'v1' },
+      { op: 'test', path: '/spec/http/0/route/0/destination/host', value: 'product-service' },
       { op: 'test', path: '/spec/http/0/route/0/weight', value: 100 },
       { op: 'replace', path: '/spec/http/0/route/0/weight', value: 60 },
       { op: 'test', path: '/spec/http/0/route/1/destination/subset', value: 'v2' },
+      { op: 'test', path: '/spec/http/0/route/1/destination/host', value: 'product-service' },
       { op: 'test', path: '/spec/http/0/route/1/weight', value: 0 },
       { op: 'replace', path: '/spec/http/0/route/1/weight', value: 40 },
     ]);
@@ -405,8 +424,10 @@ describe('weightPatch on hand-made routes', () => {
     const ops = weightPatch(r, vs, [0], w);
     expect(ops).toEqual([
       { op: 'test', path: '/spec/http/0/route/0/destination/subset', value: 'v1' },
+      { op: 'test', path: '/spec/http/0/route/0/destination/host', value: 'web' },
       { op: 'add', path: '/spec/http/0/route/0/weight', value: 100 - w },
       { op: 'test', path: '/spec/http/0/route/1/destination/subset', value: 'v2' },
+      { op: 'test', path: '/spec/http/0/route/1/destination/host', value: 'web' },
       { op: 'add', path: '/spec/http/0/route/1/weight', value: w },
     ]);
     expectPatchedCorrectly(r, vs, [0], w);
@@ -417,9 +438,11 @@ describe('weightPatch on hand-made routes', () => {
     const vs = virtualService([{ name: 'a', route: [d('v2', 0), d('v1')] }]);
     expect(weightPatch(r, vs, [0], 25)).toEqual([
       { op: 'test', path: '/spec/http/0/route/0/destination/subset', value: 'v2' },
+      { op: 'test', path: '/spec/http/0/route/0/destination/host', value: 'web' },
       { op: 'test', path: '/spec/http/0/route/0/weight', value: 0 },
       { op: 'replace', path: '/spec/http/0/route/0/weight', value: 25 },
       { op: 'test', path: '/spec/http/0/route/1/destination/subset', value: 'v1' },
+      { op: 'test', path: '/spec/http/0/route/1/destination/host', value: 'web' },
       { op: 'add', path: '/spec/http/0/route/1/weight', value: 75 },
     ]);
   });

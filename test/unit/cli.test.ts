@@ -151,6 +151,20 @@ describe('fledge validate', () => {
     ]);
   });
 
+  it('says offline what the controller says of a Rollout aiming its Prometheus reads or credentials', () => {
+    const doc = minimalRollout();
+    doc.spec.analysis = { prometheus: { address: 'http://169.254.169.254/latest/meta-data', auth: { type: 'bearer', file: '/var/run/secrets/kubernetes.io/serviceaccount/token' } } };
+    const path = file('aimed.yaml', stringify(doc));
+    const run = fledge(['validate', '-f', path]);
+    expect(run.code).toBe(1);
+    expect(lines(run.stderr).map((l) => l.slice(path.length + 2, l.indexOf(':', path.length + 2)))).toEqual([
+      'spec.analysis.prometheus.auth.file', 'spec.analysis.prometheus.address',
+    ]);
+    expect(run.stderr).toMatch(/auth\.file: a Rollout may not name a credential file: .*--prometheus-config/);
+    expect(run.stderr).toMatch(/address: a Rollout's own address is queried only where the platform team allows it .*by default nothing is allowed/);
+    expectNoStackTrace(run);
+  });
+
   // [what, file content, expected stderr lines (with FILE for the path), exit code]
   it.each<[string, string, RegExp[], number]>([
     ['broken YAML', 'apiVersion: fledge.dev/v1alpha1\nspec: [unclosed\n', [/^FILE: line \d+: broken YAML: \S/], 1],
@@ -233,10 +247,11 @@ describe('fledge', () => {
     expect(run.stdout.trim()).toBe(version);
   });
 
-  it.each([['frobnicate'], ['--frobnicate'], ['Render']])('unknown command %s exits 2', (cmd) => {
+  it.each([['frobnicate', 'command'], ['--frobnicate', 'option'], ['Render', 'command']])('unknown %s exits 2, naming it', (cmd, what) => {
     const run = fledge([cmd]);
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain(`unknown command "${cmd}"`);
+    expect(run.stderr).toContain(`fledge: unknown ${what} '${cmd}'`);
+    expect(run.stderr).toContain("Run 'fledge --help' for usage.");
     expect(run.stdout).toBe('');
     expectNoStackTrace(run);
   });
@@ -244,9 +259,10 @@ describe('fledge', () => {
   it('without a command prints usage and exits 2; --help exits 0', () => {
     const none = fledge([]);
     expect(none.code).toBe(2);
-    expect(none.stdout).toContain('Usage:');
+    expect(none.stderr).toContain('Usage: fledge COMMAND');
     const help = fledge(['--help']);
     expect(help.code).toBe(0);
-    expect(help.stdout).toContain('fledge render -f FILE');
+    expect(help.stdout).toContain('Usage: fledge COMMAND');
+    expect(help.stdout).toMatch(/^ {2}render\b/m);
   });
 });

@@ -14,7 +14,7 @@ const M = 60 * S;
 function rollout(analysis: Record<string, unknown> | undefined): ResolvedRollout {
   const doc = minimalRollout();
   doc.spec.strategy = { steps: [10, { weight: 20, pause: '5m' }, { weight: 30, pause: 'manual' }, 100], interval: '1m' };
-  if (analysis) doc.spec.analysis = { prometheus: { address: 'http://prometheus:9090' }, ...analysis };
+  if (analysis) doc.spec.analysis = { ...analysis };
   return resolveValid(doc);
 }
 

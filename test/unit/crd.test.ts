@@ -66,7 +66,7 @@ describe('crds/rollouts.fledge.dev.yaml', () => {
     const cols = Object.fromEntries(version.additionalPrinterColumns.map((c) => [c.name, c]));
     expect(cols.Phase).toMatchObject({ type: 'string', jsonPath: '.status.phase' });
     expect(cols.Weight).toMatchObject({ type: 'integer', jsonPath: '.status.canaryWeight' });
-    expect(cols.Step).toMatchObject({ type: 'integer', jsonPath: '.status.stepIndex' });
+    expect(cols.Step).toMatchObject({ type: 'string', jsonPath: '.status.step' });
     expect(cols.Age).toMatchObject({ type: 'date', jsonPath: '.metadata.creationTimestamp' });
     const names = version.additionalPrinterColumns.map((c) => c.name);
     expect(names.indexOf('Phase')).toBeLessThan(names.indexOf('Weight'));
@@ -139,6 +139,16 @@ describe('crds/rollouts.fledge.dev.yaml', () => {
         expect(byPath[p]!['x-kubernetes-preserve-unknown-fields'], p).toBe(true);
       }
     });
+  });
+
+  it('gives every spec and status field a description, for kubectl explain', () => {
+    const fields = nodes.filter(([path]) => /^\.(spec|status)(\.|$)/.test(path) && !path.includes('[]') && !path.includes('{}') && !path.includes('<'));
+    expect(fields.length).toBeGreaterThan(40);
+    const bare = fields.filter(([, n]) => typeof n.description !== 'string' || n.description.length < 10)
+      .map(([p]) => p)
+      // Inside lastAnalysis and conditions the types speak for themselves (metav1.Condition, the judge's result).
+      .filter((p) => !/^\.status\.(lastAnalysis|conditions)\./.test(p));
+    expect(bare).toEqual([]);
   });
 
   it('describes every field the seed examples use (nothing of theirs would be pruned)', () => {

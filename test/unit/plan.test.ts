@@ -16,7 +16,7 @@ const NO: OperatorRequests = { paused: false };
 const S = 1000;
 const M = 60 * S;
 
-const ANALYSIS = { prometheus: { address: 'http://prometheus:9090' }, metrics: [{ name: 'error-rate', template: 'istio-error-rate', max: 0.01 }] };
+const ANALYSIS = { metrics: [{ name: 'error-rate', template: 'istio-error-rate', max: 0.01 }] };
 
 interface Opts {
   steps?: unknown[];

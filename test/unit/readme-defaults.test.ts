@@ -23,7 +23,7 @@ const fmtDuration = (ms: number) => (ms % 60_000 === 0 ? `${ms / 60_000}m` : `${
 
 describe('README reference table: analysis defaults are the code\'s', () => {
   const doc = minimalRollout();
-  doc.spec.analysis = { prometheus: { address: 'http://prometheus:9090' } };
+  doc.spec.analysis = {};
   const a = resolveValid(doc).analysis!;
   const c = a.comparison!;
 

@@ -150,7 +150,7 @@ describe('fledge render refuses an adopted object that does not fit', () => {
     expect(run.code).toBe(1);
     expect(run.stdout).toBe('');
     expect(lines(run.stderr)).toEqual([
-      `${rollout}: spec.trafficRouting.virtualService: route "iphone" of VirtualService product-service does not send to subset v2; add {destination: {host: product-service, subset: v2}, weight: 0}`,
+      `${rollout}: spec.trafficRouting.virtualService: route "iphone" of VirtualService product-service does not send to subset v2 of Service product-service; add {destination: {host: product-service, subset: v2}, weight: 0}`,
     ]);
     expectNoStackTrace(run);
   });
@@ -163,7 +163,7 @@ describe('fledge render refuses an adopted object that does not fit', () => {
     expect(run.code).toBe(1);
     expect(run.stdout).toBe('');
     expect(lines(run.stderr)).toEqual([
-      `${rollout}: spec.trafficRouting.virtualService: no route of VirtualService fleetman-staff-service sends to both subsets safe and risky; add to route http[0] the destination {destination: {host: fleetman-staff-service.default.svc.cluster.local, subset: risky}, weight: 0}`,
+      `${rollout}: spec.trafficRouting.virtualService: no http route of VirtualService fleetman-staff-service sends to both subsets safe and risky of Service fleetman-staff-service.default.svc.cluster.local; add to route http[0] the destination {destination: {host: fleetman-staff-service.default.svc.cluster.local, subset: risky}, weight: 0}`,
     ]);
   });
 

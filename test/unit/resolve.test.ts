@@ -48,9 +48,9 @@ describe('resolveRollout defaults', () => {
   };
   const DEFAULT_COMPARISON = { confidence: 0.99, passConfidence: 0.65, tolerance: 0.005, relativeTolerance: 0.5, baselineWindowMs: 600_000 };
 
-  it('analysis with only a Prometheus address is the comparison of canary and stable, every default filled in', () => {
-    expect(withAnalysis({ prometheus: { address: 'http://p:9090' } })).toEqual({
-      prometheus: { address: 'http://p:9090', timeoutMs: 5000 },
+  it('an empty analysis is the comparison of canary and stable, every default filled in', () => {
+    expect(withAnalysis({})).toEqual({
+      prometheus: {},
       metrics: [],
       comparison: DEFAULT_COMPARISON,
       failureLimit: 1,
@@ -61,8 +61,8 @@ describe('resolveRollout defaults', () => {
   });
 
   it('fills in failureLimit 1, minRequests 50, inconclusiveLimit 10, the comparison and the timings when metrics are given', () => {
-    expect(withAnalysis({ prometheus: { address: 'http://p:9090' }, metrics: [{ name: 'e', template: 'istio-error-rate', max: 0.01 }] })).toEqual({
-      prometheus: { address: 'http://p:9090', timeoutMs: 5000 },
+    expect(withAnalysis({ metrics: [{ name: 'e', template: 'istio-error-rate', max: 0.01 }] })).toEqual({
+      prometheus: {},
       metrics: [{ name: 'e', template: 'istio-error-rate', max: 0.01 }],
       comparison: DEFAULT_COMPARISON,
       failureLimit: 1,
@@ -72,14 +72,15 @@ describe('resolveRollout defaults', () => {
     });
   });
 
-  it('takes inconclusiveLimit as set, 0 included (no falsy defaulting)', () => {
-    expect(withAnalysis({ prometheus: { address: 'http://p:9090' }, inconclusiveLimit: 0 })?.inconclusiveLimit).toBe(0);
-    expect(withAnalysis({ prometheus: { address: 'http://p:9090' }, inconclusiveLimit: 3 })?.inconclusiveLimit).toBe(3);
+  it('takes inconclusiveLimit as set, 0 included (no falsy defaulting); 10 when not set', () => {
+    expect(withAnalysis({})?.inconclusiveLimit).toBe(10);
+    expect(withAnalysis({ inconclusiveLimit: 0 })?.inconclusiveLimit).toBe(0);
+    expect(withAnalysis({ inconclusiveLimit: 3 })?.inconclusiveLimit).toBe(3);
   });
 
   it('takes every analysis setting the user gives', () => {
     expect(withAnalysis({
-      prometheus: { address: 'https://thanos.example.com/prom', timeout: '2s', auth: { type: 'bearer', file: '/var/run/secrets/token' } },
+      prometheus: { provider: 'thanos', timeout: '2s' },
       metrics: [{ name: 'q', query: 'up', min: 1 }],
       comparison: { enabled: true, confidence: 0.95, tolerance: 0.01, relativeTolerance: 0.5 },
       failureLimit: 3,
@@ -87,7 +88,7 @@ describe('resolveRollout defaults', () => {
       inconclusiveLimit: 4,
       checkInterval: '1m30s',
     })).toEqual({
-      prometheus: { address: 'https://thanos.example.com/prom', timeoutMs: 2000, auth: { type: 'bearer', file: '/var/run/secrets/token' } },
+      prometheus: { provider: 'thanos', timeoutMs: 2000 },
       metrics: [{ name: 'q', query: 'up', min: 1 }],
       comparison: { confidence: 0.95, passConfidence: 0.65, tolerance: 0.01, relativeTolerance: 0.5, baselineWindowMs: 600_000 },
       failureLimit: 3,
@@ -103,38 +104,27 @@ describe('resolveRollout defaults', () => {
     ['relativeTolerance 0 (no falsy defaulting)', { relativeTolerance: 0 }, { ...DEFAULT_COMPARISON, relativeTolerance: 0 }],
     ['enabled: true alone', { enabled: true }, DEFAULT_COMPARISON],
   ])('fills in the rest of a partial comparison: %s', (_name, comparison, expected) => {
-    expect(withAnalysis({ prometheus: { address: 'http://p:9090' }, comparison })?.comparison).toEqual(expected);
+    expect(withAnalysis({ comparison })?.comparison).toEqual(expected);
   });
 
-  it('reads Prometheus credentials from a Secret key', () => {
-    expect(withAnalysis({ prometheus: { address: 'http://p:9090', auth: { type: 'basic', secretRef: { name: 'prom-creds', key: 'userpass' } } } })?.prometheus).toEqual({
-      address: 'http://p:9090', timeoutMs: 5000, auth: { type: 'basic', secretRef: { name: 'prom-creds', key: 'userpass' } },
-    });
-  });
-
-  it.each<[string, string]>([
-    ['http://p:9090/', 'http://p:9090'],
-    ['http://p:9090//', 'http://p:9090'],
-    ['http://p:9090/prometheus/', 'http://p:9090/prometheus'],
-    ['http://p:9090/prometheus', 'http://p:9090/prometheus'],
-    ['https://p.example.com', 'https://p.example.com'],
-  ])('trims the trailing slash of %s', (address, expected) => {
-    expect(withAnalysis({ prometheus: { address } })?.prometheus.address).toBe(expected);
+  it('keeps the Rollout\'s choice of Prometheus for the controller\'s configuration to resolve', () => {
+    expect(withAnalysis({ prometheus: { provider: 'thanos' } })?.prometheus).toEqual({ provider: 'thanos' });
+    expect(withAnalysis({ prometheus: { timeout: '3s' } })?.prometheus).toEqual({ timeoutMs: 3000 });
   });
 
   it('with the comparison turned off, analysis is only the metrics, and none without them', () => {
     const metrics = [{ name: 'q', query: 'up', min: 1 }];
-    const a = withAnalysis({ prometheus: { address: 'http://p:9090' }, comparison: { enabled: false, confidence: 0.9 }, metrics });
-    expect(a).toEqual({ prometheus: { address: 'http://p:9090', timeoutMs: 5000 }, metrics, failureLimit: 1, minRequests: 50, inconclusiveLimit: 10, checkIntervalMs: 10_000 });
+    const a = withAnalysis({ comparison: { enabled: false, confidence: 0.9 }, metrics });
+    expect(a).toEqual({ prometheus: {}, metrics, failureLimit: 1, minRequests: 50, inconclusiveLimit: 10, checkIntervalMs: 10_000 });
     expect(a).not.toHaveProperty('comparison');
-    expect(withAnalysis({ prometheus: { address: 'http://p:9090' }, comparison: { enabled: false } })).toBeUndefined();
-    expect(withAnalysis({ prometheus: { address: 'http://p:9090' }, comparison: { enabled: false }, metrics: [] })).toBeUndefined();
+    expect(withAnalysis({ comparison: { enabled: false } })).toBeUndefined();
+    expect(withAnalysis({ comparison: { enabled: false }, metrics: [] })).toBeUndefined();
     expect(withAnalysis({ comparison: { enabled: false }, failureLimit: 3 })).toBeUndefined();
   });
 
   it('keeps failureLimit 0 and minRequests 0 when the user sets them (no falsy defaulting)', () => {
     const doc = minimalRollout();
-    doc.spec.analysis = { prometheus: { address: 'http://p:9090' }, metrics: [{ name: 'e', query: 'up', min: 1 }], failureLimit: 0, minRequests: 0 };
+    doc.spec.analysis = { metrics: [{ name: 'e', query: 'up', min: 1 }], failureLimit: 0, minRequests: 0 };
     expect(resolveValid(doc).analysis).toMatchObject({ failureLimit: 0, minRequests: 0 });
   });
 
@@ -170,7 +160,7 @@ describe('resolveRollout defaults', () => {
     expect(product.steps).toEqual([{ weight: 0, pause: 'manual' }, { weight: 20 }, { weight: 40 }, { weight: 60 }, { weight: 80 }, { weight: 100 }]);
     expect(product.intervalMs).toBe(120_000);
     expect(product.analysis).toMatchObject({
-      failureLimit: 2, minRequests: 100, prometheus: { address: 'http://prometheus.monitoring:9090', timeoutMs: 5000 },
+      failureLimit: 2, minRequests: 100, prometheus: {},
       comparison: DEFAULT_COMPARISON, checkIntervalMs: 10_000,
     });
     expect(product.analysis?.metrics.map((m) => m.name)).toEqual(['error-rate', 'p99-latency']);

@@ -11,7 +11,7 @@ type Doc = ReturnType<typeof minimalRollout>;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Mutate = (r: any) => void;
 
-const PROM = { address: 'http://prometheus.istio-system:9090' };
+const PROM = { provider: 'thanos' };
 const metric = (extra: Record<string, unknown> = {}) => ({ name: 'error-rate', template: 'istio-error-rate', max: 0.01, ...extra });
 
 function problemsOf(mutate: Mutate): Problem[] {
@@ -84,14 +84,20 @@ describe('parseRollout accepts', () => {
     }],
     ['every analysis setting', (r) => {
       r.spec.analysis = {
-        prometheus: { ...PROM, timeout: '2s', auth: { type: 'bearer', file: '/var/run/secrets/prometheus/token' } },
+        prometheus: { ...PROM, timeout: '2s' },
         metrics: [metric()],
         comparison: { enabled: true, confidence: 0.95, tolerance: 0, relativeTolerance: 0 },
         failureLimit: 2, minRequests: 100, inconclusiveLimit: 0, checkInterval: '1s',
       };
     }],
-    ['Prometheus credentials from a Secret', (r) => { r.spec.analysis = { prometheus: { ...PROM, auth: { type: 'basic', secretRef: { name: 'prom-creds', key: 'user.pass' } } } }; }],
+    ['metrics without a Prometheus block (the default provider)', (r) => { r.spec.analysis = { metrics: [metric()] }; }],
+    ['a Prometheus block with only a timeout', (r) => { r.spec.analysis = { prometheus: { timeout: '2s' }, metrics: [metric()] }; }],
+    ['an empty analysis (the comparison, from the default provider)', (r) => { r.spec.analysis = {}; }],
     ['a Prometheus timeout of exactly 1s', (r) => { r.spec.analysis = { prometheus: { ...PROM, timeout: '1s' } }; }],
+    // hosts: the Service's own spellings on the mesh; external names and wildcards on a Gateway
+    ['the Service as name.namespace of its own namespace on the mesh', (r) => { r.spec.trafficRouting = { virtualService: { hosts: ['web.default', 'web.default.svc.cluster.local'] } }; }],
+    ['an external host beside the Service on the mesh and a Gateway', (r) => { r.spec.trafficRouting = { virtualService: { hosts: ['web.example.com', 'web'], gateways: ['istio-system/public', 'mesh'] } }; }],
+    ['a wildcard and a two-label name on a Gateway only', (r) => { r.spec.trafficRouting = { virtualService: { hosts: ['*.example.com', 'example.org'], gateways: ['istio-system/public'] } }; }],
     ['an unknown field in metadata (labels, creationTimestamp...)', (r) => { r.metadata.creationTimestamp = '2024-01-01T00:00:00Z'; r.metadata.uid = 'abc'; }],
   ];
   it.each(valid)('%s', (_name, mutate) => {
@@ -150,9 +156,12 @@ const invalid: [string, Mutate, string, string][] = [
   ['a label key with a double quote', (r) => { r.spec.canary.labels = { 'ver"sion': 'v2' }; }, 'spec.canary.labels["ver\\"sion"]', 'label key'],
   // analysis
   ['an unknown metric template', (r) => { r.spec.analysis = { prometheus: PROM, metrics: [metric({ template: 'istio-errors' })] }; }, 'spec.analysis.metrics[0].template', 'unknown template'],
-  ['metrics without a Prometheus address', (r) => { r.spec.analysis = { metrics: [metric()] }; }, 'spec.analysis.prometheus.address', 'required when metrics'],
   ['a Prometheus address that is not a URL', (r) => { r.spec.analysis = { prometheus: { address: 'prometheus:9090' }, metrics: [metric()] }; }, 'spec.analysis.prometheus.address', 'http://'],
-  ['a Prometheus block without an address', (r) => { r.spec.analysis = { prometheus: {}, metrics: [metric()] }; }, 'spec.analysis.prometheus.address', 'required'],
+  ['a Prometheus address of the Rollout\'s own (offline: the default configuration allows none)', (r) => { r.spec.analysis = { prometheus: { address: 'http://prometheus.istio-system:9090' }, metrics: [metric()] }; }, 'spec.analysis.prometheus.address', 'by default nothing is allowed'],
+  ['the metadata service as Prometheus', (r) => { r.spec.analysis = { prometheus: { address: 'http://169.254.169.254/latest/meta-data' } }; }, 'spec.analysis.prometheus.address', 'platform team'],
+  ['a Prometheus address with a query', (r) => { r.spec.analysis = { prometheus: { address: 'http://prom:9090/?x=1' } }; }, 'spec.analysis.prometheus.address', 'query or fragment'],
+  ['a provider and an address', (r) => { r.spec.analysis = { prometheus: { provider: 'thanos', address: 'http://prom:9090' } }; }, 'spec.analysis.prometheus', 'not both'],
+  ['a provider name that is not a DNS label', (r) => { r.spec.analysis = { prometheus: { provider: '../thanos' } }; }, 'spec.analysis.prometheus.provider', 'DNS label'],
   ['a metric with both template and query', (r) => { r.spec.analysis = { prometheus: PROM, metrics: [metric({ query: 'up' })] }; }, 'spec.analysis.metrics[0]', 'exactly one of template or query'],
   ['a metric with neither template nor query', (r) => { r.spec.analysis = { prometheus: PROM, metrics: [{ name: 'x', max: 1 }] }; }, 'spec.analysis.metrics[0]', 'exactly one of template or query'],
   ['a metric without max or min', (r) => { r.spec.analysis = { prometheus: PROM, metrics: [{ name: 'x', template: 'istio-error-rate' }] }; }, 'spec.analysis.metrics[0]', 'max, min'],
@@ -162,8 +171,6 @@ const invalid: [string, Mutate, string, string][] = [
   ['an upper-case metric name', (r) => { r.spec.analysis = { prometheus: PROM, metrics: [metric({ name: 'ErrorRate' })] }; }, 'spec.analysis.metrics[0].name', 'DNS label'],
   ['a negative failureLimit', (r) => { r.spec.analysis = { failureLimit: -1 }; }, 'spec.analysis.failureLimit', 'between 0 and 100'],
   ['a negative minRequests', (r) => { r.spec.analysis = { minRequests: -1 }; }, 'spec.analysis.minRequests', 'negative'],
-  ['analysis without Prometheus while the comparison is on', (r) => { r.spec.analysis = { failureLimit: 3 }; }, 'spec.analysis.prometheus.address', 'compares canary and stable'],
-  ['an empty analysis (the comparison needs Prometheus)', (r) => { r.spec.analysis = {}; }, 'spec.analysis.prometheus.address', 'is required'],
   ['the comparison without a version label on the canary', (r) => {
     r.spec.stable.labels = { app: 'web', track: 'stable', version: 'v1' };
     r.spec.canary.labels = { app: 'web', track: 'canary' };
@@ -194,10 +201,15 @@ const invalid: [string, Mutate, string, string][] = [
     r.spec.canary.labels = { version: 'v2', track: 'canary' };
     r.spec.analysis = { prometheus: PROM };
   }, 'spec.stable.labels', 'version'],
+  ['a credential file (the ServiceAccount token)', (r) => {
+    r.spec.analysis = { prometheus: { ...PROM, auth: { type: 'bearer', file: '/var/run/secrets/kubernetes.io/serviceaccount/token' } } };
+  }, 'spec.analysis.prometheus.auth.file', 'may not name a credential file'],
+  ['a credential file even where analysis queries nothing', (r) => { r.spec.analysis = { prometheus: { auth: { type: 'bearer', file: '/etc/token' } }, comparison: { enabled: false } }; }, 'spec.analysis.prometheus.auth.file', 'providers[].auth.file'],
+  ['credentials from a Secret', (r) => { r.spec.analysis = { prometheus: { ...PROM, auth: { type: 'basic', secretRef: { name: 'prom-creds', key: 'user.pass' } } } }; }, 'spec.analysis.prometheus.auth.secretRef', 'no longer read'],
   ['auth with both file and secretRef', (r) => {
     r.spec.analysis = { prometheus: { ...PROM, auth: { type: 'bearer', file: '/token', secretRef: { name: 'prom', key: 'token' } } } };
-  }, 'spec.analysis.prometheus.auth', 'exactly one of file or secretRef'],
-  ['auth with neither file nor secretRef', (r) => { r.spec.analysis = { prometheus: { ...PROM, auth: { type: 'bearer' } } }; }, 'spec.analysis.prometheus.auth', 'exactly one of file or secretRef'],
+  }, 'spec.analysis.prometheus.auth.file', 'credential file'],
+  ['auth with neither file nor secretRef', (r) => { r.spec.analysis = { prometheus: { ...PROM, auth: { type: 'bearer' } } }; }, 'spec.analysis.prometheus.auth', 'is not accepted'],
   ['auth of an unknown type', (r) => { r.spec.analysis = { prometheus: { ...PROM, auth: { type: 'oauth', file: '/token' } } }; }, 'spec.analysis.prometheus.auth.type', 'bearer or basic'],
   ['a secretRef without a key', (r) => { r.spec.analysis = { prometheus: { ...PROM, auth: { type: 'basic', secretRef: { name: 'prom' } } } }; }, 'spec.analysis.prometheus.auth.secretRef.key', 'required'],
   ['confidence 1', (r) => { r.spec.analysis = { prometheus: PROM, comparison: { confidence: 1 } }; }, 'spec.analysis.comparison.confidence', 'between 0 and 1'],
@@ -231,12 +243,24 @@ const invalid: [string, Mutate, string, string][] = [
   ['missing spec.strategy', (r) => { delete r.spec.strategy; }, 'spec.strategy', 'is required'],
   ['missing spec.canary', (r) => { delete r.spec.canary; }, 'spec.canary', 'is required'],
   ['missing spec', (r) => { delete r.spec; }, 'spec', 'is required'],
+  // hosts on the mesh steer every sidecar's calls to them: only this namespace's Services
+  ['the wildcard *.cluster.local on the mesh (every Service of the cluster domain)', withHosts(['*.cluster.local']), 'spec.trafficRouting.virtualService.hosts[0]', 'every Service'],
+  ['a wildcard of a custom cluster domain on the mesh', withHosts(['*.corp.example'], ['mesh', 'istio-system/public']), 'spec.trafficRouting.virtualService.hosts[0]', 'on the mesh would steer'],
+  ['an external wildcard on the mesh', withHosts(['*.example.com']), 'spec.trafficRouting.virtualService.hosts[0]', 'bind wildcards to a Gateway only'],
+  ['name.namespace of another namespace on the mesh', withHosts(['payments.other']), 'spec.trafficRouting.virtualService.hosts[0]', 'namespace "other"'],
+  ['NAME.NAMESPACE of another namespace on the mesh, upper case', withHosts(['Payments.Other'], ['mesh']), 'spec.trafficRouting.virtualService.hosts[0]', 'namespace "other"'],
+  ['name.namespace.svc of another namespace, upper case', withHosts(['PAYMENTS.OTHER.SVC.CLUSTER.LOCAL'], ['istio-system/public']), 'spec.trafficRouting.virtualService.hosts[0]', 'namespace "other"'],
   // the object itself
   ['a wrong apiVersion', (r) => { r.apiVersion = 'fledge.dev/v1'; }, 'apiVersion', 'must be fledge.dev/v1alpha1'],
   ['a wrong kind', (r) => { r.kind = 'Deployment'; }, 'kind', 'must be Rollout'],
   ['missing metadata', (r) => { delete r.metadata; }, 'metadata', 'is required'],
   ['an upper-case name', (r) => { r.metadata.name = 'Web'; }, 'metadata.name', 'lowercase'],
 ];
+
+/** A mutation setting the generated VirtualService's hosts (and gateways). */
+function withHosts(hosts: string[], gateways?: string[]): Mutate {
+  return (r) => { r.spec.trafficRouting = { virtualService: { hosts, ...(gateways ? { gateways } : {}) } }; };
+}
 
 describe('parseRollout refuses', () => {
   it('with at least 30 cases in the table', () => {

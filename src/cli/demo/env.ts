@@ -5,6 +5,7 @@
  * Every piece is handed to `cleanup` the moment it is started.
  */
 import { CoreV1Api } from '@kubernetes/client-node';
+import { DEFAULT_PROVIDER } from '../../api/prometheus-policy.ts';
 import { Controller } from '../../controller/controller.ts';
 import { startLocalCluster, type LocalCluster } from '../../devenv/cluster.ts';
 import { followVirtualService } from '../../devenv/dataplane.ts';
@@ -88,6 +89,8 @@ export async function startEnvironment(o: EnvOptions): Promise<DemoEnv> {
     namespace: NAMESPACE,
     metricsAddress: '127.0.0.1:0',
     resyncMs: 30_000,
+    // What `--prometheus-address` does, with a short timeout for a machine-local Prometheus.
+    prometheus: { providers: [{ name: DEFAULT_PROVIDER, address: prometheus.url, timeoutMs: 2000 }], allowedAddresses: [] },
   });
   const controllerStarting = controller.start();
   cleanup.add('controller', async () => {

@@ -56,8 +56,11 @@ export function demoStories(t: DemoTiming): StoryDef[] {
   ];
 }
 
-/** The Rollout a team would commit for the story's service. */
-export function rolloutFor(story: StoryDef, prometheusUrl: string): KubeObject {
+/**
+ * The Rollout a team would commit for the story's service. It names no Prometheus: the demo's
+ * controller has the local one as its default provider, as a platform team would configure it.
+ */
+export function rolloutFor(story: StoryDef): KubeObject {
   return {
     apiVersion: API_VERSION,
     kind: KIND,
@@ -68,7 +71,6 @@ export function rolloutFor(story: StoryDef, prometheusUrl: string): KubeObject {
       canary: { labels: { app: story.service, version: 'v2' } },
       strategy: { steps: story.steps, interval: `${story.intervalSeconds}s` },
       analysis: {
-        prometheus: { address: prometheusUrl, timeout: '2s' },
         metrics: [{ name: 'error-rate', template: 'istio-error-rate', max: 0.1 }],
         minRequests: 20,
         checkInterval: '1s',
@@ -130,11 +132,11 @@ export class StoryRun {
     return this.status?.lastAnalysis;
   }
 
-  async begin(client: KubeClient, prometheusUrl: string): Promise<void> {
+  async begin(client: KubeClient): Promise<void> {
     this.#servedAtStart = this.mesh.served();
     this.startedAt = Date.now();
     this.state = 'running';
-    await client.apply(rolloutFor(this.def, prometheusUrl));
+    await client.apply(rolloutFor(this.def));
   }
 
   /** Records what the mesh has served so far; `recent()` diffs these samples. */

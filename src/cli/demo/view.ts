@@ -2,6 +2,11 @@
  * What the person running the demo sees: a live view redrawn in place (a TTY), or plain
  * timestamped lines printed only when something changes (a pipe, a CI log, `--no-tty`).
  */
+import cliTruncate from 'cli-truncate';
+import { createLogUpdate } from 'log-update';
+import { createColors } from 'picocolors';
+import stringWidth from 'string-width';
+import wrapAnsi from 'wrap-ansi';
 import type { Counts, StoryRun } from './stories.ts';
 import { RECENT_MS } from './stories.ts';
 
@@ -63,106 +68,67 @@ export function whenText(run: StoryRun): string {
   return `${where}, ${into.toFixed(1)} s after the step began (a failed check restarts the ${hold} s hold)`;
 }
 
-// ---- ANSI ------------------------------------------------------------------------------------
-
-const ESC = '\x1b[';
-// eslint-disable-next-line no-control-regex -- matching escape sequences is the point
-const ANSI_RE = /\x1b\[[0-9;?]*[A-Za-z]/g;
+// ---- the live view ---------------------------------------------------------------------------
 
 type Style = 'bold' | 'dim' | 'red' | 'green' | 'yellow' | 'blue' | 'magenta' | 'cyan';
-const CODES: Record<Style, string> = { bold: '1', dim: '2', red: '31', green: '32', yellow: '33', blue: '34', magenta: '35', cyan: '36' };
 
-/** Cuts a line to `width` visible characters, leaving escape sequences whole. */
-function fit(line: string, width: number): string {
-  let out = '';
-  let visible = 0;
-  let i = 0;
-  while (i < line.length) {
-    ANSI_RE.lastIndex = i;
-    const m = ANSI_RE.exec(line);
-    if (m && m.index === i) {
-      out += m[0];
-      i += m[0].length;
-      continue;
-    }
-    const ch = String.fromCodePoint(line.codePointAt(i)!);
-    if (visible >= width) return `${out}${ESC}0m`;
-    out += ch;
-    visible++;
-    i += ch.length;
-  }
-  return out;
-}
-
-const visibleLength = (s: string) => [...s.replace(ANSI_RE, '')].length;
-
+/**
+ * Redrawn in place by log-update (which also hides the cursor and gives it back, even on a second
+ * Ctrl-C); colours by picocolors, lines fitted to the terminal by cli-truncate and wrap-ansi.
+ */
 export class LiveView implements Reporter {
-  readonly #write: Write;
+  readonly #stream: NodeJS.WriteStream;
+  readonly #frameOut: ReturnType<typeof createLogUpdate>;
+  readonly #colors: ReturnType<typeof createColors>;
   readonly #color: boolean;
-  readonly #columns: () => number;
-  readonly #rows: () => number;
   readonly #startedAt = Date.now();
-  #drawn = 0;
   #last: readonly StoryRun[] = [];
   #closed = false;
-  readonly #showCursor = () => this.#write(`${ESC}?25h`);
 
-  constructor(write: Write, opts: { color: boolean; columns: () => number; rows: () => number }) {
-    this.#write = write;
+  constructor(stream: NodeJS.WriteStream, opts: { color: boolean }) {
+    this.#stream = stream;
     this.#color = opts.color;
-    this.#columns = opts.columns;
-    this.#rows = opts.rows;
-    write(`${ESC}?25l`); // hide the cursor while frames are drawn
-    process.on('exit', this.#showCursor); // even when a second Ctrl-C exits at once
+    this.#colors = createColors(opts.color);
+    this.#frameOut = createLogUpdate(stream);
+  }
+
+  #columns(): number {
+    return this.#stream.columns ?? 100;
   }
 
   #s(style: Style | Style[], text: string): string {
-    if (!this.#color) return text;
-    const codes = (Array.isArray(style) ? style : [style]).map((s) => CODES[s]).join(';');
-    return `${ESC}${codes}m${text}${ESC}0m`;
+    return (Array.isArray(style) ? style : [style]).reduce((t, st) => this.#colors[st](t), text);
   }
 
-  #erase(): void {
-    if (this.#drawn > 0) this.#write(`\r${ESC}${this.#drawn}A${ESC}J`);
-    this.#drawn = 0;
-  }
-
-  #draw(lines: string[]): void {
+  /** A frame taller than the screen cannot be redrawn in place: keep its head, each line cut to the width. */
+  #fit(lines: string[]): string {
     const width = Math.max(20, this.#columns() - 1);
-    // A frame taller than the screen cannot be redrawn in place: keep its head.
-    const max = Math.max(3, this.#rows() - 1);
-    const shown = lines.slice(0, max).map((l) => fit(l, width));
-    this.#write(shown.map((l) => `${l}\n`).join(''));
-    this.#drawn = shown.length;
+    const max = Math.max(3, (this.#stream.rows ?? 40) - 1);
+    return lines.slice(0, max).map((l) => cliTruncate(l, width)).join('\n');
   }
 
   info(line: string): void {
-    const text = `${clock(new Date())} ${line}\n`;
-    if (this.#closed) return this.#write(text);
-    this.#erase();
-    this.#write(text);
-    if (this.#last.length > 0) this.#draw(this.#frame(this.#last, false));
+    const text = `${clock(new Date())} ${line}`;
+    if (this.#closed) {
+      this.#stream.write(`${text}\n`);
+      return;
+    }
+    this.#frameOut.persist(text);
+    if (this.#last.length > 0) this.#frameOut(this.#fit(this.#frame(this.#last, false)));
   }
 
   update(runs: readonly StoryRun[]): void {
     if (this.#closed) return;
     this.#last = runs;
-    const frame = this.#frame(runs, false);
-    this.#erase();
-    this.#draw(frame);
+    this.#frameOut(this.#fit(this.#frame(runs, false)));
   }
 
   /** Leaves the last frame on screen, without the Ctrl-C hint, and gives the cursor back. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#last.length > 0) {
-      this.#erase();
-      this.#draw(this.#frame(this.#last, true));
-    }
-    this.#drawn = 0;
-    this.#showCursor();
-    process.off('exit', this.#showCursor);
+    if (this.#last.length > 0) this.#frameOut(this.#fit(this.#frame(this.#last, true)));
+    this.#frameOut.done();
   }
 
   #frame(runs: readonly StoryRun[], final: boolean): string[] {
@@ -176,7 +142,7 @@ export class LiveView implements Reporter {
   }
 
   #spread(left: string, right: string, width: number): string {
-    const gap = Math.max(1, width - visibleLength(left) - visibleLength(right));
+    const gap = Math.max(1, width - stringWidth(left) - stringWidth(right));
     return `${left}${' '.repeat(gap)}${right}`;
   }
 
@@ -256,25 +222,13 @@ export class LiveView implements Reporter {
   }
 }
 
+/** Word-wrapped to `width`, at most `maxLines` lines, the last cut with an ellipsis when there is more. */
 function wrap(text: string, width: number, maxLines: number): string[] {
-  const words = text.split(/\s+/);
-  const lines: string[] = [];
-  let cur = '';
-  for (const w of words) {
-    if (cur && cur.length + 1 + w.length > width) {
-      lines.push(cur);
-      cur = w;
-    } else {
-      cur = cur ? `${cur} ${w}` : w;
-    }
-  }
-  if (cur) lines.push(cur);
-  if (lines.length > maxLines) {
-    const kept = lines.slice(0, maxLines);
-    kept[maxLines - 1] = `${kept[maxLines - 1]!.slice(0, Math.max(0, width - 1))}…`;
-    return kept;
-  }
-  return lines;
+  const lines = wrapAnsi(text, width, { hard: true }).split('\n');
+  if (lines.length <= maxLines) return lines;
+  const kept = lines.slice(0, maxLines);
+  kept[maxLines - 1] = cliTruncate(`${kept[maxLines - 1]!} …`, width);
+  return kept;
 }
 
 /** No TTY: one timestamped line per change of phase, weight or verdict. */

@@ -47,3 +47,28 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- define "fledge.leaseNamespace" -}}
 {{- default .Release.Namespace .Values.leaderElection.leaseNamespace }}
 {{- end }}
+
+{{/*
+The controller's --prometheus-config file: the providers of values.prometheus.providers, their
+credentials as the files the Deployment mounts from their Secrets, and the allowed addresses.
+*/}}
+{{- define "fledge.prometheusConfig" -}}
+{{- $providers := list }}
+{{- range .Values.prometheus.providers }}
+{{- if and (eq .name "default") $.Values.prometheus.address }}
+{{- fail "prometheus.providers names a provider \"default\" and prometheus.address sets it too: use one" }}
+{{- end }}
+{{- $p := dict "name" .name "address" .address }}
+{{- with .timeout }}
+{{- $_ := set $p "timeout" . }}
+{{- end }}
+{{- with .namespaces }}
+{{- $_ := set $p "namespaces" . }}
+{{- end }}
+{{- with .auth }}
+{{- $_ := set $p "auth" (dict "type" .type "file" (printf "/etc/fledge/prometheus/%s/%s" $p.name .key)) }}
+{{- end }}
+{{- $providers = append $providers $p }}
+{{- end }}
+{{- toYaml (dict "providers" $providers "allowedAddresses" .Values.prometheus.allowedAddresses) }}
+{{- end }}
