@@ -18,7 +18,7 @@ import { trafficCounts, trafficQuery } from '../../src/metrics/traffic.ts';
 import { reviewsContext } from '../support/query-context.ts';
 
 /** A Rollout judged by the controller's default provider (it names no Prometheus itself). */
-function rollout(): ResolvedRollout {
+function rollout(extra: Record<string, unknown> = {}): ResolvedRollout {
   const parsed = parseRollout({
     apiVersion: 'fledge.dev/v1alpha1',
     kind: 'Rollout',
@@ -28,7 +28,7 @@ function rollout(): ResolvedRollout {
       stable: { labels: { app: 'reviews', version: 'v1' } },
       canary: { labels: { app: 'reviews', version: 'v2' } },
       strategy: { steps: [10, 50, 100] },
-      analysis: { comparison: { baselineWindow: '20s' } },
+      analysis: { comparison: { baselineWindow: '20s' }, ...extra },
     },
   });
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
@@ -123,5 +123,29 @@ describe('the analyzer reads the planner\'s windows from a real Prometheus', () 
     expect(queries.length - before).toBe(1);
     expect(queries[before]).not.toContain('fledge_window');
     expect(result).toMatchObject({ windowSeconds: 15, releaseSeconds: 15 });
+  });
+
+  it('istio-slow-requests rides on the same one query, in both windows, as one more signal', async () => {
+    const r = rollout({ metrics: [{ name: 'latency', template: 'istio-slow-requests', max: 400 }] });
+    const analyzer = new PrometheusAnalyzer({ log: silentLogger, prometheus: defaultProvider(prom.url), makeProvider: () => provider });
+    const now = new Date();
+    const before = queries.length;
+    const result = await analyzer.analyze(r, check(now, 30, 10), now);
+    expect(queries.length - before).toBe(1);
+    const q = queries[before]!;
+    expect(q).toContain('fledge_window');
+    expect(q.match(/istio_request_duration_milliseconds_bucket/g)).toHaveLength(4);
+    // The diagnosis part, once: an instant selector is the same for every window.
+    expect(q.match(/fledge_signal", "service"/g)).toHaveLength(1);
+    // Both versions answer in 10 ms: none slower than 500 ms, over as many requests as counted.
+    const latency = result.metrics.find((m) => m.name === 'latency');
+    expect(latency?.reason).toMatch(/^release so far: canary 0\.00% slower than 500 ms \(the first bucket bound at or above max 400\) \(0\/\d+\) vs stable 0\.00% \(0\/\d+\)/);
+    const slowTotal = Number(/\(0\/(\d+)\) vs stable/.exec(latency!.reason)![1]);
+    expect(Math.abs(slowTotal - result.canary!.requests)).toBeLessThanOrEqual(Math.max(2, 0.05 * result.canary!.requests));
+    expect(latency?.verdict).not.toBe('fail');
+    // The canary's errors (30 % against 1 %) still fail it, on the evidence.
+    expect(result.verdict).toBe('fail');
+    expect(result.reason).toMatch(/^errors: /);
+    expect(result.diagnosis).toBeUndefined();
   });
 });

@@ -290,6 +290,25 @@ describe('6. latency by comparison (istio-slow-requests)', () => {
     expect(provider.vectors.every((q) => q.includes('istio_request_duration_milliseconds_bucket'))).toBe(true);
   });
 
+  it('with the comparison off, slow requests are still judged against stable, by the comparison\'s defaults', async () => {
+    const doc = structuredClone(fixture('slow-requests.yaml')) as { spec: { analysis: Record<string, unknown> } };
+    doc.spec.analysis.comparison = { enabled: false };
+    const r = resolveValid(doc);
+    expect(r.analysis?.comparison).toBeUndefined();
+    // Stable's windows reach back the default baselineWindow (10m), as with the comparison on.
+    const check = analysisCheckAt(r, { stepIndex: 0, stepStartedAt: new Date(T0).toISOString() }, new Date(T0 + 60_000));
+    expect(check.step.stableSeconds).toBe(600);
+    expect(check.release.stableSeconds).toBe(660);
+    const bad = new ScriptedProvider([...traffic, ...histogram('canary', 1000, 300), ...histogram('stable', 10000, 100)]);
+    const run = await release(r, bad);
+    expect(run.status.phase).toBe('RolledBack');
+    // The only signal: its counts are not reported as the canary's requests and errors.
+    expect(run.status.lastAnalysis?.metrics.map((m) => m.name)).toEqual(['latency']);
+    expect(run.status.lastAnalysis?.canary).toBeUndefined();
+    const same = new ScriptedProvider([...traffic, ...histogram('canary', 1000, 10), ...histogram('stable', 10000, 100)]);
+    expect((await release(r, same)).status.phase).toBe('Promoted');
+  });
+
   it('the same share of slow requests on both sides promotes', async () => {
     const provider = new ScriptedProvider([...traffic, ...histogram('canary', 1000, 10), ...histogram('stable', 10000, 100)]);
     expect((await release(resolveValid(fixture('slow-requests.yaml')), provider)).status.phase).toBe('Promoted');
