@@ -9,8 +9,7 @@ import type { AnalysisResult, RolloutStatus, TrafficCounts } from '../src/api/sc
 import { parseRollout } from '../src/api/validate.ts';
 import { judgeStep, type JudgeInput, type MetricObservation } from '../src/analysis/judge.ts';
 import { lnGamma } from '../src/analysis/beta.ts';
-import { stepClock } from '../src/plan/clock.ts';
-import { analysisDue, plan } from '../src/plan/plan.ts';
+import { analysisCheck, plan } from '../src/plan/plan.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Randomness
@@ -72,11 +71,16 @@ export interface Scenario {
   bad: boolean;
 }
 
+/** Seconds of stable-only traffic before the release starts (what Prometheus holds of stable's past). */
+export const HISTORY_S = 600;
+
 /**
  * Requests per second, split by the canary weight in force during that second; each request
  * is an error with its version's rate. Poisson arrivals thinned by the error rate are independent
  * Poisson streams, so each second draws four Poisson numbers. Counts are exact: an ideal
- * Prometheus without scrape alignment or `increase()` extrapolation.
+ * Prometheus without scrape alignment or `increase()` extrapolation. Stable served all traffic for
+ * HISTORY_S seconds before the release (t = 0), as a service being released has: times before 0
+ * are that history.
  */
 export class Traffic {
   /** Cumulative counts at the start of each second: index t holds the traffic of [0, t). */
@@ -92,15 +96,25 @@ export class Traffic {
     this.rps = rps;
     this.sc = scenario;
     this.u = u;
+    this.simulate(HISTORY_S, 0);
   }
 
-  /** Seconds simulated so far. */
-  get length(): number {
+  /** Seconds simulated so far, from the start of the history. */
+  private get length(): number {
     return this.cr.length - 1;
   }
 
-  /** Simulate seconds up to `until` (exclusive) with this canary weight. */
+  /** Seconds simulated since the release's start. */
+  get seconds(): number {
+    return this.length - HISTORY_S;
+  }
+
+  /** Simulate seconds up to `until` (exclusive; 0 is the release's start) with this canary weight. */
   run(until: number, canaryWeight: number): void {
+    this.simulate(until + HISTORY_S, canaryWeight);
+  }
+
+  private simulate(until: number, canaryWeight: number): void {
     const w = canaryWeight / 100;
     const canary = this.rps * w;
     const stable = this.rps * (1 - w);
@@ -118,15 +132,17 @@ export class Traffic {
     }
   }
 
-  /** Counts over [from, to) in whole seconds. */
+  /** Counts over [from, to) in whole seconds since the release's start (from may reach into the history). */
   canary(from: number, to: number): TrafficCounts {
-    const a = Math.max(0, from);
-    return { requests: this.cr[to]! - this.cr[a]!, errors: this.ce[to]! - this.ce[a]! };
+    const a = Math.max(0, from + HISTORY_S);
+    const b = to + HISTORY_S;
+    return { requests: this.cr[b]! - this.cr[a]!, errors: this.ce[b]! - this.ce[a]! };
   }
 
   stable(from: number, to: number): TrafficCounts {
-    const a = Math.max(0, from);
-    return { requests: this.sr[to]! - this.sr[a]!, errors: this.se[to]! - this.se[a]! };
+    const a = Math.max(0, from + HISTORY_S);
+    const b = to + HISTORY_S;
+    return { requests: this.sr[b]! - this.sr[a]!, errors: this.se[b]! - this.se[a]! };
   }
 }
 
@@ -134,9 +150,16 @@ export class Traffic {
 // Outcomes
 
 export interface Outcome {
-  result: 'promoted' | 'rolledBack' | 'running';
+  /** `paused`: Fledge paused the Rollout for a person (never promoted on missing evidence). */
+  result: 'promoted' | 'rolledBack' | 'running' | 'paused';
   /** Seconds from the start of the rollout to the decision; the horizon while running. */
   at: number;
+  /** Canary requests from the start to the decision (or the horizon). */
+  canaryRequests?: number;
+  /** When Fledge paused it for lack of evidence. */
+  pausedAt?: number;
+  /** Fledge's status message at the end (with JUDGE_DEBUG set). */
+  message?: string;
 }
 
 export const STEPS = [10, 25, 50, 100] as const;
@@ -148,24 +171,16 @@ export interface Judge {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Fledge: the real plan() / analysisDue() / judgeStep(), in simulated time
+// Fledge: the real plan() / analysisCheck() / judgeStep(), in simulated time
 
 export interface FledgeOptions {
   /** Add the `istio-error-rate` threshold metric with this max (judged when a step's hold ends). */
   errorRateMax?: number;
   minRequests?: number;
   failureLimit?: number;
+  inconclusiveLimit?: number;
   checkInterval?: string;
-  comparison?: { confidence?: number; tolerance?: number; relativeTolerance?: number; baselineWindow?: string };
-  /** Bench-only experiments layered on the real judge; NOT what Fledge does today. */
-  experiment?: FledgeExperiment;
-}
-
-export interface FledgeExperiment {
-  /** A final pass with P(worse) at or above this is turned into inconclusive (the step holds). */
-  passBelow?: number;
-  /** Below minRequests, still fail when the comparison alone is already conclusive. */
-  failBelowMinRequests?: boolean;
+  comparison?: { confidence?: number; passConfidence?: number; tolerance?: number; relativeTolerance?: number; baselineWindow?: string };
 }
 
 export function fledgeRollout(o: FledgeOptions = {}): ResolvedRollout {
@@ -182,6 +197,7 @@ export function fledgeRollout(o: FledgeOptions = {}): ResolvedRollout {
         ...(o.errorRateMax !== undefined ? { metrics: [{ name: 'error-rate', template: 'istio-error-rate', max: o.errorRateMax }] } : {}),
         ...(o.minRequests !== undefined ? { minRequests: o.minRequests } : {}),
         ...(o.failureLimit !== undefined ? { failureLimit: o.failureLimit } : {}),
+        ...(o.inconclusiveLimit !== undefined ? { inconclusiveLimit: o.inconclusiveLimit } : {}),
         ...(o.checkInterval !== undefined ? { checkInterval: o.checkInterval } : {}),
         ...(o.comparison ? { comparison: o.comparison } : {}),
       },
@@ -193,20 +209,20 @@ export function fledgeRollout(o: FledgeOptions = {}): ResolvedRollout {
 }
 
 const T0 = Date.UTC(2025, 0, 1);
-const seconds = (iso: string | undefined) => (iso === undefined ? 0 : Math.round((Date.parse(iso) - T0) / 1000));
+const pair = (c: TrafficCounts) => ({ total: c.requests, bad: c.errors });
 
 /**
  * Reconciles happen when plan() asks to be requeued (rounded up to whole seconds, at least 1 s),
- * as the controller does. At each one, if analysisDue(), the step is judged on the counts of
- * [stepStartedAt, now) for both subsets, as the controller reads them from Prometheus. A subset
- * without traffic has no series; the controller reads that as 0 requests and 0 errors (so the
- * canary is inconclusive below minRequests, and an idle stable gets a uniform posterior).
+ * as the controller does. At each one, if analysisCheck() names a check, the counts of its two
+ * windows (the release so far and the step so far; stable's reaching back at least its baseline
+ * window) are handed to judgeStep(), as src/controller/prometheus-analyzer.ts reads them from
+ * Prometheus. A subset without traffic has no series, read as 0 requests and 0 errors. A Rollout
+ * the analysis pauses stays judged (a canary can still be rolled back) but is never promoted.
  */
 export function fledgeJudge(name: string, options: FledgeOptions = {}): Judge {
   const r = fledgeRollout(options);
   const a = r.analysis!;
   const metricName = a.metrics[0]?.name;
-  const x = options.experiment;
   return {
     name,
     run(rps, scenario, horizonS, u) {
@@ -214,38 +230,39 @@ export function fledgeJudge(name: string, options: FledgeOptions = {}): Judge {
       let status: RolloutStatus | undefined;
       let t = 0;
       let weight = 0;
+      let pausedAt: number | undefined;
+      const done = (result: Outcome['result'], at: number): Outcome => ({ result, at, ...(process.env.JUDGE_DEBUG ? { message: status?.message } : {}), canaryRequests: traffic.canary(0, Math.min(at, traffic.seconds)).requests, ...(pausedAt !== undefined ? { pausedAt } : {}) });
       while (t <= horizonS) {
         traffic.run(t, weight);
         const now = new Date(T0 + t * 1000);
         let analysis: AnalysisResult | undefined;
-        if (status && analysisDue(r, status, now)) {
-          const clock = stepClock(r, status, now);
-          const from = seconds(status.stepStartedAt);
-          const canary = traffic.canary(from, t);
-          // As the analyzer does: stable over at least its baseline window.
-          const baselineS = a.comparison ? a.comparison.baselineWindowMs / 1000 : 0;
-          const stable = traffic.stable(Math.max(0, Math.min(from, t - baselineS)), t);
+        const check = status ? analysisCheck(r, status, now) : undefined;
+        if (check) {
+          const releaseFrom = t - Math.round(check.release.seconds);
+          const stepFrom = t - Math.round(check.step.seconds);
+          const release = { canary: traffic.canary(releaseFrom, t), stable: traffic.stable(t - Math.round(check.release.stableSeconds), t) };
+          const step = { canary: traffic.canary(stepFrom, t), stable: traffic.stable(t - Math.round(check.step.stableSeconds), t) };
           const metrics: MetricObservation[] = metricName
-            ? [canary.requests > 0 ? { name: metricName, value: canary.errors / canary.requests } : { name: metricName, value: Number.NaN }]
+            ? [{ name: metricName, value: step.canary.requests > 0 ? step.canary.errors / step.canary.requests : Number.NaN }]
             : [];
-          const input: JudgeInput = { analysis: a, stepIndex: clock.idx, at: now, windowSeconds: t - from, final: clock.final, canary, stable, metrics };
-          analysis = judgeStep(input);
-          if (x?.failBelowMinRequests && analysis.verdict === 'inconclusive' && canary.requests < a.minRequests) {
-            const bare = judgeStep({ ...input, analysis: { ...a, minRequests: 0 } });
-            if (bare.verdict === 'fail') analysis = bare;
-          }
-          if (x?.passBelow !== undefined && analysis.verdict === 'pass' && analysis.final && (analysis.probabilityWorse ?? 0) >= x.passBelow) {
-            analysis = { ...analysis, verdict: 'inconclusive', reason: `P(worse) ${analysis.probabilityWorse} not below ${x.passBelow}` };
-          }
+          const input: JudgeInput = {
+            analysis: a, check, at: now, metrics,
+            signals: a.comparison
+              ? [{ name: 'errors', release: { canary: pair(release.canary), stable: pair(release.stable) }, step: { canary: pair(step.canary), stable: pair(step.stable) } }]
+              : [],
+            canaryRequests: { release: release.canary.requests, step: step.canary.requests },
+          };
+          analysis = judgeStep(input, r.steps.length);
         }
         const result = plan({ rollout: r, status, requests: { paused: false }, ...(analysis ? { analysis } : {}), now });
         status = result.status;
-        if (status.phase === 'Promoted') return { result: 'promoted', at: t };
-        if (status.phase === 'RolledBack') return { result: 'rolledBack', at: t };
+        if (status.phase === 'Promoted') return done('promoted', t);
+        if (status.phase === 'RolledBack') return done('rolledBack', t);
+        if (status.phase === 'Paused' && pausedAt === undefined) pausedAt = t;
         weight = result.routing.canaryWeight;
         t += Math.max(1, Math.ceil((result.requeueAfterMs ?? 1000) / 1000));
       }
-      return { result: 'running', at: horizonS };
+      return done(status?.phase === 'Paused' ? 'paused' : 'running', horizonS);
     },
   };
 }
@@ -329,9 +346,14 @@ export interface CellStats {
   runs: number;
   rolledBack: number;
   promoted: number;
+  /** Undecided at the horizon, paused or not. */
   running: number;
+  /** Of `running`: paused by Fledge for a person to decide. */
+  paused: number;
   medianRollbackS?: number;
   medianPromoteS?: number;
+  /** Median canary requests at the decision (or the horizon), over every run. */
+  medianCanaryRequests?: number;
 }
 
 export function median(xs: number[]): number | undefined {
@@ -346,12 +368,15 @@ export function summarize(outcomes: Outcome[]): CellStats {
   const pr = outcomes.filter((o) => o.result === 'promoted');
   const mr = median(rb.map((o) => o.at));
   const mp = median(pr.map((o) => o.at));
+  const mc = median(outcomes.filter((o) => o.canaryRequests !== undefined).map((o) => o.canaryRequests!));
   return {
     runs: outcomes.length,
     rolledBack: rb.length,
     promoted: pr.length,
     running: outcomes.length - rb.length - pr.length,
+    paused: outcomes.filter((o) => o.result === 'paused').length,
     ...(mr !== undefined ? { medianRollbackS: mr } : {}),
     ...(mp !== undefined ? { medianPromoteS: mp } : {}),
+    ...(mc !== undefined ? { medianCanaryRequests: mc } : {}),
   };
 }

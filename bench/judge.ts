@@ -11,9 +11,12 @@ import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { machineLine, writeDocSection } from './doc.ts';
 import {
-  argoJudge, fledgeJudge, fledgeRollout, flaggerJudge, INTERVAL_S, seedOf, STATIC_MAX_ERROR_RATE, STEPS, summarize,
+  argoJudge, fledgeJudge, fledgeRollout, flaggerJudge, HISTORY_S, INTERVAL_S, seedOf, STATIC_MAX_ERROR_RATE, STEPS, summarize,
   type CellStats, type Judge, type Outcome, type Scenario,
 } from './judge-sim.ts';
+import { fixedSampleCatch, verdicts, type Verdict } from './judge-targets.ts';
+import { toleratedRate } from '../src/analysis/evidence.ts';
+import { thresholds } from '../src/analysis/judge.ts';
 import { mulberry32 } from '../src/analysis/prng.ts';
 
 const args = process.argv.slice(2);
@@ -48,17 +51,15 @@ const JUDGES: { key: string; judge: Judge }[] = [
   { key: ARGO, judge: argoJudge() },
 ];
 const EXPLORE: { key: string; judge: Judge }[] = [
-  { key: 'no baseline', judge: fledgeJudge('baselineWindow 1s (stable over the step only)', { comparison: { baselineWindow: '1s' } }) },
-  { key: 'minReq 20', judge: fledgeJudge('minRequests 20', { minRequests: 20 }) },
-  { key: 'minReq 200', judge: fledgeJudge('minRequests 200', { minRequests: 200 }) },
+  { key: 'pass 0.5', judge: fledgeJudge('passConfidence 0.5', { comparison: { passConfidence: 0.5 } }) },
+  { key: 'pass 0.75', judge: fledgeJudge('passConfidence 0.75', { comparison: { passConfidence: 0.75 } }) },
+  { key: 'pass 0.9', judge: fledgeJudge('passConfidence 0.9', { comparison: { passConfidence: 0.9 } }) },
   { key: 'conf 0.95', judge: fledgeJudge('confidence 0.95', { comparison: { confidence: 0.95 } }) },
-  { key: 'conf 0.99', judge: fledgeJudge('confidence 0.99', { comparison: { confidence: 0.99 } }) },
   { key: 'conf 0.999', judge: fledgeJudge('confidence 0.999', { comparison: { confidence: 0.999 } }) },
   { key: 'relTol 1', judge: fledgeJudge('relativeTolerance 1', { comparison: { relativeTolerance: 1 } }) },
-  { key: 'failLimit 0', judge: fledgeJudge('failureLimit 0', { failureLimit: 0 }) },
+  { key: 'no baseline', judge: fledgeJudge('baselineWindow 1s (stable over the windows only)', { comparison: { baselineWindow: '1s' } }) },
   { key: 'check 30s', judge: fledgeJudge('checkInterval 30s', { checkInterval: '30s' }) },
-  { key: 'x: pass<0.5', judge: fledgeJudge('experiment: pass needs P(worse) < 0.5', { experiment: { passBelow: 0.5 } }) },
-  { key: 'x: fail<minReq', judge: fledgeJudge('experiment: fail below minRequests', { experiment: { failBelowMinRequests: true } }) },
+  { key: 'no limit', judge: fledgeJudge('inconclusiveLimit 1000 (wait)', { inconclusiveLimit: 1000 }) },
 ];
 
 type Results = Map<string, CellStats>;
@@ -91,13 +92,13 @@ const secs = (s: number | undefined) => (s === undefined ? '–' : s >= 600 ? `$
 
 function healthyTable(results: Results, judges: string[]): string {
   const rows = [
-    '| rps | judge | false rollbacks | promoted ≤ 30 min | still running at 30 min | median time to promote |',
+    '| rps | judge | false rollbacks | promoted ≤ 30 min | undecided at 30 min (paused) | median time to promote |',
     '|---:|---|---:|---:|---:|---:|',
   ];
   for (const rate of RATES) {
     for (const j of judges) {
       const c = results.get(cellKey(j, rate, 'healthy'))!;
-      rows.push(`| ${rate} | ${j} | ${pct(c.rolledBack, c.runs)} | ${pct(c.promoted, c.runs)} | ${pct(c.running, c.runs)} | ${secs(c.medianPromoteS)} |`);
+      rows.push(`| ${rate} | ${j} | ${pct(c.rolledBack, c.runs)} | ${pct(c.promoted, c.runs)} | ${pct(c.running, c.runs)}${c.paused > 0 ? ` (${pct(c.paused, c.runs)})` : ''} | ${secs(c.medianPromoteS)} |`);
     }
   }
   return rows.join('\n');
@@ -133,80 +134,65 @@ const list = (xs: readonly (string | number)[]) => (xs.length <= 1 ? xs.join('')
 const num = (x: number) => `${Number(x.toPrecision(6))}`;
 /** A duration in the Rollout's own syntax (10m, 10s). */
 const dur = (ms: number) => (ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms / 1000}s`);
-const ordinal = (n: number) => (n === 1 ? 'first' : n === 2 ? 'second' : n === 3 ? 'third' : `${n}th`);
 
 /** The resolved defaults Fledge runs with in the headline column. */
 function fledgeDefaults() {
   const a = fledgeRollout().analysis!;
   const c = a.comparison!;
-  // probabilityWorse: the canary is worse when its rate exceeds stable's by max(tolerance, relativeTolerance × stable).
-  const margin = Math.max(c.tolerance, c.relativeTolerance * STABLE);
-  return { a, c, margin, tolerated: STABLE + margin };
-}
-
-/** Fewer / as many / more (things) than another judge, with the counts. */
-function relCount(a: number, b: number, other: string, things = ''): string {
-  const t = things ? ` ${things}` : '';
-  if (a < b) return `fewer${t} than ${other} (${a} vs ${b})`;
-  if (a === b) return `as many${t} as ${other} (${a} each)`;
-  return `more${t} than ${other} (${a} vs ${b})`;
+  // The canary is worse when its rate exceeds stable's by max(tolerance, relativeTolerance × stable).
+  const tolerated = toleratedRate(STABLE, { absolute: c.tolerance, relative: c.relativeTolerance });
+  return { a, c, tolerated };
 }
 
 /** '5x errors' → '5×', 'broken (50%)' → 'broken'. */
 const label = (sc: string) => (sc.startsWith('broken') ? 'broken' : sc.replace(/x errors$/, '×'));
+const BAD = ['5x errors', '10x errors', 'broken (50%)'];
+
+function targets(r: Results): Verdict[] {
+  const { c, tolerated } = fledgeDefaults();
+  return verdicts({
+    cell: (j, rps, sc) => r.get(cellKey(j, rps, sc))!,
+    fledge: FLEDGE,
+    anchors: [FLAGGER, ARGO],
+    rates: RATES,
+    healthy: 'healthy', broken: 'broken (50%)', tenX: '10x errors', fiveX: '5x errors', bad: BAD,
+    stableRate: STABLE,
+    toleratedRate: tolerated,
+    canaryRate: (sc) => SCENARIOS.find((x) => x.name === sc)!.canaryErrorRate,
+    alpha: 1 - c.confidence,
+    passBudget: 1 - c.passConfidence,
+  });
+}
 
 function reading(r: Results): string {
-  const { a, c, margin, tolerated } = fledgeDefaults();
+  const { a, c, tolerated } = fledgeDefaults();
   const cell = (j: string, rps: number, sc: string) => r.get(cellKey(j, rps, sc))!;
   const rb = (j: string, rps: number, sc: string) => rate(r, j, rps, sc, 'rolledBack');
   const pr = (j: string, rps: number, sc: string) => rate(r, j, rps, sc, 'promoted');
   const tr = (j: string, rps: number, sc: string) => median(r, j, rps, sc, 'medianRollbackS');
   const tp = (j: string, rps: number, sc: string) => median(r, j, rps, sc, 'medianPromoteS');
-  const n = (j: string, rps: number, sc: string) => cell(j, rps, sc).rolledBack;
-  const low = RATES.filter((x) => x < 50);
+  const low = RATES[0];
   const high = RATES.filter((x) => x >= 50);
-  const BAD = ['5x errors', '10x errors', 'broken (50%)'];
-  const first = STEPS[0];
-  // Mean seconds for a step to see minRequests canary requests, at least its hold.
-  const stepWait = (rps: number, w: number) => Math.max(INTERVAL_S, a.minRequests / ((rps * w) / 100));
-  const minRequestWait = (rps: number) => STEPS.reduce((s, w) => s + stepWait(rps, w), 0);
-  const perStep = (rps: number) => STEPS.map((w) => Math.max(a.minRequests, Math.round((rps * w * INTERVAL_S) / 100)));
-  const shares = (j: string, cells: [number, string][]) => {
-    const xs = cells.map(([rps, sc]) => cell(j, rps, sc)).map((x) => x.rolledBack / x.runs);
-    const lo = Math.min(...xs);
-    const hi = Math.max(...xs);
-    return lo === 1 ? 'all' : lo === hi ? pct(lo * RUNS, RUNS) : `${pct(lo * RUNS, RUNS)} to ${pct(hi * RUNS, RUNS)}`;
-  };
-  const fast: [number, string][] = high.flatMap((rps) => BAD.map((sc) => [rps, sc] as [number, string]));
-  const faster = (other: string) => {
-    const slower = fast.filter(([rps, sc]) => {
-      const f = cell(FLEDGE, rps, sc).medianRollbackS;
-      const o = cell(other, rps, sc).medianRollbackS;
-      return f === undefined || (o !== undefined && f >= o);
-    });
-    const head = `shorter than ${other}'s in ${fast.length - slower.length} of the ${fast.length} cells`;
-    if (slower.length === 0) return head;
-    return `${head} (not for ${list(slower.map(([rps, sc]) => `${label(sc)} at ${rps} rps: ${tr(FLEDGE, rps, sc)} vs ${tr(other, rps, sc)}`))})`;
-  };
-  const fx = `${num(STABLE * 5 * 100)} %`;
+  const requests = (j: string, rps: number, sc: string) => Math.round(cell(j, rps, sc).medianCanaryRequests ?? 0);
+  const paused = (rps: number, sc: string) => pct(cell(FLEDGE, rps, sc).paused, cell(FLEDGE, rps, sc).runs);
+  const fx = (sc: string) => SCENARIOS.find((x) => x.name === sc)!.canaryErrorRate;
+  const th = thresholds(a, STEPS.length, 100);
+  const catchFive = fixedSampleCatch(requests(FLEDGE, low, '5x errors'), tolerated, fx('5x errors'), 1 - c.confidence);
 
   return [
-    // Healthy canaries: false rollbacks.
-    `Healthy canaries: Fledge rolled back ${list(RATES.map((x) => rb(FLEDGE, x, 'healthy')))} of them at ${list(RATES)} rps, Flagger's five strikes ${list(RATES.map((x) => rb(FLAGGER, x, 'healthy')))} and Argo's single-strike 1 % rule ${list(RATES.map((x) => rb(ARGO, x, 'healthy')))} (for Argo an empty minute, or one error among fewer than 100 requests, is a failure).`,
-    `Counted out of ${RUNS} runs at the low rates, Fledge had ${list(low.map((x) => `${relCount(n(FLEDGE, x, 'healthy'), n(FLAGGER, x, 'healthy'), 'Flagger', 'false rollbacks')} and ${relCount(n(FLEDGE, x, 'healthy'), n(ARGO, x, 'healthy'), 'Argo')} at ${x} rps`))}.`,
-    // The price: time at low traffic.
-    `Fledge pays for it in time when traffic is thin: a step ends only once its ${INTERVAL_S} s hold is over and the canary has had minRequests (${a.minRequests}) requests, which at ${low[0]} rps alone adds up to about ${secs(minRequestWait(low[0]!))} over the ${STEPS.length} steps, so a healthy canary promoted in a median ${tp(FLEDGE, low[0]!, 'healthy')} and ${pr(FLEDGE, low[0]!, 'healthy')} were done within ${HORIZON_S / 60} min (Flagger ${tp(FLAGGER, low[0]!, 'healthy')} and ${pr(FLAGGER, low[0]!, 'healthy')}, Argo ${tp(ARGO, low[0]!, 'healthy')} and ${pr(ARGO, low[0]!, 'healthy')}); at ${low[1]} rps the medians were ${tp(FLEDGE, low[1]!, 'healthy')}, ${tp(FLAGGER, low[1]!, 'healthy')} and ${tp(ARGO, low[1]!, 'healthy')}.`,
-    // The same design makes bad canaries slow to catch at 0.5 rps.
-    `The same rule makes Fledge slow on bad canaries at ${low[0]} rps, by design: below minRequests a check is inconclusive, never a failure, so the ${first} % step gives its first verdict after about ${secs(stepWait(low[0]!, first))}, and with failureLimit ${a.failureLimit} a rollback needs the ${ordinal(a.failureLimit + 1)} failed check, each on a fresh window of ${a.minRequests} requests (about ${secs((a.failureLimit + 1) * stepWait(low[0]!, first))} for a canary that fails every check).`,
-    `Within ${HORIZON_S / 60} min at ${low[0]} rps Fledge rolled back ${rb(FLEDGE, low[0]!, 'broken (50%)')} of broken (50 %) canaries, ${rb(FLEDGE, low[0]!, '10x errors')} of 10× and ${rb(FLEDGE, low[0]!, '5x errors')} of 5× ones, and promoted ${pr(FLEDGE, low[0]!, '10x errors')} of the 10× and ${pr(FLEDGE, low[0]!, '5x errors')} of the 5× (the rest had no decision), where Flagger rolled back ${rb(FLAGGER, low[0]!, 'broken (50%)')}, ${rb(FLAGGER, low[0]!, '10x errors')} and ${rb(FLAGGER, low[0]!, '5x errors')} and Argo ${rb(ARGO, low[0]!, 'broken (50%)')}, ${rb(ARGO, low[0]!, '10x errors')} and ${rb(ARGO, low[0]!, '5x errors')}.`,
-    // 2x: inside the tolerance by design.
-    `A check fails only when P(canary rate > stable rate + max(tolerance, relativeTolerance × stable rate)) reaches the confidence (${c.confidence}); with stable at ${num(STABLE * 100)} % that margin is ${num(margin * 100)} points, so the canary is tolerated up to ${num(tolerated * 100)} % (${num(tolerated / STABLE)}× stable's) and a 2× canary is not meant to be caught: Fledge promoted ${list(RATES.filter((x) => x >= 5).map((x) => pr(FLEDGE, x, '2x errors')))} of them at ${list(RATES.filter((x) => x >= 5))} rps, where Flagger rolled back ${list(RATES.filter((x) => x >= 5).map((x) => rb(FLAGGER, x, '2x errors')))} and Argo ${list(RATES.filter((x) => x >= 5).map((x) => rb(ARGO, x, '2x errors')))}.`,
-    // Between the two: 5x at 5 rps.
-    `In between, at ${low[1]} rps, Fledge caught ${relCount(n(FLEDGE, low[1]!, '5x errors'), n(FLAGGER, low[1]!, '5x errors'), 'Flagger', `5× canaries (${fx} errors)`)} and ${relCount(n(FLEDGE, low[1]!, '5x errors'), n(ARGO, low[1]!, '5x errors'), 'Argo')}, out of ${RUNS}: a step passes when its hold ends without P(worse) reaching ${c.confidence}, and with about ${list(perStep(low[1]!))} canary requests on the ${list(STEPS.map((w) => `${w} %`))} steps ${cell(FLEDGE, low[1]!, '5x errors').promoted > 0 ? `the evidence that ${fx} is above the tolerated ${num(tolerated * 100)} % is thin, so ${pr(FLEDGE, low[1]!, '5x errors')} passed every step on it` : 'it still promoted none of them'}; of 10× canaries it caught ${rb(FLEDGE, low[1]!, '10x errors')} (Flagger ${rb(FLAGGER, low[1]!, '10x errors')}, Argo ${rb(ARGO, low[1]!, '10x errors')}).`,
-    // Enough traffic: time to rollback.
-    `With enough traffic Fledge is fast: at ${list(high)} rps it rolled back ${shares(FLEDGE, fast)} of the ${list(BAD.map(label))} canaries (Flagger ${shares(FLAGGER, fast)}, Argo ${shares(ARGO, fast)}), and its median time to rollback (${list(BAD.map(label))}: ${list(high.map((x) => `${list(BAD.map((sc) => tr(FLEDGE, x, sc)))} at ${x} rps`))}) was ${faster(ARGO)} and ${faster(FLAGGER)}: Fledge checks every ${a.checkIntervalMs / 1000} s inside a step and fails as soon as the evidence is strong, Argo measures once a minute, and Flagger acts on its fifth failed check one interval later.`,
+    // Healthy.
+    `Healthy canaries: Fledge rolled back ${list(RATES.map((x) => rb(FLEDGE, x, 'healthy')))} of them at ${list(RATES)} rps, Flagger's five strikes ${list(RATES.map((x) => rb(FLAGGER, x, 'healthy')))} and Argo's single-strike 1 % rule ${list(RATES.map((x) => rb(ARGO, x, 'healthy')))}: a check fails only when the Bayes factor against the canary reaches ${num(Math.exp(th.releaseLogBF))} over the release (${num(Math.exp(th.stepLogBF))} over one step), and that bound holds over every look, ${Math.round((HORIZON_S / a.checkIntervalMs) * 1000)} of them in 30 min at one every ${a.checkIntervalMs / 1000} s.`,
+    `Promotion needs evidence, so it costs time where traffic is thin: at ${low} rps a healthy canary was promoted in a median ${tp(FLEDGE, low, 'healthy')} and ${pr(FLEDGE, low, 'healthy')} within 30 min (${paused(low, 'healthy')} were paused for a person, with the traffic they still needed in their message), after a median ${requests(FLEDGE, low, 'healthy')} canary requests; Flagger promoted ${pr(FLAGGER, low, 'healthy')} in ${tp(FLAGGER, low, 'healthy')} and Argo ${pr(ARGO, low, 'healthy')} in ${tp(ARGO, low, 'healthy')}, on no evidence at all (one request a minute passes Flagger's check). From 5 rps up the steps' holds set the pace: ${list(RATES.filter((x) => x >= 5).map((x) => `${tp(FLEDGE, x, 'healthy')} at ${x} rps`))}.`,
+    // Broken.
+    `Broken canaries (50 % errors) were rolled back in a median ${list(RATES.map((x) => `${tr(FLEDGE, x, 'broken (50%)')} at ${x} rps`))}, against Flagger's ${list(RATES.map((x) => tr(FLAGGER, x, 'broken (50%)')))} and Argo's ${list(RATES.map((x) => tr(ARGO, x, 'broken (50%)')))}: no request count gates a failure, so a handful of failed requests among the canary's first is enough at any rate (5 of 8 against stable's 0.5 % is a Bayes factor near 10⁶), while one failed request never is.`,
+    // Bad canaries at low traffic.
+    `At ${low} rps a 5× canary (${num(fx('5x errors') * 100)} % errors) was promoted ${pr(FLEDGE, low, '5x errors')} of the time and a 10× one ${pr(FLEDGE, low, '10x errors')} (Flagger ${pr(FLAGGER, low, '5x errors')} and ${pr(FLAGGER, low, '10x errors')}, Argo ${pr(ARGO, low, '5x errors')} and ${pr(ARGO, low, '10x errors')}); Fledge rolled back ${rb(FLEDGE, low, '5x errors')} and ${rb(FLEDGE, low, '10x errors')} of them; the rest never had the evidence to pass, and waited or were paused. A 5× run had a median ${requests(FLEDGE, low, '5x errors')} canary requests in its 30 min; a single test at the end on that many, rolling back a canary at the tolerated ${num(tolerated * 100)} % at most ${num((1 - c.confidence) * 100)} % of the time, would catch ${pct(catchFive * 100, 100)} of 5× canaries. A rule that looks every ${a.checkIntervalMs / 1000} s and keeps its error bound over all the looks pays for them in power, which is why Fledge waits there rather than guess. Argo catches more by also rolling back ${rb(ARGO, low, 'healthy')} of healthy canaries.`,
+    // Bad canaries with traffic.
+    `With traffic: at 5 rps Fledge rolled back ${rb(FLEDGE, 5, '5x errors')} of 5× canaries (median ${tr(FLEDGE, 5, '5x errors')}; Flagger ${rb(FLAGGER, 5, '5x errors')}, ${tr(FLAGGER, 5, '5x errors')}) and ${rb(FLEDGE, 5, '10x errors')} of 10× (${tr(FLEDGE, 5, '10x errors')}; Flagger ${tr(FLAGGER, 5, '10x errors')}, Argo ${tr(ARGO, 5, '10x errors')}), promoting ${pr(FLEDGE, 5, '5x errors')} and ${pr(FLEDGE, 5, '10x errors')}; a suspect canary is held at its step rather than given more traffic (a step that moves it to weight w needs P(worse) <= ${num(1 - c.passConfidence)} × 100 / w), which caps the harm and is why 5× takes minutes at 5 rps. At ${list(high)} rps every 5×, 10× and broken canary was caught, in ${list(high.map((x) => `${list(BAD.map((sc) => tr(FLEDGE, x, sc)))} at ${x} rps`))} (${list(BAD.map(label))}), where Argo needs its minute-long measurement and Flagger its fifth failed check.`,
+    // 2x.
+    `A 2× canary (${num(2 * STABLE * 100)} %) sits exactly at the tolerated rate (stable's ${num(STABLE * 100)} % plus max(tolerance ${c.tolerance}, relativeTolerance ${c.relativeTolerance} × stable) = ${num(tolerated * 100)} %): it is not meant to fail, and it passes when chance makes it look better than that at some check (P(worse) is a posterior at each look, not a per-release bound on passing), so Fledge promoted ${list(RATES.map((x) => pr(FLEDGE, x, '2x errors')))} of them at ${list(RATES)} rps and rolled back ${list(RATES.map((x) => rb(FLEDGE, x, '2x errors')))}, the rest waiting or paused; a lower tolerance makes 2× a failure.`,
     // The threshold metric.
-    `Adding the \`istio-error-rate\` max 1 % metric to Fledge changes the share of bad canaries caught (5× at ${low[1]} rps: ${rb(FLEDGE, low[1]!, '5x errors')} → ${rb(FLEDGE_MAX, low[1]!, '5x errors')}; 2× at ${high[0]} rps: ${rb(FLEDGE, high[0]!, '2x errors')} → ${rb(FLEDGE_MAX, high[0]!, '2x errors')}) but brings the static rule's flaw with it: healthy canaries rolled back at ${low[1]} rps went from ${rb(FLEDGE, low[1]!, 'healthy')} to ${rb(FLEDGE_MAX, low[1]!, 'healthy')}, and at ${low[0]} rps from ${rb(FLEDGE, low[0]!, 'healthy')} to ${rb(FLEDGE_MAX, low[0]!, 'healthy')}, since that metric ignores how many requests its rate came from.`,
+    `Adding the static \`istio-error-rate\` max 1 % metric brings the static rule's flaw with it: it is judged on the step's own window once that holds minRequests (${a.minRequests}) canary requests, ignoring how few that is, and healthy canaries rolled back went from ${rb(FLEDGE, low, 'healthy')} to ${rb(FLEDGE_MAX, low, 'healthy')} at ${low} rps and from ${rb(FLEDGE, 5, 'healthy')} to ${rb(FLEDGE_MAX, 5, 'healthy')} at 5 rps.`,
   ].join(' ');
 }
 
@@ -214,6 +200,7 @@ function section(results: Results, wall: number, perJudge: Map<string, number>):
   const judges = JUDGES.map((j) => j.key);
   const d = fledgeDefaults();
   const machine = machineLine();
+  const v = targets(results);
   return `## Canary judgement (npm run bench:judge)
 
 \`\`\`sh
@@ -222,13 +209,17 @@ node --experimental-strip-types bench/judge.ts --seed ${SEED} --runs ${RUNS}
 
 Seed ${SEED}, ${RUNS} simulated rollouts per cell, ${machine}; ${wall.toFixed(0)} s wall time (${judges.map((j) => `${j} ${perJudge.get(j)!.toFixed(0)} s`).join(', ')}).
 
-**Setup.** Steps ${STEPS.join(', ')} % canary weight, one ${INTERVAL_S} s interval each; Poisson arrivals at the total rate, split by weight; stable has ${STABLE * 100} % errors; each request fails with its version's rate. Counts are exact (an ideal Prometheus: no scrape alignment, no \`increase()\` extrapolation). Horizon ${HORIZON_S / 60} min: a rollout with no decision by then counts as still running.
+**Setup.** Steps ${STEPS.join(', ')} % canary weight, one ${INTERVAL_S} s interval each; Poisson arrivals at the total rate, split by weight; stable has ${STABLE * 100} % errors and served all traffic for the ${HISTORY_S / 60} min before the release (what Prometheus holds of it); each request fails with its version's rate. Counts are exact (an ideal Prometheus: no scrape alignment, no \`increase()\` extrapolation). Horizon ${HORIZON_S / 60} min: a rollout with no decision by then counts as undecided (paused or still waiting).
 
-- **Fledge**: the real \`plan()\`, \`analysisDue()\` and \`judgeStep()\`, reconciled when \`plan()\` asks to be requeued; Rollout \`analysis: {}\` (the default provider) with every default, as \`resolveRollout()\` fills them in (comparison on: confidence ${d.c.confidence}, tolerance ${d.c.tolerance}, relativeTolerance ${d.c.relativeTolerance}, baselineWindow ${dur(d.c.baselineWindowMs)}; minRequests ${d.a.minRequests}; failureLimit ${d.a.failureLimit}; checkInterval ${dur(d.a.checkIntervalMs)}${d.a.inconclusiveLimit === undefined ? '; no inconclusiveLimit' : `; inconclusiveLimit ${d.a.inconclusiveLimit}`}). Each check reads the canary's counts over [stepStartedAt, now) and stable's over the longer of that and the last ${dur(d.c.baselineWindowMs)} (the baseline window), as \`src/controller/prometheus-analyzer.ts\` does, so the ${STEPS[STEPS.length - 1]} % step, where stable serves nothing, is still compared with stable's requests from the steps before; a subset without traffic has no series, which the analyzer reads as 0 requests and 0 errors (canary: inconclusive below minRequests). The headline column has no threshold metric; **Fledge + max 1%** adds \`{name: error-rate, template: istio-error-rate, max: ${STATIC_MAX_ERROR_RATE}}\`, its value the canary's error rate over the step's window.
+- **Fledge**: the real \`plan()\`, \`analysisCheck()\` and \`judgeStep()\`, reconciled when \`plan()\` asks to be requeued; Rollout \`analysis: {}\` (the default provider) with every default, as \`resolveRollout()\` fills them in (comparison on: confidence ${d.c.confidence}, passConfidence ${d.c.passConfidence}, tolerance ${d.c.tolerance}, relativeTolerance ${d.c.relativeTolerance}, baselineWindow ${dur(d.c.baselineWindowMs)}; minRequests ${d.a.minRequests}; failureLimit ${d.a.failureLimit}; inconclusiveLimit ${d.a.inconclusiveLimit}; checkInterval ${dur(d.a.checkIntervalMs)}). Each check reads the counts of the two windows the planner names, as \`src/controller/prometheus-analyzer.ts\` does: the release so far (canary since its first step; stable over the same time plus its ${dur(d.c.baselineWindowMs)} baseline before) and the step so far (stable over at least the baseline window). A Rollout paused for want of evidence is still judged, and goes on by itself if the evidence comes, but is never promoted without it. The headline column has no threshold metric; **Fledge + max 1%** adds \`{name: error-rate, template: istio-error-rate, max: ${STATIC_MAX_ERROR_RATE}}\`, its value the canary's error rate over the step's window.
 - **Flagger** (threshold 5): every \`interval: 1m\`, rollback if failedChecks ≥ \`threshold\`, else the builtin \`request-success-rate\` (\`thresholdRange.min: 99\`, metric \`interval: 1m\`) is checked; below 99 %, or no value (no canary request in the minute: 0/0 is NaN, reported as "no values found"), the check fails, failedChecks grows (it is not reset by later passes) and the weight holds; a pass moves to the next \`stepWeights\` entry, or promotes from the last one. Flagger's code default for \`threshold\` is 1 (\`GetAnalysisThreshold\`); 5 is the value its tutorials use, and the one modelled.
 - **Argo Rollouts**: background analysis, success rate over \`[1m]\` every \`interval: 1m\` from the start, \`successCondition: result[0] >= 0.99\`, \`failureLimit\` default 0 (the first failed measurement aborts), \`consecutiveErrorLimit\` default 4; steps \`setWeight\` + \`pause: {duration: 1m}\` advance on time. No canary request in the window: NaN, which fails \`>= 0.99\`; before the canary's first request ever, an empty result, where \`result[0]\` is an Error (five in a row abort).
 
 Sources: Flagger \`pkg/controller/scheduler.go\` (threshold check before the analysis, failedChecks only grows), \`pkg/controller/scheduler_metrics.go\` (no values → halt, counted as a failed check), \`pkg/apis/flagger/v1beta1/canary.go\` (\`GetAnalysisThreshold\` default 1, interval default 60 s), fluxcd/flagger#1095 (NaN treated as no values), the metrics docs (https://fluxcd.io/flagger/usage/metrics: \`request-success-rate\`, \`interval: 1m\`, \`thresholdRange.min: 99\`); Argo Rollouts \`pkg/apis/rollouts/v1alpha1/analysis_types.go\` (failureLimit default 0, inconclusiveLimit 0, consecutiveErrorLimit 4), \`docs/features/analysis.md\` ("Handling Metric Results": NaN fails \`result >= 0.95\`, empty results need \`len(result)\`), argoproj/argo-rollouts#1466 (empty result → \`slice index out of range\` Error → aborted).
+
+### Targets (issue #15)
+
+${v.map((x) => `- ${x.line}`).join('\n')}
 
 ### Healthy canary (stable and canary both at ${STABLE * 100} % errors)
 
@@ -236,7 +227,7 @@ ${healthyTable(results, judges)}
 
 ### Bad canaries: rolled back before promotion · median time to rollback from the start
 
-Each cell: share rolled back · their median time from the start, then the share promoted; the rest had no decision at 30 min.
+Each cell: share rolled back · their median time from the start, then the share promoted; the rest had no decision at 30 min (for Fledge: waiting for evidence, or paused for a person).
 
 ${badTable(results, judges)}
 
@@ -261,6 +252,8 @@ function main(): void {
   const wall = (performance.now() - t0) / 1000;
   const text = section(results, wall, seconds);
   process.stdout.write(`${text}\n`);
+  const missed = targets(results).filter((v) => !v.met);
+  process.stdout.write(`${missed.length === 0 ? 'every target met' : `${missed.length} target(s) missed`}\n`);
   if (!flag('--no-write')) process.stdout.write(`written to ${writeSection(text)}\n`);
 
   if (flag('--explore')) {

@@ -64,12 +64,24 @@ function betacf(x: number, a: number, b: number): number {
 }
 
 /** I_x(a, b) with ln B(a, b) given, so a caller evaluating many x pays for the log-gammas once. */
-function incBeta(x: number, a: number, b: number, lnB: number): number {
+export function incBeta(x: number, a: number, b: number, lnB: number): number {
   if (x <= 0) return 0;
   if (x >= 1) return 1;
   const lnFront = a * Math.log(x) + b * Math.log1p(-x) - lnB;
   if (x < (a + 1) / (a + b + 2)) return Math.exp(lnFront - Math.log(a)) * betacf(x, a, b);
   return 1 - Math.exp(lnFront - Math.log(b)) * betacf(1 - x, b, a);
+}
+
+/**
+ * ln(1 - I_x(a, b)), the log of Beta(a, b)'s upper tail above x, accurate where the tail is far
+ * below 1e-300 (a likelihood of thousands of requests): the continued fraction is taken in log space.
+ */
+export function lnUpperIncBeta(x: number, a: number, b: number, lnB: number = lnBeta(a, b)): number {
+  if (x <= 0) return 0;
+  if (x >= 1) return -Infinity;
+  const lnFront = a * Math.log(x) + b * Math.log1p(-x) - lnB;
+  if (x < (a + 1) / (a + b + 2)) return Math.log1p(-Math.min(1, Math.exp(lnFront - Math.log(a)) * betacf(x, a, b)));
+  return lnFront - Math.log(b) + Math.log(betacf(1 - x, b, a));
 }
 
 /** The regularized incomplete beta function I_x(a, b), a, b > 0: the CDF of Beta(a, b) at x. */

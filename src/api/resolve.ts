@@ -1,5 +1,5 @@
 import {
-  DEFAULT_CHECK_INTERVAL, DEFAULT_COMPARISON, DEFAULT_FAILURE_LIMIT, DEFAULT_INTERVAL, DEFAULT_MIN_REQUESTS,
+  DEFAULT_CHECK_INTERVAL, DEFAULT_COMPARISON, DEFAULT_FAILURE_LIMIT, DEFAULT_INCONCLUSIVE_LIMIT, DEFAULT_INTERVAL, DEFAULT_MIN_REQUESTS,
   DEFAULT_SUBSETS,
 } from './constants.ts';
 import { parseDuration } from './duration.ts';
@@ -43,6 +43,7 @@ export interface ResolvedPrometheus {
 
 export interface ResolvedComparison {
   confidence: number;
+  passConfidence: number;
   tolerance: number;
   relativeTolerance: number;
   baselineWindowMs: number;
@@ -55,7 +56,7 @@ export interface ResolvedAnalysis {
   comparison?: ResolvedComparison;
   failureLimit: number;
   minRequests: number;
-  inconclusiveLimit?: number;
+  inconclusiveLimit: number;
   checkIntervalMs: number;
 }
 
@@ -132,6 +133,7 @@ function resolveAnalysis(
         ? {
             comparison: {
               confidence: a.comparison?.confidence ?? DEFAULT_COMPARISON.confidence,
+              passConfidence: a.comparison?.passConfidence ?? DEFAULT_COMPARISON.passConfidence,
               tolerance: a.comparison?.tolerance ?? DEFAULT_COMPARISON.tolerance,
               relativeTolerance: a.comparison?.relativeTolerance ?? DEFAULT_COMPARISON.relativeTolerance,
               baselineWindowMs: parseDuration(a.comparison?.baselineWindow ?? DEFAULT_COMPARISON.baselineWindow) ?? 600_000,
@@ -140,7 +142,7 @@ function resolveAnalysis(
         : {}),
       failureLimit: a.failureLimit ?? DEFAULT_FAILURE_LIMIT,
       minRequests: a.minRequests ?? defaultMinRequests(subsets),
-      ...(a.inconclusiveLimit !== undefined ? { inconclusiveLimit: a.inconclusiveLimit } : {}),
+      inconclusiveLimit: a.inconclusiveLimit ?? DEFAULT_INCONCLUSIVE_LIMIT,
       checkIntervalMs: parseDuration(a.checkInterval ?? DEFAULT_CHECK_INTERVAL) ?? 10_000,
     },
   };

@@ -173,19 +173,29 @@ export const PrometheusSchema = z.strictObject({
 const probability = (what: string) => z.number({ error: `${what} must be a number` })
   .gt(0, `${what} must be between 0 and 1`).lt(1, `${what} must be between 0 and 1`);
 
-/** The statistical judge: canary against stable on the same window, not against a fixed bar. */
+/** The statistical judge of the release: canary against stable, sequentially (README "How a step is judged"). */
 export const ComparisonSchema = z.strictObject({
   enabled: z.boolean({ error: 'must be true or false' }).optional()
-    .describe('Compare the canary\'s error rate with stable\'s on the same window. Default: true.'),
-  /** Fail when P(canary error rate > stable's + tolerance) reaches this. */
+    .describe('Judge the canary against stable on their error rates (and istio-slow-requests shares), sequentially over the release. Default: true.'),
+  /**
+   * Roll back when the evidence that the canary is worse than tolerated reaches odds of
+   * 1 / (1 - confidence) (a Bayes factor, at any check, over the release so far or the step).
+   * A canary within tolerance is rolled back with probability about 1 - confidence per release.
+   */
   confidence: probability('confidence').optional()
-    .describe('Fail when the probability that the canary\'s error rate exceeds stable\'s by more than the tolerance reaches this (0..1, exclusive). Default: 0.98.'),
+    .describe('Roll back when the evidence that the canary is worse than tolerated reaches a Bayes factor of 1 / (1 - confidence), over the release or the step; a canary within tolerance is rolled back with probability about 1 - confidence per release (0..1, exclusive). Default: 0.99.'),
+  /**
+   * Promote only when P(canary worse than tolerated) <= 1 - passConfidence; a step that moves the
+   * canary to weight w needs P(worse) <= (1 - passConfidence) * 100 / w.
+   */
+  passConfidence: probability('passConfidence').optional()
+    .describe('Promote only when P(canary worse than tolerated) <= 1 - passConfidence; a step that moves the canary to weight w needs P(worse) <= (1 - passConfidence) * 100 / w (0..1, exclusive). Default: 0.65.'),
   /** Absolute error-rate margin the canary is allowed above stable (0.005 = half a percentage point). */
   tolerance: z.number().min(0, 'must be between 0 and 1').max(1, 'must be between 0 and 1').optional()
     .describe('Absolute error-rate margin allowed above stable (0.005 = half a percentage point). Default: 0.005.'),
-  /** Relative margin: 1 lets the canary reach twice the stable's error rate. The larger margin applies. */
+  /** Relative margin: 0.5 lets the canary reach 1.5 times the stable's error rate. The larger margin applies. */
   relativeTolerance: z.number().min(0, 'must not be negative').max(100, 'must be at most 100').optional()
-    .describe('Relative margin: 1 lets the canary reach twice stable\'s error rate; the larger of the two margins applies. Default: 0.5.'),
+    .describe('Relative margin: 0.5 lets the canary reach 1.5 times stable\'s error rate; the larger of the two margins applies. Default: 0.5.'),
   /**
    * Stable's error rate is read over at least this long: stable is the known quantity, more of
    * its history makes the comparison sharper, and it still has data when the canary takes 100 %.
@@ -198,17 +208,25 @@ export const AnalysisSchema = z.strictObject({
   prometheus: PrometheusSchema.optional().describe('The Prometheus server the metrics are read from.'),
   metrics: z.array(MetricSchema, { error: 'must be a list of metrics' }).max(32, 'must have at most 32 metrics').optional()
     .describe('Threshold checks, each a template or a PromQL query with max and/or min; at most 32.'),
+  /**
+   * Failed threshold-metric judgements tolerated before rolling back (each restarts the step's
+   * window). A failure of the comparison is never tolerated: its error rate is already per release.
+   */
   failureLimit: z.number().int('must be an integer').min(0, 'must be between 0 and 100').max(100, 'must be between 0 and 100').optional()
-    .describe('Failed checks tolerated in a release; one more rolls it back. Default: 1.'),
+    .describe('Failed threshold-metric checks tolerated in a release (each restarts the step\'s window); one more rolls it back. A failure on the comparison\'s evidence rolls back at once. Default: 1.'),
+  /**
+   * Canary requests needed before the release is promoted, and in a step before its threshold
+   * metrics are judged. Never needed to roll back: the comparison fails on evidence alone.
+   */
   minRequests: z.number().int('must be an integer').min(0, 'must not be negative').max(1_000_000_000).optional()
-    .describe('Canary requests a step needs before it may pass; failing needs evidence, not a count. Default: 50.'),
-  /** Extra intervals a step may wait for enough traffic before the rollout is rolled back. */
+    .describe('Canary requests the release needs before it is promoted, and a step before its threshold metrics are judged; never needed to roll back. Default: 50 (0 when the subsets have no version label).'),
+  /** Extra holds a step may wait for conclusive evidence before the Rollout is Paused for a person. */
   inconclusiveLimit: z.number().int('must be an integer').min(0, 'must be between 0 and 1000').max(1000, 'must be between 0 and 1000').optional()
-    .describe('Extra intervals a step may wait for enough traffic before the release is rolled back. Default: none, the step waits.'),
-  /** How often a step is re-judged while it is held, so a bad canary is caught early. */
+    .describe('Extra holds a step may wait for conclusive evidence before the Rollout is Paused (reason Inconclusive) for a person to resume, promote or abort. Default: 10.'),
+  /** How often the release is re-judged, so a bad canary is caught early. */
   checkInterval: duration('checkInterval').optional()
-    .describe('How often a held step is judged again, so a bad canary is caught early; a duration. Default: 10s.'),
-  comparison: ComparisonSchema.optional().describe('The statistical judge: canary against stable on the same window.'),
+    .describe('How often the release is judged again, so a bad canary is caught early; a duration. Default: 10s.'),
+  comparison: ComparisonSchema.optional().describe('The statistical judge of the release: canary against stable, sequentially.'),
 });
 
 export const RolloutSpecSchema = z.strictObject({
@@ -268,8 +286,17 @@ export const AnalysisResultSchema = z.object({
   windowSeconds: z.number().int().min(0).optional(),
   canary: TrafficCountsSchema.optional(),
   stable: TrafficCountsSchema.optional(),
-  /** P(canary error rate exceeds stable's by more than the tolerance), from the comparison. */
+  /**
+   * A failure on the comparison's evidence, whose false-rollback rate is already bounded per
+   * release: it rolls back at once, whatever failureLimit says (which is for threshold metrics).
+   */
+  decisive: z.boolean().optional(),
+  /** P(canary error rate exceeds stable's by more than the tolerance), over the release so far. */
   probabilityWorse: z.number().min(0).max(1).optional(),
+  /** Length of the release's window (since the canary first took traffic in this release). */
+  releaseSeconds: z.number().int().min(0).optional(),
+  /** The evidence against the canary over the release so far: a Bayes factor (1 = none). */
+  bayesFactor: z.number().min(1).optional(),
   /** Why the canary has no Istio series (no sidecar, no series at all...); also in reason. */
   diagnosis: z.string().optional(),
   metrics: z.array(MetricResultSchema),
@@ -292,7 +319,12 @@ export const RolloutStatusSchema = z.object({
   canaryLabels: z.record(z.string(), z.string()).optional().describe('The canary labels traffic is routed to now.'),
   failedChecks: z.number().int().min(0).optional().describe('Failed checks in this release so far.'),
   inconclusiveChecks: z.number().int().min(0).optional().describe('Checks of the current step that lacked evidence.'),
-  pausedBy: z.enum(['user', 'step']).optional().describe('While Paused: user (`fledge pause`) or step (a pause: manual step).'),
+  /** Who paused: `fledge pause`, a manual step, or the analysis after inconclusiveLimit. */
+  pausedBy: z.enum(['user', 'step', 'analysis']).optional()
+    .describe('While Paused: user (`fledge pause`), step (a pause: manual step) or analysis (no conclusive evidence past inconclusiveLimit).'),
+  /** Start of the release's evidence: the canary's first step. */
+  analysisStartedAt: z.string().optional()
+    .describe('Start of the release\'s evidence (RFC 3339): when the canary first took traffic in this release.'),
   /** While Invalid, or Pending on a missing object: the phase to carry on from afterwards. */
   previousPhase: z.enum(PHASES).optional().describe('While Invalid, or Pending on a missing object: the phase to carry on from afterwards.'),
   lastAnalysis: AnalysisResultSchema.optional().describe('The last judgement of a step: verdict, reason, counts and each metric.'),

@@ -96,7 +96,8 @@ async function resume(k: CliKube, r: LiveRollout, v: ReturnType<typeof viewOf>, 
   const name = r.metadata.name;
   const set: Record<string, string | null> = {};
   if (r.metadata.annotations?.[ANNOTATIONS.paused] !== undefined) set[ANNOTATIONS.paused] = null;
-  const manualStep = v.current && st.phase === 'Paused' && st.pausedBy === 'step' && st.stepIndex !== undefined;
+  // A manual step, or a step the analysis paused for want of evidence: go on to the next.
+  const manualStep = v.current && st.phase === 'Paused' && (st.pausedBy === 'step' || st.pausedBy === 'analysis') && st.stepIndex !== undefined;
   if (manualStep) set[ANNOTATIONS.resume] = resumeValue(v.release, st.stepIndex!);
   if (Object.keys(set).length > 0) await annotate(k, r, set, io.out);
 
@@ -110,7 +111,8 @@ async function resume(k: CliKube, r: LiveRollout, v: ReturnType<typeof viewOf>, 
     io.err(`${id}: release ${v.release} is Promoted; it has nothing to resume. The next release is a commit that moves spec.stable.labels to the promoted labels and spec.canary.labels to the new version.`);
     return Object.keys(set).length > 0 ? 0 : 1;
   }
-  if (manualStep) io.out(`${id}: resumed; step ${v.step} is released, the schedule carries on`);
+  if (manualStep && st.pausedBy === 'analysis') io.out(`${id}: resumed; step ${v.step} goes on without conclusive analysis, the schedule carries on`);
+  else if (manualStep) io.out(`${id}: resumed; step ${v.step} is released, the schedule carries on`);
   else if (set[ANNOTATIONS.paused] === null) io.out(`${id}: resumed; the schedule carries on${v.step ? ` from step ${v.step}` : ''}`);
   else io.out(`${id}: not paused (${st.phase ?? 'not reconciled yet'}${v.step ? `, step ${v.step}` : ''}); nothing to resume`);
   return 0;

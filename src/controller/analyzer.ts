@@ -1,7 +1,11 @@
+import type { AnalysisCheck } from '../api/check.ts';
 import type { ResolvedRollout } from '../api/resolve.ts';
-import type { AnalysisResult, RolloutStatus } from '../api/schema.ts';
+import type { AnalysisResult } from '../api/schema.ts';
 
-/** Judges the current step of a rollout from its metrics. Never throws: trouble is inconclusive. */
+/**
+ * Judges one check the planner scheduled: reads the counts of its windows and hands them to the
+ * judge. Never throws: trouble is inconclusive.
+ */
 export interface Analyzer {
-  analyze(rollout: ResolvedRollout, status: RolloutStatus, now: Date): Promise<AnalysisResult>;
+  analyze(rollout: ResolvedRollout, check: AnalysisCheck, now: Date): Promise<AnalysisResult>;
 }

@@ -12,6 +12,7 @@ import { resolveRollout, type ResolvedRollout } from '../api/resolve.ts';
 import { parseRollout } from '../api/validate.ts';
 import { silentLogger } from '../kube/log.ts';
 import { policyOf, type PrometheusConfig } from '../metrics/provider-config.ts';
+import { analysisCheckAt } from '../plan/clock.ts';
 import { PrometheusAnalyzer } from './prometheus-analyzer.ts';
 
 interface Endpoint { url: string; auth: (string | undefined)[]; server: Server }
@@ -65,12 +66,18 @@ function rollout(prometheus?: Record<string, unknown>, policy = policyOf(config)
   return resolveRollout(parsed.rollout);
 }
 
+/** The planner's check a minute into the first step. */
+function checkOf(r: ResolvedRollout, now: Date) {
+  return analysisCheckAt(r, { stepIndex: 0, stepStartedAt: new Date(now.getTime() - 60_000).toISOString() }, now);
+}
+
 it('sends the provider\'s token to the provider only, and nothing to an allowed address', async () => {
   const analyzer = new PrometheusAnalyzer({ log: silentLogger, prometheus: config });
   const now = new Date();
-  expect((await analyzer.analyze(rollout(), {}, now)).metrics[0]).toMatchObject({ value: 0 });
-  expect((await analyzer.analyze(rollout({ address: `${secured.url}/` }), {}, now)).metrics[0]).toMatchObject({ value: 0 });
-  expect((await analyzer.analyze(rollout({ address: allowed.url }), {}, now)).metrics[0]).toMatchObject({ value: 0 });
+  const analyze = (r: ResolvedRollout) => analyzer.analyze(r, checkOf(r, now), now);
+  expect((await analyze(rollout())).metrics[0]).toMatchObject({ value: 0 });
+  expect((await analyze(rollout({ address: `${secured.url}/` }))).metrics[0]).toMatchObject({ value: 0 });
+  expect((await analyze(rollout({ address: allowed.url }))).metrics[0]).toMatchObject({ value: 0 });
   expect(secured.auth).toEqual(['Bearer tok-analyzer', 'Bearer tok-analyzer']);
   expect(allowed.auth).toEqual([undefined]);
 });
@@ -78,7 +85,8 @@ it('sends the provider\'s token to the provider only, and nothing to an allowed 
 it('judges a Rollout its policy refuses inconclusive without a request (the second lock behind validation)', async () => {
   // Validated under a policy that allowed the address, analysed under one that does not.
   const r = rollout({ address: other.url }, { providers: [], allowedAddresses: [other.url] });
-  const result = await new PrometheusAnalyzer({ log: silentLogger, prometheus: config }).analyze(r, {}, new Date());
+  const now = new Date();
+  const result = await new PrometheusAnalyzer({ log: silentLogger, prometheus: config }).analyze(r, checkOf(r, now), now);
   expect(result.verdict).toBe('inconclusive');
   expect(result.reason).toMatch(/^spec\.analysis\.prometheus\.address: .* is not a Prometheus this controller may query/);
   expect(other.auth).toEqual([]);

@@ -1,25 +1,25 @@
 /**
- * Reads a step's evidence from Prometheus and hands it to the pure judge. Everything that can go
- * wrong here (Prometheus down, a broken query, a missing series) becomes an inconclusive judgement
- * with the reason spelt out, never an exception and never a failure.
+ * Reads the counts of the windows the planner's check names from the Prometheus the platform team
+ * configured, and hands them to the pure judge. Everything that can go wrong here (Prometheus
+ * down, a broken query, a missing series) becomes an inconclusive judgement with the reason spelt
+ * out, never an exception and never a failure.
  */
-import { DEFAULT_COMPARISON } from '../api/constants.ts';
-import { parseDuration } from '../api/duration.ts';
+import type { AnalysisCheck } from '../api/check.ts';
 import { choosePrometheus, type PrometheusPolicy, type PrometheusProblem } from '../api/prometheus-policy.ts';
 import type { ResolvedMetric, ResolvedRollout } from '../api/resolve.ts';
-import type { AnalysisResult, RolloutStatus, TrafficCounts } from '../api/schema.ts';
-import { judgeStep, type CountComparison, type MetricObservation } from '../analysis/judge.ts';
+import type { AnalysisResult } from '../api/schema.ts';
+import { judgeStep, type CountPair, type MetricObservation, type SignalCounts } from '../analysis/judge.ts';
 import type { Logger } from '../kube/log.ts';
 import { fileCredentials } from '../metrics/credentials.ts';
+import { DIAGNOSIS_AFTER_SECONDS, diagnoseMissingSeries } from '../metrics/diagnosis.ts';
 import { PrometheusProvider } from '../metrics/prometheus.ts';
 import { policyOf, type PrometheusConfig } from '../metrics/provider-config.ts';
 import { MetricsError, type MetricsErrorKind, type MetricsProvider } from '../metrics/provider.ts';
 import { metricQuery, queryContext, queryWindowSeconds, type QueryContext } from '../metrics/templates.ts';
-import { DIAGNOSIS_AFTER_SECONDS, diagnoseMissingSeries } from '../metrics/diagnosis.ts';
 import {
-  derivedMetric, isComparedTemplate, isDerivedTemplate, slowRequests, trafficCounts, trafficQuery, type SubsetTraffic, type Traffic,
+  derivedMetric, isComparedTemplate, isDerivedTemplate, slowRequests, trafficCounts, trafficQuery,
+  type SubsetTraffic, type Traffic, type TrafficQueryOptions,
 } from '../metrics/traffic.ts';
-import { stepClock } from '../plan/clock.ts';
 import type { Analyzer } from './analyzer.ts';
 
 export interface PrometheusAnalyzerOptions {
@@ -34,39 +34,52 @@ export interface PrometheusAnalyzerOptions {
   makeProvider?: (endpoint: { address: string; timeoutMs: number }) => MetricsProvider;
 }
 
-type Counts = { traffic: Traffic } | { error: MetricsErrorKind; message: string };
+type Counts = { release: Traffic; step: Traffic } | { error: MetricsErrorKind; message: string };
 
-function plainCounts(t: SubsetTraffic): TrafficCounts {
-  return { requests: t.requests, errors: t.errors };
-}
+/** The label telling the release window's series from the step window's in the one traffic query. */
+const WINDOW_LABEL = 'fledge_window';
 
-const DEFAULT_BASELINE_MS = parseDuration(DEFAULT_COMPARISON.baselineWindow)!;
+const pair = (t: SubsetTraffic): CountPair => ({ total: t.requests, bad: t.errors });
 
 /**
- * istio-slow-requests: the share of requests slower than `max` ms, canary against stable, as a
- * comparison for the judge; or, when the histograms cannot say, an observation of why not.
+ * istio-slow-requests: the share of requests slower than `max` ms, canary against stable, over
+ * the release's and the step's windows, as one more signal of the judge; or, when the histograms
+ * cannot say, an observation of why not (inconclusive, never a failure).
  */
-function slowComparison(m: ResolvedMetric, counts: Counts): CountComparison | MetricObservation {
+function slowSignal(m: ResolvedMetric, counts: Counts): SignalCounts | MetricObservation {
   if ('error' in counts) return { name: m.name, error: counts.error, message: counts.message };
   const maxMs = m.max ?? Infinity;
-  const canary = slowRequests(counts.traffic.canary, maxMs);
-  const stable = slowRequests(counts.traffic.stable, maxMs);
-  if (!canary || !stable) {
-    const none = counts.traffic.canary.buckets.size === 0 || counts.traffic.stable.buckets.size === 0;
+  const slow = (t: Traffic) => ({ canary: slowRequests(t.canary, maxMs), stable: slowRequests(t.stable, maxMs) });
+  const release = slow(counts.release);
+  const step = slow(counts.step);
+  if (!release.canary || !release.stable) {
+    const t = counts.release;
+    const none = t.canary.buckets.size === 0 || t.stable.buckets.size === 0;
     return none
       ? { name: m.name, error: 'nodata', message: 'no data: no istio_request_duration_milliseconds_bucket series in the window' }
       : { name: m.name, error: 'query', message: `the duration histogram has no bucket bound at or above max ${m.max} ms` };
   }
-  const bound = canary.boundMs === maxMs ? `${maxMs} ms` : `${canary.boundMs} ms (the first bucket bound at or above max ${maxMs})`;
-  return { name: m.name, what: `slower than ${bound}`, canary: canary.counts, stable: stable.counts };
+  const boundMs = release.canary.boundMs;
+  const bound = boundMs === maxMs ? `${maxMs} ms` : `${boundMs} ms (the first bucket bound at or above max ${maxMs})`;
+  // A step window whose histogram says nothing (no request of it yet) adds no evidence either way.
+  const asPair = (c: { counts: { requests: number; errors: number } } | undefined): CountPair =>
+    (c ? { total: c.counts.requests, bad: c.counts.errors } : { total: 0, bad: 0 });
+  return {
+    name: m.name,
+    what: `slower than ${bound}`,
+    release: { canary: asPair(release.canary), stable: asPair(release.stable) },
+    step: { canary: asPair(step.canary), stable: asPair(step.stable) },
+  };
 }
 
 function derivedObservation(m: ResolvedMetric, counts: Counts): MetricObservation {
   if ('error' in counts) return { name: m.name, error: counts.error, message: counts.message };
-  const d = derivedMetric(m.template, counts.traffic.canary);
+  const d = derivedMetric(m.template, counts.step.canary);
   if (d && 'value' in d) return { name: m.name, value: d.value };
   return { name: m.name, error: 'nodata', message: 'no data: the canary has no series in the window' };
 }
+
+interface Windows { canary: QueryContext; stable: QueryContext | undefined }
 
 export class PrometheusAnalyzer implements Analyzer {
   private readonly o: PrometheusAnalyzerOptions;
@@ -78,47 +91,52 @@ export class PrometheusAnalyzer implements Analyzer {
     this.policy = policyOf(opts.prometheus);
   }
 
-  async analyze(r: ResolvedRollout, status: RolloutStatus, now: Date): Promise<AnalysisResult> {
+  async analyze(r: ResolvedRollout, check: AnalysisCheck, now: Date): Promise<AnalysisResult> {
     const a = r.analysis!;
-    const clock = stepClock(r, status, now);
-    // The window is the whole step so far: slow traffic accumulates instead of being judged in slices.
-    const windowSeconds = queryWindowSeconds(Math.min(clock.elapsedMs, 366 * 86_400_000) / 1000);
-    const ctx: QueryContext = queryContext(r, windowSeconds);
     const provider = this.providerFor(r);
     if ('problem' in provider) {
       // The reconciler refuses such a Rollout before it is analysed; this is the second lock.
-      return { verdict: 'inconclusive', reason: `${provider.problem.path}: ${provider.problem.message}`, at: now.toISOString(), stepIndex: clock.idx, metrics: [] };
+      return { verdict: 'inconclusive', reason: `${provider.problem.path}: ${provider.problem.message}`, at: now.toISOString(), stepIndex: check.stepIndex, final: check.final, metrics: [] };
     }
-    const compared = a.metrics.filter((m) => isComparedTemplate(m.template));
+    const cap = (seconds: number) => queryWindowSeconds(Math.min(seconds, 366 * 86_400));
+    const stepCtx: QueryContext = queryContext(r, cap(check.step.seconds));
+    const releaseCtx: QueryContext = queryContext(r, cap(check.release.seconds));
+    const compared = a.metrics.some((m) => isComparedTemplate(m.template));
+    // Stable is read (over the windows the planner gave it) for the comparison and compared templates.
+    const readStable = a.comparison !== undefined || compared;
+    const stable = (w: AnalysisCheck['step']) => (readStable ? queryContext(r, cap(Math.max(w.seconds, w.stableSeconds))) : undefined);
     const needsCounts = a.comparison !== undefined || a.metrics.some((m) => m.template !== undefined) || a.minRequests > 0;
-    // Stable is read over at least its baseline window: for the comparison and compared templates.
-    const baselineMs = a.comparison?.baselineWindowMs ?? (compared.length > 0 ? DEFAULT_BASELINE_MS : undefined);
-    const stableCtx = baselineMs !== undefined ? queryContext(r, queryWindowSeconds(Math.max(windowSeconds, baselineMs / 1000))) : undefined;
-    const countsP = needsCounts ? this.counts(provider, ctx, stableCtx, compared.length > 0, now) : undefined;
+    const countsP = needsCounts
+      ? this.counts(provider, { canary: releaseCtx, stable: stable(check.release) }, { canary: stepCtx, stable: stable(check.step) }, compared, now)
+      : undefined;
     // Templates that are the canary's share of the counts reuse them: one query per check fewer each.
-    const observed = await Promise.all(a.metrics.map(async (m): Promise<MetricObservation | CountComparison> => {
-      if (countsP && isComparedTemplate(m.template)) return slowComparison(m, await countsP);
+    const observed = await Promise.all(a.metrics.map(async (m): Promise<MetricObservation | SignalCounts> => {
+      if (countsP && isComparedTemplate(m.template)) return slowSignal(m, await countsP);
       if (countsP && isDerivedTemplate(m.template)) return derivedObservation(m, await countsP);
-      return this.observe(provider, ctx, m, now);
+      return this.observe(provider, stepCtx, m, now);
     }));
     const counts = await countsP;
-    const comparisons = observed.filter((o): o is CountComparison => 'what' in o);
+    const errors: SignalCounts[] = counts && 'release' in counts && a.comparison
+      ? [{
+          name: 'errors',
+          release: { canary: pair(counts.release.canary), stable: pair(counts.release.stable) },
+          step: { canary: pair(counts.step.canary), stable: pair(counts.step.stable) },
+        }]
+      : [];
+    const isSignal = (o: MetricObservation | SignalCounts): o is SignalCounts => 'release' in o;
     const result = judgeStep({
       analysis: a,
-      stepIndex: clock.idx,
+      check,
       at: now,
-      windowSeconds,
-      final: clock.final,
+      // The error comparison first: its counts are the ones status reports.
+      signals: [...errors, ...observed.filter(isSignal)],
       ...(counts && 'error' in counts ? { countsError: counts.message } : {}),
-      ...(counts && 'traffic' in counts
-        ? { canary: plainCounts(counts.traffic.canary), ...(a.comparison ? { stable: plainCounts(counts.traffic.stable) } : {}) }
-        : {}),
-      metrics: observed.filter((o): o is MetricObservation => !('what' in o)),
-      ...(comparisons.length > 0 ? { comparisons } : {}),
-    });
+      ...(counts && 'release' in counts ? { canaryRequests: { release: counts.release.canary.requests, step: counts.step.canary.requests } } : {}),
+      metrics: observed.filter((o): o is MetricObservation => !isSignal(o)),
+    }, r.steps.length);
     // A canary without series for long enough: say why, in the reason a person reads first.
-    const diagnosis = counts && 'traffic' in counts && (clock.final || windowSeconds >= DIAGNOSIS_AFTER_SECONDS)
-      ? diagnoseMissingSeries(counts.traffic, ctx)
+    const diagnosis = counts && 'release' in counts && (check.final || check.release.seconds >= DIAGNOSIS_AFTER_SECONDS)
+      ? diagnoseMissingSeries(counts.release, releaseCtx)
       : undefined;
     return diagnosis ? { ...result, reason: `${result.reason}; ${diagnosis}`, diagnosis } : result;
   }
@@ -150,11 +168,33 @@ export class PrometheusAnalyzer implements Analyzer {
     return provider;
   }
 
-  /** The traffic counts of both subsets, from one query at the check's instant. */
-  private async counts(provider: MetricsProvider, ctx: QueryContext, stableCtx: QueryContext | undefined, durations: boolean, now: Date): Promise<Counts> {
+  /**
+   * The traffic counts of both subsets over the release's and the step's windows, from one query
+   * at the check's instant: the two windows' series told apart by a label, as the subsets are.
+   * Each window carries the duration histograms when a compared template needs them; the
+   * diagnosis part (an instant selector, the same for every window) rides on the release's only.
+   * When the step's window is the release's (the first step) it is asked once, for the release.
+   */
+  private async counts(provider: MetricsProvider, release: Windows, step: Windows, durations: boolean, now: Date): Promise<Counts> {
+    const releaseParts: TrafficQueryOptions = { durations, diagnosis: true };
+    const stepParts: TrafficQueryOptions = { durations };
+    // In the first step the canary's windows are one: the judge reads the release's for both.
+    const same = release.canary.windowSeconds === step.canary.windowSeconds;
+    const part = (w: Windows, parts: TrafficQueryOptions, name: string) =>
+      `label_replace(${trafficQuery(w.canary, w.stable, parts)}, "${WINDOW_LABEL}", "${name}", "", "")`;
+    const query = same
+      ? trafficQuery(release.canary, release.stable, releaseParts)
+      : `${part(release, releaseParts, 'release')} or ${part(step, stepParts, 'step')}`;
     try {
-      const parts = { durations, diagnosis: true };
-      return { traffic: trafficCounts(await provider.queryVector(trafficQuery(ctx, stableCtx, parts), { time: now }), parts) };
+      const samples = await provider.queryVector(query, { time: now });
+      if (same) {
+        const t = trafficCounts(samples, releaseParts);
+        return { release: t, step: t };
+      }
+      return {
+        release: trafficCounts(samples.filter((x) => x.labels[WINDOW_LABEL] === 'release'), releaseParts),
+        step: trafficCounts(samples.filter((x) => x.labels[WINDOW_LABEL] === 'step'), stepParts),
+      };
     } catch (err) {
       if (err instanceof MetricsError) return { error: err.kind, message: err.message };
       const message = err instanceof Error ? err.message : String(err);

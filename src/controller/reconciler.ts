@@ -22,7 +22,7 @@ import type { EventRecorder } from '../kube/events.ts';
 import type { Logger } from '../kube/log.ts';
 import type { QueueResult } from '../kube/workqueue.ts';
 import { planInvalid, planRoutingRefused, planWaiting } from '../plan/invalid.ts';
-import { analysisDue, plan, routingOf } from '../plan/plan.ts';
+import { analysisCheck, plan, routingOf } from '../plan/plan.ts';
 import { routingPath } from '../plan/transition.ts';
 import type { Routing } from '../plan/types.ts';
 import type { AdoptedObjects, TrafficRouter } from '../router/types.ts';
@@ -133,12 +133,14 @@ export class Reconciler {
     const madeLive = previous?.release && previous.stableLabels ? routingOf(previous) : undefined;
     const restored = madeLive ? await this.refusable(raw, previous, now, () => this.writeRouting(r, madeLive, adopted.virtualService, confirm)) : [];
     let analysis: AnalysisResult | undefined;
-    if (this.d.analyzer && analysisDue(r, previous, now)) {
-      analysis = await this.d.analyzer.analyze(r, previous ?? {}, now);
+    const requests = readRequests(raw.metadata.annotations);
+    const check = this.d.analyzer ? analysisCheck(r, previous, now, requests.paused) : undefined;
+    if (this.d.analyzer && check) {
+      analysis = await this.d.analyzer.analyze(r, check, now);
       this.d.metrics.analyses.inc({ verdict: analysis.verdict });
-      this.d.log.debug({ rollout: key, step: analysis.stepIndex, final: analysis.final, verdict: analysis.verdict, reason: analysis.reason, canary: analysis.canary, stable: analysis.stable, pWorse: analysis.probabilityWorse, windowSeconds: analysis.windowSeconds }, 'analysis');
+      this.d.log.debug({ rollout: key, step: analysis.stepIndex, final: analysis.final, verdict: analysis.verdict, reason: analysis.reason, canary: analysis.canary, stable: analysis.stable, pWorse: analysis.probabilityWorse, bayesFactor: analysis.bayesFactor, windowSeconds: analysis.windowSeconds, releaseSeconds: analysis.releaseSeconds }, 'analysis');
     }
-    const planned = plan({ rollout: r, status: previous, requests: readRequests(raw.metadata.annotations), ...(analysis ? { analysis } : {}), now });
+    const planned = plan({ rollout: r, status: previous, requests, ...(analysis ? { analysis } : {}), now });
     const warned = planWarnings(planned.status, previous, warnings, generation, now);
     const result = { ...planned, status: warned.status, events: [...planned.events, ...warned.events] };
 

@@ -8,10 +8,11 @@ import { REASONS, type PlannedEvent } from '../api/events.ts';
 import { releaseId } from '../api/release.ts';
 import type { OperatorRequests } from '../api/requests.ts';
 import type { ResolvedRollout } from '../api/resolve.ts';
+import type { AnalysisCheck } from '../api/check.ts';
 import type { AnalysisResult, Labels, Phase, RolloutStatus } from '../api/schema.ts';
 import { stepDisplay } from '../api/step.ts';
 import { sameLabels } from '../api/validate.ts';
-import { elapsedMs, holdMs, msUntilCheck, stepClock } from './clock.ts';
+import { analysisCheckAt, elapsedMs, holdMs, msUntilCheck, pastInconclusiveLimit, stepClock } from './clock.ts';
 import { isHeld } from './invalid.ts';
 import type { PlanInput, PlanResult, Routing } from './types.ts';
 
@@ -64,12 +65,22 @@ export function routingOf(status: Status): Routing {
   };
 }
 
+/**
+ * The check the controller must run before calling `plan`, or undefined when none is due: the
+ * planner's analysis clock (windows, whether the hold is over, what a pass does). `paused` is
+ * whether `fledge pause` is requested.
+ */
+export function analysisCheck(r: ResolvedRollout, status: Status | undefined, now: Date, paused = false): AnalysisCheck | undefined {
+  if (!r.analysis || !status?.release || status.release !== releaseId(r.stable.labels, r.canary.labels)) return undefined;
+  if (status.phase !== 'Progressing' && status.phase !== 'Paused') return undefined;
+  if ((status.stepIndex ?? -1) < 0) return undefined;
+  if ((msUntilCheck(r, status, now) ?? 1) > 0) return undefined;
+  return analysisCheckAt(r, status, now, paused);
+}
+
 /** True when the controller must judge the current step before calling `plan`. */
 export function analysisDue(r: ResolvedRollout, status: Status | undefined, now: Date): boolean {
-  if (!r.analysis || !status?.release || status.release !== releaseId(r.stable.labels, r.canary.labels)) return false;
-  if (status.phase !== 'Progressing' && status.phase !== 'Paused') return false;
-  if ((status.stepIndex ?? -1) < 0) return false;
-  return (msUntilCheck(r, status, now) ?? 1) <= 0;
+  return analysisCheck(r, status, now) !== undefined;
 }
 
 function freshRelease(ctx: Ctx, prev: Status): Status {
@@ -81,6 +92,7 @@ function freshRelease(ctx: Ctx, prev: Status): Status {
     failedChecks: 0,
     inconclusiveChecks: 0,
     pausedBy: undefined,
+    analysisStartedAt: undefined,
     lastAnalysis: undefined,
   };
 }
@@ -149,22 +161,25 @@ function sameRelease(ctx: Ctx, prev: Status, q: OperatorRequests, analysis: Anal
     if (analysis.verdict === 'fail') {
       const failed = (st.failedChecks ?? 0) + 1;
       st = { ...st, failedChecks: failed };
+      // The comparison's false-rollback rate is per release already: a second chance would only
+      // double the time a bad canary serves. failureLimit is for noisy threshold metrics.
+      if (analysis.decisive) return rolledBack(ctx, st, REASONS.rolledBack, `analysis failed on the evidence: ${analysis.reason}`);
       if (failed > r.analysis.failureLimit) {
         return rolledBack(ctx, st, REASONS.rolledBack, `analysis failed ${failed} time(s), limit ${r.analysis.failureLimit}: ${analysis.reason}`);
       }
       ctx.events.push({ type: 'Warning', reason: REASONS.analysisFailed, message: `step ${idx + 1}: ${analysis.reason} (${failed} of ${r.analysis.failureLimit} tolerated)` });
-      // The evidence is spent: the next failure must come from new traffic.
+      // The step's window is spent: the next threshold failure must come from new traffic.
       st = { ...st, stepStartedAt: ctx.now.toISOString() };
     } else if (analysis.verdict === 'inconclusive' && final) {
       // The window keeps growing from the step's start, so a slow trickle of requests adds up.
       const again = before?.verdict === 'inconclusive' && before.final === true && before.stepIndex === idx && Date.parse(before.at) >= Date.parse(st.stepStartedAt ?? '');
       if (!again) ctx.events.push({ type: 'Normal', reason: REASONS.analysisInconclusive, message: `step ${idx + 1} held: ${analysis.reason}` });
       st = { ...st, inconclusiveChecks: (st.inconclusiveChecks ?? 0) + 1 };
-      const limit = r.analysis.inconclusiveLimit;
-      // A step waiting for a person (or paused by one) has no traffic to wait for.
-      const waitingForPerson = q.paused || r.steps[idx]!.pause === 'manual';
-      if (limit !== undefined && !waitingForPerson && clock.elapsedMs >= clock.holdMs * (1 + limit)) {
-        return rolledBack(ctx, st, REASONS.rolledBack, `no conclusive analysis after ${limit + 1} interval(s) at step ${idx + 1}: ${analysis.reason}`);
+      if (pastInconclusiveLimit(r, st, ctx.now, q.paused)) {
+        // Neither a rollback nor a promotion on missing evidence: a person decides.
+        const message = evidencePauseMessage(r, idx, analysis.reason);
+        if (!(q.resume?.release === release && q.resume.stepIndex === idx)) ctx.events.push({ type: 'Warning', reason: REASONS.paused, message });
+        st = { ...st, phase: 'Paused', pausedBy: 'analysis', message };
       }
     } else if (analysis.verdict === 'pass' && final) {
       passedFinal = true;
@@ -181,6 +196,21 @@ function sameRelease(ctx: Ctx, prev: Status, q: OperatorRequests, analysis: Anal
     if (st.pausedBy !== 'user') ctx.events.push({ type: 'Normal', reason: REASONS.paused, message: `paused by \`fledge pause\` at canary weight ${st.canaryWeight}` });
     recheck();
     return { ...st, phase: 'Paused', pausedBy: 'user', message: `paused by user at step ${idx + 1}/${r.steps.length}` };
+  }
+  if (st.pausedBy === 'analysis') {
+    if (q.resume?.release === release && q.resume.stepIndex === idx) {
+      ctx.events.push({ type: 'Normal', reason: REASONS.resumed, message: `step ${idx + 1} resumed by \`fledge resume\` without conclusive analysis` });
+      return advance(ctx, { ...st, pausedBy: undefined }, idx);
+    }
+    // Still judged while paused: a canary that turns out bad is rolled back, and one whose
+    // evidence arrives after all (traffic picked up) goes on, as it would have without the pause.
+    if (passedFinal) {
+      ctx.events.push({ type: 'Normal', reason: REASONS.resumed, message: `step ${idx + 1}: the analysis is conclusive now: ${analysis?.reason ?? ''}` });
+      return advance(ctx, { ...st, pausedBy: undefined }, idx);
+    }
+    recheck();
+    const message = analysis?.verdict === 'inconclusive' ? evidencePauseMessage(r, idx, analysis.reason) : (st.message ?? evidencePauseMessage(r, idx, 'no conclusive analysis'));
+    return { ...st, phase: 'Paused', message };
   }
   if (st.pausedBy === 'user') {
     ctx.events.push({ type: 'Normal', reason: REASONS.resumed, message: `resumed at step ${idx + 1}/${r.steps.length}` });
@@ -229,6 +259,11 @@ function progressing(st: Status, r: ResolvedRollout, idx: number): Status {
   return { ...st, phase: 'Progressing', pausedBy: undefined, message: stepMessage(r, idx) };
 }
 
+function evidencePauseMessage(r: ResolvedRollout, idx: number, reason: string): string {
+  return `step ${idx + 1}/${r.steps.length} paused: no conclusive analysis after ${(r.analysis?.inconclusiveLimit ?? 0) + 1} hold(s): ${reason}; ` +
+    '`fledge resume` to go on without it, `fledge promote` or `fledge abort`';
+}
+
 function stepMessage(r: ResolvedRollout, idx: number): string {
   const w = r.steps[idx]!.weight;
   return `step ${idx + 1}/${r.steps.length}: ${r.stable.subset} ${100 - w} / ${r.canary.subset} ${w}`;
@@ -243,7 +278,11 @@ function enterStep(ctx: Ctx, st: Status, idx: number, reason: PlannedEvent['reas
   const { r } = ctx;
   const step = r.steps[idx]!;
   ctx.events.push({ type: 'Normal', reason, message: stepMessage(r, idx) });
-  const next: Status = { ...st, stepIndex: idx, canaryWeight: step.weight, stepStartedAt: ctx.now.toISOString(), pausedBy: undefined };
+  const next: Status = {
+    ...st, stepIndex: idx, canaryWeight: step.weight, stepStartedAt: ctx.now.toISOString(), pausedBy: undefined,
+    // The release's evidence starts with its first step and accumulates over every later one.
+    ...(idx === 0 ? { analysisStartedAt: ctx.now.toISOString() } : {}),
+  };
   if (step.pause === 'manual') {
     ctx.events.push({ type: 'Normal', reason: REASONS.paused, message: `step ${idx + 1} waits for \`fledge resume\`` });
     if (r.analysis) ctx.requeueAfterMs = Math.min(r.intervalMs, r.analysis.checkIntervalMs);
@@ -284,7 +323,7 @@ function finish(ctx: Ctx, prev: Status, st: Status): Status {
   conditions = setCondition(conditions, {
     type: CONDITION_TYPES.progressing,
     status: phase === 'Progressing' ? 'True' : 'False',
-    reason: phase === 'Paused' ? (st.pausedBy === 'user' ? 'PausedByUser' : 'ManualStep') : phase,
+    reason: phase === 'Paused' ? (st.pausedBy === 'user' ? 'PausedByUser' : st.pausedBy === 'analysis' ? 'Inconclusive' : 'ManualStep') : phase,
     message: st.message ?? '',
     observedGeneration: g,
   }, now);

@@ -4,7 +4,7 @@ import { releaseId } from '../../src/api/release.ts';
 import type { OperatorRequests } from '../../src/api/requests.ts';
 import type { ResolvedRollout } from '../../src/api/resolve.ts';
 import type { AnalysisResult, Condition, Labels, RolloutStatus, Verdict } from '../../src/api/schema.ts';
-import { analysisDue, plan } from '../../src/plan/plan.ts';
+import { analysisCheck, analysisDue, plan } from '../../src/plan/plan.ts';
 import { planInvalid, planRoutingRefused } from '../../src/plan/invalid.ts';
 import type { PlanResult } from '../../src/plan/types.ts';
 import { minimalRollout, resolveValid, resolvedExample } from './fixtures.ts';
@@ -364,34 +364,105 @@ describe('analysis', () => {
     expect(res.status).toMatchObject({ inconclusiveChecks: 3, stepStartedAt: iso(M + 20 * S) });
   });
 
-  it('rolls back after inconclusiveLimit extra intervals without a conclusive judgement', () => {
+  it('pauses, never rolls back or promotes, after inconclusiveLimit extra holds without a conclusive judgement', () => {
     const sim = new Sim(rollout({ analysis: 2, analysisSpec: { inconclusiveLimit: 2 } }));
     expect(sim.r.analysis?.inconclusiveLimit).toBe(2);
     sim.plan();
     sim.judge('inconclusive');
-    // 3 intervals (the hold plus 2 extra) after the step began, the silence is a rollback.
-    while (sim.now + 10 * S < 3 * M) expect(sim.check('inconclusive').status.phase).toBe('Progressing');
+    // 3 holds (the hold plus 2 extra) after the step began, the wait is a pause for a person.
+    while (sim.now + 10 * S < 3 * M) {
+      expect(analysisCheck(sim.r, sim.status, at(sim.now + sim.last.requeueAfterMs!))?.lastChance).toBe(false);
+      expect(sim.check('inconclusive').status.phase).toBe('Progressing');
+    }
     expect(sim.now).toBe(3 * M - 10 * S);
+    // The check that will pause says so, so the judge can tell how much traffic is missing.
+    expect(analysisCheck(sim.r, sim.status, at(3 * M))?.lastChance).toBe(true);
     const res = sim.check('inconclusive');
     expect(sim.now).toBe(3 * M);
-    expect(res.status).toMatchObject({ phase: 'RolledBack', canaryWeight: 0, stepIndex: 0, inconclusiveChecks: 13, failedChecks: 0 });
-    expect(res.status.message).toContain('no conclusive analysis after 3 interval(s) at step 1');
-    expect(res.events.map((e) => [e.type, e.reason])).toEqual([['Warning', 'RolledBack']]);
-    expect(res.requeueAfterMs).toBeUndefined();
+    expect(res.status).toMatchObject({ phase: 'Paused', pausedBy: 'analysis', canaryWeight: 10, stepIndex: 0, inconclusiveChecks: 13, failedChecks: 0 });
+    expect(res.status.message).toContain('step 1/3 paused: no conclusive analysis after 3 hold(s): inconclusive at step 0');
+    expect(res.status.message).toContain('`fledge resume`');
+    expect(res.events.map((e) => [e.type, e.reason])).toEqual([['Warning', 'Paused']]);
+    expect(cond(res.status, 'Progressing')).toMatchObject({ status: 'False', reason: 'Inconclusive' });
+    // Still judged while paused: checks keep coming, and stay paused while inconclusive.
+    expect(res.requeueAfterMs).toBe(10 * S);
+    for (let i = 0; i < 5; i++) expect(sim.check('inconclusive').status).toMatchObject({ phase: 'Paused', pausedBy: 'analysis', canaryWeight: 10 });
+    expect(analysisCheck(sim.r, sim.status, at(sim.now + 10 * S))?.lastChance).toBe(true);
   });
 
-  it('inconclusiveLimit 0 rolls back at the first final inconclusive; a timed pause is the hold it multiplies', () => {
+  it('a Rollout paused for evidence goes on when `fledge resume` asks, or the evidence arrives; a failure still rolls it back', () => {
+    const paused = () => {
+      const sim = new Sim(rollout({ analysis: 0, analysisSpec: { inconclusiveLimit: 0 } }));
+      sim.plan();
+      sim.judge('inconclusive');
+      expect(sim.status).toMatchObject({ phase: 'Paused', pausedBy: 'analysis' });
+      return sim;
+    };
+    const resumed = paused();
+    const res = resumed.check('inconclusive', { paused: false, resume: { release: rel(resumed.r), stepIndex: 0 } });
+    expect(res.status).toMatchObject({ phase: 'Progressing', stepIndex: 1, canaryWeight: 50 });
+    expect(res.status.pausedBy).toBeUndefined();
+    expect(reasons(res)).toEqual(['Resumed', 'StepAdvanced']);
+
+    const evidence = paused();
+    expect(evidence.check('pass').status).toMatchObject({ phase: 'Progressing', stepIndex: 1, canaryWeight: 50 });
+    expect(reasons(evidence.last)).toEqual(['Resumed', 'StepAdvanced']);
+
+    const bad = paused();
+    expect(bad.check('fail').status).toMatchObject({ phase: 'RolledBack', canaryWeight: 0 });
+
+    // A resume for another step, or another release, is not for this pause.
+    const other = paused();
+    expect(other.check('inconclusive', { paused: false, resume: { release: rel(other.r), stepIndex: 1 } }).status).toMatchObject({ phase: 'Paused', stepIndex: 0 });
+  });
+
+  it('inconclusiveLimit 0 pauses at the first final inconclusive; a timed pause is the hold it multiplies', () => {
     const zero = new Sim(rollout({ analysis: 2, analysisSpec: { inconclusiveLimit: 0 } }));
     zero.plan();
     zero.check('inconclusive');
-    expect(zero.judge('inconclusive', M - 10 * S).status).toMatchObject({ phase: 'RolledBack', inconclusiveChecks: 1 });
+    expect(zero.judge('inconclusive', M - 10 * S).status).toMatchObject({ phase: 'Paused', pausedBy: 'analysis', inconclusiveChecks: 1 });
 
     const timed = new Sim(rollout({ analysis: 2, analysisSpec: { inconclusiveLimit: 1 }, steps: [{ weight: 10, pause: '2m' }, 100] }));
     timed.plan();
     timed.judge('inconclusive', 2 * M);
     while (timed.now + 10 * S < 4 * M) expect(timed.check('inconclusive').status.phase).toBe('Progressing');
-    expect(timed.check('inconclusive').status).toMatchObject({ phase: 'RolledBack', canaryWeight: 0 });
+    expect(timed.check('inconclusive').status).toMatchObject({ phase: 'Paused', pausedBy: 'analysis', canaryWeight: 10 });
     expect(timed.now).toBe(4 * M);
+  });
+
+  it('the release window starts with the first step and spans every later one; a tolerated failure restarts the step\'s only', () => {
+    const sim = new Sim(rollout({ analysis: 1 }));
+    sim.plan();
+    expect(sim.status?.analysisStartedAt).toBe(iso(0));
+    sim.judge('pass');
+    expect(sim.status).toMatchObject({ stepIndex: 1, stepStartedAt: iso(M), analysisStartedAt: iso(0) });
+    const c = analysisCheck(sim.r, sim.status, at(M + 10 * S))!;
+    expect(c).toMatchObject({
+      stepIndex: 1, final: false, nextWeight: 100, promotes: false, lastChance: false,
+      // Stable's window reaches its baselineWindow (10m) before the release, and at least that far for a step.
+      release: { startedAt: iso(0), seconds: 70, stableSeconds: 670 }, step: { startedAt: iso(M), seconds: 10, stableSeconds: 600 },
+    });
+    sim.check('fail');
+    expect(sim.status).toMatchObject({ stepIndex: 1, failedChecks: 1, stepStartedAt: iso(M + 10 * S), analysisStartedAt: iso(0) });
+    sim.judge('pass');
+    expect(analysisCheck(sim.r, sim.status, at(sim.now + M))).toMatchObject({ stepIndex: 2, nextWeight: 100, promotes: true });
+    // A status written before analysisStartedAt existed: the release window is the step's.
+    const { analysisStartedAt: _gone, ...old } = sim.status!;
+    expect(analysisCheck(sim.r, old, at(sim.now + M))?.release).toEqual({ startedAt: old.stepStartedAt, seconds: 60, stableSeconds: 660 });
+  });
+
+  it('a failure on the comparison\'s evidence rolls back at once, whatever failureLimit tolerates for thresholds', () => {
+    const sim = new Sim(rollout({ analysis: 3 }));
+    sim.plan();
+    const decisive: AnalysisResult = { ...verdict('fail', sim.status, 10 * S, false), decisive: true, reason: 'errors: release so far: canary 62.50% (5/8)' };
+    sim.now += 10 * S;
+    const res = plan({ rollout: sim.r, status: sim.status, requests: NO, now: at(sim.now), analysis: decisive });
+    expect(res.status).toMatchObject({ phase: 'RolledBack', canaryWeight: 0, failedChecks: 1 });
+    expect(res.status.message).toBe('rolled back: analysis failed on the evidence: errors: release so far: canary 62.50% (5/8)');
+    // The same failure from a threshold metric is tolerated up to the limit.
+    const threshold = new Sim(rollout({ analysis: 3 }));
+    threshold.plan();
+    expect(threshold.check('fail').status).toMatchObject({ phase: 'Progressing', failedChecks: 1 });
   });
 
   it('holds, and asks again soon, when a judgement is due but none was given', () => {

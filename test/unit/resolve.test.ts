@@ -46,7 +46,7 @@ describe('resolveRollout defaults', () => {
     doc.spec.analysis = analysis;
     return resolveValid(doc).analysis;
   };
-  const DEFAULT_COMPARISON = { confidence: 0.98, tolerance: 0.005, relativeTolerance: 0.5, baselineWindowMs: 600_000 };
+  const DEFAULT_COMPARISON = { confidence: 0.99, passConfidence: 0.65, tolerance: 0.005, relativeTolerance: 0.5, baselineWindowMs: 600_000 };
 
   it('an empty analysis is the comparison of canary and stable, every default filled in', () => {
     expect(withAnalysis({})).toEqual({
@@ -55,23 +55,25 @@ describe('resolveRollout defaults', () => {
       comparison: DEFAULT_COMPARISON,
       failureLimit: 1,
       minRequests: 50,
+      inconclusiveLimit: 10,
       checkIntervalMs: 10_000,
     });
   });
 
-  it('fills in failureLimit 1, minRequests 50, the comparison and the timings when metrics are given', () => {
+  it('fills in failureLimit 1, minRequests 50, inconclusiveLimit 10, the comparison and the timings when metrics are given', () => {
     expect(withAnalysis({ metrics: [{ name: 'e', template: 'istio-error-rate', max: 0.01 }] })).toEqual({
       prometheus: {},
       metrics: [{ name: 'e', template: 'istio-error-rate', max: 0.01 }],
       comparison: DEFAULT_COMPARISON,
       failureLimit: 1,
       minRequests: 50,
+      inconclusiveLimit: 10,
       checkIntervalMs: 10_000,
     });
   });
 
-  it('leaves inconclusiveLimit out unless set: an inconclusive step waits for traffic without limit', () => {
-    expect(withAnalysis({})).not.toHaveProperty('inconclusiveLimit');
+  it('takes inconclusiveLimit as set, 0 included (no falsy defaulting); 10 when not set', () => {
+    expect(withAnalysis({})?.inconclusiveLimit).toBe(10);
     expect(withAnalysis({ inconclusiveLimit: 0 })?.inconclusiveLimit).toBe(0);
     expect(withAnalysis({ inconclusiveLimit: 3 })?.inconclusiveLimit).toBe(3);
   });
@@ -88,7 +90,7 @@ describe('resolveRollout defaults', () => {
     })).toEqual({
       prometheus: { provider: 'thanos', timeoutMs: 2000 },
       metrics: [{ name: 'q', query: 'up', min: 1 }],
-      comparison: { confidence: 0.95, tolerance: 0.01, relativeTolerance: 0.5, baselineWindowMs: 600_000 },
+      comparison: { confidence: 0.95, passConfidence: 0.65, tolerance: 0.01, relativeTolerance: 0.5, baselineWindowMs: 600_000 },
       failureLimit: 3,
       minRequests: 200,
       inconclusiveLimit: 4,
@@ -113,7 +115,7 @@ describe('resolveRollout defaults', () => {
   it('with the comparison turned off, analysis is only the metrics, and none without them', () => {
     const metrics = [{ name: 'q', query: 'up', min: 1 }];
     const a = withAnalysis({ comparison: { enabled: false, confidence: 0.9 }, metrics });
-    expect(a).toEqual({ prometheus: {}, metrics, failureLimit: 1, minRequests: 50, checkIntervalMs: 10_000 });
+    expect(a).toEqual({ prometheus: {}, metrics, failureLimit: 1, minRequests: 50, inconclusiveLimit: 10, checkIntervalMs: 10_000 });
     expect(a).not.toHaveProperty('comparison');
     expect(withAnalysis({ comparison: { enabled: false } })).toBeUndefined();
     expect(withAnalysis({ comparison: { enabled: false }, metrics: [] })).toBeUndefined();
@@ -159,7 +161,7 @@ describe('resolveRollout defaults', () => {
     expect(product.intervalMs).toBe(120_000);
     expect(product.analysis).toMatchObject({
       failureLimit: 2, minRequests: 100, prometheus: {},
-      comparison: { confidence: 0.98, tolerance: 0.005, relativeTolerance: 0.5, baselineWindowMs: 600_000 }, checkIntervalMs: 10_000,
+      comparison: DEFAULT_COMPARISON, checkIntervalMs: 10_000,
     });
     expect(product.analysis?.metrics.map((m) => m.name)).toEqual(['error-rate', 'p99-latency']);
 

@@ -10,6 +10,7 @@ import type { PlannedEvent } from '../../src/api/events.ts';
 import type { ResolvedRollout } from '../../src/api/resolve.ts';
 import type { AnalysisResult, RolloutStatus } from '../../src/api/schema.ts';
 import { parseRollout } from '../../src/api/validate.ts';
+import type { AnalysisCheck } from '../../src/api/check.ts';
 import { judgeStep, type MetricObservation } from '../../src/analysis/judge.ts';
 import { PrometheusAnalyzer } from '../../src/controller/prometheus-analyzer.ts';
 import { silentLogger } from '../../src/kube/log.ts';
@@ -18,7 +19,8 @@ import { isFailedRequest } from '../../src/metrics/failures.ts';
 import type { MetricsProvider, Sample } from '../../src/metrics/provider.ts';
 import { queryContext } from '../../src/metrics/templates.ts';
 import { SIGNAL_LABEL, SUBSET_LABEL, VERSION_LABEL, trafficCounts } from '../../src/metrics/traffic.ts';
-import { analysisDue, plan } from '../../src/plan/plan.ts';
+import { analysisCheckAt } from '../../src/plan/clock.ts';
+import { analysisCheck, plan } from '../../src/plan/plan.ts';
 import { resolveValid } from './fixtures.ts';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
@@ -44,9 +46,14 @@ class ScriptedProvider implements MetricsProvider {
     this.queries.push(q);
     return Promise.resolve(this.value(q));
   }
+  /**
+   * The same counts for every window: a query asking for the release's and the step's windows
+   * (told apart by fledge_window) gets each sample once per window.
+   */
   queryVector(q: string): Promise<Sample[]> {
     this.vectors.push(q);
-    return Promise.resolve(this.samples);
+    if (!q.includes('fledge_window')) return Promise.resolve(this.samples);
+    return Promise.resolve(['release', 'step'].flatMap((w) => this.samples.map((x) => ({ ...x, labels: { ...x.labels, fledge_window: w } }))));
   }
 }
 
@@ -64,7 +71,8 @@ async function release(r: ResolvedRollout, provider: MetricsProvider, forMs = 30
   let now = T0;
   while (now - T0 <= forMs) {
     const at = new Date(now);
-    const analysis = analysisDue(r, status, at) ? await analyzer.analyze(r, status ?? {}, at) : undefined;
+    const check = analysisCheck(r, status, at);
+    const analysis = check ? await analyzer.analyze(r, check, at) : undefined;
     if (analysis) analyses.push(analysis);
     const out = plan({ rollout: r, status, requests: { paused: false }, ...(analysis ? { analysis } : {}), now: at });
     status = out.status;
@@ -102,7 +110,8 @@ describe('1. a gRPC canary failing with UNAVAILABLE over HTTP 200', () => {
     expect(last.canary).toEqual({ requests: 600, errors: 540 });
     expect(last.stable).toEqual({ requests: 5000, errors: 0 });
     expect(last.probabilityWorse).toBe(1);
-    expect(last.metrics.find((m) => m.name === 'errors')?.value).toBe(0.9);
+    expect(last.decisive).toBe(true);
+    expect(last.metrics.find((m) => m.name === 'error-rate')?.value).toBe(0.9);
     // One query per check: the traffic query carries the counts, istio-error-rate reuses them.
     expect(provider.queries).toEqual([]);
     expect(provider.vectors.length).toBe(run.analyses.length);
@@ -116,7 +125,7 @@ describe('2. requests that got no answer (response_code 0)', () => {
     expect(run.status.phase).toBe('RolledBack');
     expect(run.status.lastAnalysis?.canary).toEqual({ requests: 1000, errors: 300 });
     expect(run.status.lastAnalysis?.stable).toEqual({ requests: 10000, errors: 10 });
-    expect(run.status.lastAnalysis?.reason).toMatch(/comparison: canary 30\.00% of 1000 vs stable 0\.10% of 10000/);
+    expect(run.status.lastAnalysis?.reason).toMatch(/^errors: release so far: canary 30\.00% \(300\/1000\) vs stable 0\.10% \(10\/10000\)/);
   });
 
   it('the same 0.1 % of cancellations on both sides promotes', async () => {
@@ -130,7 +139,9 @@ describe('3. ±Inf from a query', () => {
     const a = resolveValid(fixture('plus-inf.yaml')).analysis!;
     const analysis = { ...a, metrics: [{ name: 'ratio', query: 'x', ...bounds }] };
     const obs: MetricObservation = { name: 'ratio', value };
-    return judgeStep({ analysis, stepIndex: 0, at: new Date(T0), windowSeconds: 60, final, metrics: [obs] });
+    const window = { startedAt: new Date(T0 - 60_000).toISOString(), seconds: 60, stableSeconds: 60 };
+    const check: AnalysisCheck = { stepIndex: 0, final, nextWeight: 50, promotes: false, lastChance: false, release: window, step: window };
+    return judgeStep({ analysis, check, at: new Date(T0), signals: [], metrics: [obs] }, 3);
   };
 
   it.each([
@@ -246,7 +257,7 @@ describe('5. missing signals diagnosed', () => {
     const run = await release(r, provider, 10 * 60_000);
     expect(run.status.phase).toBe('Progressing');
     expect(run.status.lastAnalysis?.verdict).toBe('inconclusive');
-    expect(run.status.lastAnalysis?.reason).toContain('0 canary requests');
+    expect(run.status.lastAnalysis?.reason).toContain('error-rate: no data');
     expect(run.status.lastAnalysis?.reason).toContain(SIDECAR_MISSING);
     expect(run.status.lastAnalysis?.diagnosis).toContain(SIDECAR_MISSING);
     expect(run.analyses.length).toBeGreaterThan(20);
@@ -271,10 +282,31 @@ describe('6. latency by comparison (istio-slow-requests)', () => {
     const m = run.status.lastAnalysis?.metrics.find((x) => x.name === 'latency');
     expect(m?.verdict).toBe('fail');
     expect(m?.value).toBe(1);
+    // One more signal of the sequential judge: a failure on its evidence is decisive.
+    expect(run.status.lastAnalysis?.decisive).toBe(true);
     // max 400 is judged at Istio's next bucket bound, and the reason says so.
-    expect(m?.reason).toBe('canary 30.00% slower than 500 ms (the first bucket bound at or above max 400) of 1000 vs stable 1.00% of 10000: P(worse) 1.000');
+    expect(m?.reason).toMatch(/^release so far: canary 30\.00% slower than 500 ms \(the first bucket bound at or above max 400\) \(300\/1000\) vs stable 1\.00% \(100\/10000\): P\(worse\) 1\.000, evidence against /);
     expect(provider.queries).toEqual([]);
     expect(provider.vectors.every((q) => q.includes('istio_request_duration_milliseconds_bucket'))).toBe(true);
+  });
+
+  it('with the comparison off, slow requests are still judged against stable, by the comparison\'s defaults', async () => {
+    const doc = structuredClone(fixture('slow-requests.yaml')) as { spec: { analysis: Record<string, unknown> } };
+    doc.spec.analysis.comparison = { enabled: false };
+    const r = resolveValid(doc);
+    expect(r.analysis?.comparison).toBeUndefined();
+    // Stable's windows reach back the default baselineWindow (10m), as with the comparison on.
+    const check = analysisCheckAt(r, { stepIndex: 0, stepStartedAt: new Date(T0).toISOString() }, new Date(T0 + 60_000));
+    expect(check.step.stableSeconds).toBe(600);
+    expect(check.release.stableSeconds).toBe(660);
+    const bad = new ScriptedProvider([...traffic, ...histogram('canary', 1000, 300), ...histogram('stable', 10000, 100)]);
+    const run = await release(r, bad);
+    expect(run.status.phase).toBe('RolledBack');
+    // The only signal: its counts are not reported as the canary's requests and errors.
+    expect(run.status.lastAnalysis?.metrics.map((m) => m.name)).toEqual(['latency']);
+    expect(run.status.lastAnalysis?.canary).toBeUndefined();
+    const same = new ScriptedProvider([...traffic, ...histogram('canary', 1000, 10), ...histogram('stable', 10000, 100)]);
+    expect((await release(r, same)).status.phase).toBe('Promoted');
   });
 
   it('the same share of slow requests on both sides promotes', async () => {
@@ -285,7 +317,7 @@ describe('6. latency by comparison (istio-slow-requests)', () => {
   it('without the canary\'s histogram the metric is inconclusive (no data), never a pass', async () => {
     const r = resolveValid(fixture('slow-requests.yaml'));
     const out = await new PrometheusAnalyzer({ log: silentLogger, prometheus: DEFAULT_ONLY, makeProvider: () => new ScriptedProvider([...traffic, ...histogram('stable', 10, 1)]) })
-      .analyze(r, { stepIndex: 0, stepStartedAt: new Date(T0).toISOString() }, new Date(T0 + 10 * 60_000));
+      .analyze(r, analysisCheckAt(r, { stepIndex: 0, stepStartedAt: new Date(T0).toISOString() }, new Date(T0 + 10 * 60_000)), new Date(T0 + 10 * 60_000));
     expect(out.metrics.find((x) => x.name === 'latency')).toMatchObject({ verdict: 'inconclusive', reason: 'no data' });
     expect(out.verdict).toBe('inconclusive');
   });
