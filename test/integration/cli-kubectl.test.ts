@@ -23,15 +23,16 @@ const { dir, file } = cliTestFiles('fledge-kubectl-');
 const REPO = join(import.meta.dirname, '..', '..');
 
 const fledge = (...args: string[]) => run([...args, '--kubeconfig', cluster.kubeconfigPath], { timeoutMs: 30_000 });
-const spec = (strategy: Record<string, unknown>) => ({ service: { name: 'web' }, stable: { labels: { version: 'v1' } }, canary: { labels: { version: 'v2' } }, strategy });
+// One Service per Rollout: a second Rollout of one Service is refused (its VirtualService would overlap).
+const spec = (service: string, strategy: Record<string, unknown>) => ({ service: { name: service }, stable: { labels: { version: 'v1' } }, canary: { labels: { version: 'v2' } }, strategy });
 
 beforeAll(async () => {
   cluster = await startTestCluster({ users: [{ name: 'nobody', groups: [] }] });
   k = testKube(cluster.kubeconfigPath);
   await createNamespace(k, NS);
   controller = await ControllerProcess.start({ kubeconfig: cluster.kubeconfigPath, args: ['--namespace', NS] });
-  await gitopsApply(k, rolloutManifest(NS, 'steady', spec({ stepWeight: 20, maxWeight: 80, interval: '1h' })));
-  await gitopsApply(k, rolloutManifest(NS, 'gate', spec({ steps: [{ weight: 0, pause: 'manual' }, 100], interval: '1h' })));
+  await gitopsApply(k, rolloutManifest(NS, 'steady', spec('steady', { stepWeight: 20, maxWeight: 80, interval: '1h' })));
+  await gitopsApply(k, rolloutManifest(NS, 'gate', spec('gate', { steps: [{ weight: 0, pause: 'manual' }, 100], interval: '1h' })));
   await waitForPhase(k, NS, 'steady', 'Progressing');
   await waitForPhase(k, NS, 'gate', 'Paused');
 });
@@ -195,7 +196,7 @@ describe('completion with live Rollout names', () => {
 
 describe('status --watch --timeout: the CI gate', () => {
   it('exits 0 when the release is promoted', async () => {
-    await gitopsApply(k, rolloutManifest(NS, 'quick', spec({ steps: [50, 100], interval: '2s' })));
+    await gitopsApply(k, rolloutManifest(NS, 'quick', spec('quick', { steps: [50, 100], interval: '2s' })));
     const r = await fledgeAsync(['status', 'quick', '-n', NS, '--kubeconfig', cluster.kubeconfigPath, '--watch', '--timeout', '60s']);
     expect(r.code, r.stderr).toBe(0);
     expect(lines(r.stdout).at(-1)).toBe(`Rollout ${NS}/quick: Promoted: 100 % on canary`);
@@ -205,7 +206,7 @@ describe('status --watch --timeout: the CI gate', () => {
   });
 
   it('exits 1 when the release is rolled back', async () => {
-    await gitopsApply(k, rolloutManifest(NS, 'doomed', spec({ steps: [10, 100], interval: '1h' })));
+    await gitopsApply(k, rolloutManifest(NS, 'doomed', spec('doomed', { steps: [10, 100], interval: '1h' })));
     await waitForPhase(k, NS, 'doomed', 'Progressing');
     const watching = fledgeAsync(['status', 'doomed', '-n', NS, '--kubeconfig', cluster.kubeconfigPath, '--timeout', '60s']);
     expect(fledge('abort', 'doomed', '-n', NS).code).toBe(0);
@@ -240,7 +241,7 @@ describe('status --watch --timeout: the CI gate', () => {
 
 describe('resume says what is true', () => {
   it('on a RolledBack release: nothing to resume, and what moves it on; nothing is written', async () => {
-    await gitopsApply(k, rolloutManifest(NS, 'fallen', spec({ steps: [10, 100], interval: '1h' })));
+    await gitopsApply(k, rolloutManifest(NS, 'fallen', spec('fallen', { steps: [10, 100], interval: '1h' })));
     await waitForPhase(k, NS, 'fallen', 'Progressing');
     expect(fledge('abort', 'fallen', '-n', NS).code).toBe(0);
     await waitForPhase(k, NS, 'fallen', 'RolledBack');
