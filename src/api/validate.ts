@@ -66,7 +66,8 @@ function issueProblems(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[]):
   return [{ path: formatPath(path), message: issue.message }];
 }
 
-function dedupe(problems: Problem[]): Problem[] {
+/** The problems without repeats (same path and message), in their first order. */
+export function dedupe(problems: Problem[]): Problem[] {
   const seen = new Set<string>();
   return problems.filter((p) => {
     const key = `${p.path}\0${p.message}`;

@@ -13,9 +13,9 @@ import { startMeshWorkload, type MeshWorkload } from '../../src/devenv/mesh.ts';
 import { startLocalPrometheus, type LocalPrometheus } from '../../src/devenv/prometheus.ts';
 import { PrometheusProvider } from '../../src/metrics/prometheus.ts';
 import type { PrometheusConfig } from '../../src/metrics/provider-config.ts';
-import { NoDataError } from '../../src/metrics/provider.ts';
 import { trafficCounts, trafficQuery } from '../../src/metrics/traffic.ts';
 import { reviewsContext } from '../support/query-context.ts';
+import { waitForFullWindow } from '../support/prometheus.ts';
 
 /** A Rollout judged by the controller's default provider (it names no Prometheus itself). */
 function rollout(extra: Record<string, unknown> = {}): ResolvedRollout {
@@ -64,16 +64,7 @@ describe('the analyzer reads the planner\'s windows from a real Prometheus', () 
     prom = await startLocalPrometheus({ scrapeTargets: [mesh.metricsAddress] });
     provider = new PrometheusProvider({ address: prom.url, timeoutMs: 2000, onQuery: (q) => queries.push(q) });
     // 40 s of 1 s scrapes, so the 30 s release window and stable's 50 s are full of samples.
-    const deadline = Date.now() + 90_000;
-    for (;;) {
-      try {
-        if ((await provider.query('min(count_over_time(istio_requests_total{destination_version="v2"}[40s]))')) >= 38) break;
-      } catch (err) {
-        if (!(err instanceof NoDataError)) throw err;
-      }
-      if (Date.now() > deadline) throw new Error('no full [40s] window within 90 s');
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    await waitForFullWindow(provider, 40, 38, 90_000, 500);
   }, 120_000);
 
   afterAll(async () => {

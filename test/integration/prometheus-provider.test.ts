@@ -11,6 +11,7 @@ import { metricQuery, trafficQueries, type QueryContext } from '../../src/metric
 import { derivedMetric, trafficCounts, trafficQuery } from '../../src/metrics/traffic.ts';
 import { rejection } from '../support/rejection.ts';
 import { reviewsContext } from '../support/query-context.ts';
+import { waitForFullWindow } from '../support/prometheus.ts';
 
 const RPS = 40; // 50/50: 20 per version
 const V1 = { errorRate: 0, latencyMs: 20 };
@@ -33,16 +34,7 @@ describe('PrometheusProvider against a real Prometheus', () => {
     prom = await startLocalPrometheus({ scrapeTargets: [mesh.metricsAddress] });
     provider = new PrometheusProvider({ address: prom.url, timeoutMs: 2000, onQuery: (_q, _ms, o) => outcomes.push(o) });
     // A full [10s] window of 1 s scrapes, so ratios rest on ~200 requests per version.
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      try {
-        if ((await provider.query('min(count_over_time(istio_requests_total{destination_version="v2"}[10s]))')) >= 10) break;
-      } catch (err) {
-        if (!(err instanceof NoDataError)) throw err;
-      }
-      if (Date.now() > deadline) throw new Error('no full [10s] window within 60 s');
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await waitForFullWindow(provider, 10, 10, 60_000, 250);
     console.info(`prometheus-provider: full [10s] window ${Math.round(performance.now() - t0)} ms after start`);
   }, 90_000);
 

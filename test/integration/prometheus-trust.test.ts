@@ -22,7 +22,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { LocalCluster } from '../../src/devenv/cluster.ts';
 import { startTestCluster } from '../support/cluster.ts';
 import { ControllerProcess } from '../support/controller-process.ts';
-import { DESTINATION_RULES, ROLLOUTS, VIRTUAL_SERVICES, createNamespace, eventually, getObject, gitopsApply, rolloutManifest, testKube, type RolloutLike, type TestKube } from '../support/kube.ts';
+import { DESTINATION_RULES, ROLLOUTS, VIRTUAL_SERVICES, createNamespace, eventually, getObject, gitopsApply, queryOnlySpec, rolloutManifest, testKube, type RolloutLike, type TestKube } from '../support/kube.ts';
 
 const NS = 'shop';
 const TOKEN = `provider-token-${randomBytes(16).toString('hex')}`;
@@ -60,22 +60,6 @@ let attacker: Endpoint;
 let foreign: Endpoint;
 
 type Spec = Record<string, unknown>;
-function spec(service: string, prometheus?: Spec): Spec {
-  return {
-    service: { name: service },
-    stable: { labels: { app: service, version: 'v1' } },
-    canary: { labels: { app: service, version: 'v2' } },
-    strategy: { steps: [50, 100], interval: '2s' },
-    analysis: {
-      ...(prometheus ? { prometheus } : {}),
-      metrics: [{ name: 'saturation', query: 'max(up{service="{{service}}"})', max: 1 }],
-      comparison: { enabled: false },
-      minRequests: 0,
-      checkInterval: '1s',
-    },
-  };
-}
-
 type Status = RolloutLike & { status?: { lastAnalysis?: { verdict: string; reason: string; metrics?: { reason: string }[] } } };
 const rolloutOf = (name: string) => getObject<Status>(k, ROLLOUTS, NS, name);
 
@@ -128,12 +112,12 @@ it('judges only from the configured providers, sends a provider\'s token only to
     { name: 'other-port', prometheus: { address: attacker.url.replace(/:\d+$/, ':1') }, field: 'spec.analysis.prometheus.address', says: /not a Prometheus/ },
     { name: 'unknown-provider', prometheus: { provider: 'attacker' }, field: 'spec.analysis.prometheus.provider', says: /no Prometheus provider "attacker".*available here: default, secured/ },
   ];
-  for (const h of hostile) await gitopsApply(k, rolloutManifest(NS, h.name, spec(h.name, h.prometheus)));
-  await gitopsApply(k, rolloutManifest(NS, 'by-default', spec('by-default')));
-  await gitopsApply(k, rolloutManifest(NS, 'by-provider', spec('by-provider', { provider: 'secured', timeout: '2s' })));
+  for (const h of hostile) await gitopsApply(k, rolloutManifest(NS, h.name, queryOnlySpec(h.name, h.prometheus)));
+  await gitopsApply(k, rolloutManifest(NS, 'by-default', queryOnlySpec('by-default')));
+  await gitopsApply(k, rolloutManifest(NS, 'by-provider', queryOnlySpec('by-provider', { provider: 'secured', timeout: '2s' })));
   // A Rollout from before providers, naming the provider's own address: that provider, its token.
-  await gitopsApply(k, rolloutManifest(NS, 'by-address', spec('by-address', { address: `${securedProm.url}/` })));
-  for (const kind of ['text', 'html', 'json']) await gitopsApply(k, rolloutManifest(NS, `foreign-${kind}`, spec(`foreign-${kind}`, { address: `${foreign.url}/${kind}` })));
+  await gitopsApply(k, rolloutManifest(NS, 'by-address', queryOnlySpec('by-address', { address: `${securedProm.url}/` })));
+  for (const kind of ['text', 'html', 'json']) await gitopsApply(k, rolloutManifest(NS, `foreign-${kind}`, queryOnlySpec(`foreign-${kind}`, { address: `${foreign.url}/${kind}` })));
 
   for (const h of hostile) {
     const r = await eventually(async () => {

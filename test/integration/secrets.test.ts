@@ -21,7 +21,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { LocalCluster } from '../../src/devenv/cluster.ts';
 import { startTestCluster } from '../support/cluster.ts';
 import { ControllerProcess } from '../support/controller-process.ts';
-import { DESTINATION_RULES, ROLLOUTS, VIRTUAL_SERVICES, createNamespace, eventually, getObject, gitopsApply, rolloutManifest, testKube, type RolloutLike, type TestKube } from '../support/kube.ts';
+import { DESTINATION_RULES, ROLLOUTS, VIRTUAL_SERVICES, createNamespace, eventually, getObject, gitopsApply, queryOnlySpec, rolloutManifest, testKube, type RolloutLike, type TestKube } from '../support/kube.ts';
 
 const NS = 'shop';
 const SA = 'system:serviceaccount:fledge-system:fledge';
@@ -79,22 +79,6 @@ async function startFakePrometheus(): Promise<void> {
   [promUrl, echoUrl] = await Promise.all([listen(prometheus), listen(echo)]);
 }
 
-function spec(service: string, provider: string): Record<string, unknown> {
-  return {
-    service: { name: service },
-    stable: { labels: { app: service, version: 'v1' } },
-    canary: { labels: { app: service, version: 'v2' } },
-    strategy: { steps: [50, 100], interval: '2s' },
-    analysis: {
-      prometheus: { provider, timeout: '2s' },
-      metrics: [{ name: 'saturation', query: 'max(up{service="{{service}}"})', max: 1 }],
-      comparison: { enabled: false },
-      minRequests: 0,
-      checkInterval: '1s',
-    },
-  };
-}
-
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fledge-secrets-'));
   writeFileSync(join(dir, 'token'), `${TOKENS.file}\n`, { mode: 0o600 });
@@ -125,8 +109,8 @@ afterAll(async () => {
 });
 
 it('never shows a Prometheus token in logs (debug), Events, status or generated objects', async () => {
-  await gitopsApply(k, rolloutManifest(NS, 'from-file', spec('from-file', 'secured')));
-  await gitopsApply(k, rolloutManifest(NS, 'echoed', spec('echoed', 'echoing')));
+  await gitopsApply(k, rolloutManifest(NS, 'from-file', queryOnlySpec('from-file', { provider: 'secured', timeout: '2s' })));
+  await gitopsApply(k, rolloutManifest(NS, 'echoed', queryOnlySpec('echoed', { provider: 'echoing', timeout: '2s' })));
 
   for (const name of ['from-file']) {
     const r = await eventually(async () => {

@@ -117,3 +117,23 @@ export async function waitForWeights(k: TestKube, namespace: string, name: strin
     return vs && JSON.stringify(weightsOf(vs)) === JSON.stringify(expected) ? vs : undefined;
   }, `${namespace}/${name} at weights ${JSON.stringify(expected)}`, timeoutMs, 100);
 }
+
+/**
+ * The spec of a Rollout judged only by a custom query on `up` (no traffic needed), checked every
+ * second over 2 s steps: for tests of where the controller sends its Prometheus queries.
+ */
+export function queryOnlySpec(service: string, prometheus?: Record<string, unknown>): Record<string, unknown> {
+  return {
+    service: { name: service },
+    stable: { labels: { app: service, version: 'v1' } },
+    canary: { labels: { app: service, version: 'v2' } },
+    strategy: { steps: [50, 100], interval: '2s' },
+    analysis: {
+      ...(prometheus ? { prometheus } : {}),
+      metrics: [{ name: 'saturation', query: 'max(up{service="{{service}}"})', max: 1 }],
+      comparison: { enabled: false },
+      minRequests: 0,
+      checkInterval: '1s',
+    },
+  };
+}

@@ -6,7 +6,7 @@
  */
 import type { KubeObject } from '../../api/object.ts';
 import type { ResolvedRollout } from '../../api/resolve.ts';
-import type { Problem } from '../../api/validate.ts';
+import { dedupe, type Problem } from '../../api/validate.ts';
 import { HTTP_MATCH_SCHEMA, HTTP_ROUTE_SCHEMA, ISTIO_SCHEMA_VERSION, schemaErrors, TRAFFIC_POLICY_SCHEMA } from './crd-schema.ts';
 import { isServiceHost, MESH_GATEWAY } from './hosts.ts';
 import { rolloutService } from './adopt.ts';
@@ -106,14 +106,4 @@ function routingCoverage(r: ResolvedRollout, hosts: readonly string[], gateways:
     : `${which}'s hosts (${hosts.join(', ')}) do not include the Service's host ${r.service.name}`;
   const fix = `to split them too, set hosts: [${[...new Set([...hosts, service.name])].join(', ')}] and gateways: [${[...new Set([...(gateways ?? []), MESH_GATEWAY])].join(', ')}]${generated ? '' : ' in it'}`;
   return [{ path: VS, message: `in-mesh calls to Service ${r.service.name} are not steered: ${why}, so other workloads reach the canary by its share of the pods, not by the step's weight; ${fix}` }];
-}
-
-function dedupe(problems: Problem[]): Problem[] {
-  const seen = new Set<string>();
-  return problems.filter((p) => {
-    const k = `${p.path}\0${p.message}`;
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
 }
