@@ -109,7 +109,7 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
   };
 
   try {
-    const [etcdPort, peerPort, apiPort, kcmPort] = (await freePorts(4)) as [number, number, number, number];
+    const [etcdPort, peerPort, apiPort] = (await freePorts(3)) as [number, number, number];
     const server = `https://127.0.0.1:${apiPort}`;
     const etcdUrl = `http://127.0.0.1:${etcdPort}`;
     const peerUrl = `http://127.0.0.1:${peerPort}`;
@@ -191,22 +191,33 @@ export async function startLocalCluster(opts: LocalClusterOptions = {}): Promise
     log(`${crdNames.length} CRDs established after ${Date.now() - started} ms`);
 
     if (opts.garbageCollector) {
-      const kcm = new Child({
-        name: 'kube-controller-manager',
-        command: bin('kube-controller-manager'),
-        args: [
-          '--kubeconfig', admin.kubeconfig,
-          '--controllers', 'garbagecollector',
-          '--leader-elect=false',
-          '--bind-address', '127.0.0.1',
-          '--secure-port', String(kcmPort),
-          '--cert-dir', join(dir, 'kcm-certs'),
-        ],
-        log: opts.log,
-      });
-      children.push(kcm);
-      // /healthz is always allowed, so no token is needed.
-      await waitFor(kcm, () => probe(`https://127.0.0.1:${kcmPort}/healthz`), 'kube-controller-manager /healthz');
+      // Its port is picked just before it binds (the API server's start takes seconds, in which
+      // another process may take a port picked earlier), and picked again if it was taken anyway.
+      for (let attempt = 1; ; attempt++) {
+        const [kcmPort] = (await freePorts(1)) as [number];
+        const kcm = new Child({
+          name: 'kube-controller-manager',
+          command: bin('kube-controller-manager'),
+          args: [
+            '--kubeconfig', admin.kubeconfig,
+            '--controllers', 'garbagecollector',
+            '--leader-elect=false',
+            '--bind-address', '127.0.0.1',
+            '--secure-port', String(kcmPort),
+            '--cert-dir', join(dir, 'kcm-certs'),
+          ],
+          log: opts.log,
+        });
+        children.push(kcm);
+        try {
+          // /healthz is always allowed, so no token is needed.
+          await waitFor(kcm, () => probe(`https://127.0.0.1:${kcmPort}/healthz`), 'kube-controller-manager /healthz');
+          break;
+        } catch (err) {
+          if (attempt >= 3 || !kcm.tail().includes('address already in use')) throw err;
+          log(`kube-controller-manager: port ${kcmPort} was taken before it could bind; trying another`);
+        }
+      }
       log(`kube-controller-manager ready after ${Date.now() - started} ms`);
     }
 
