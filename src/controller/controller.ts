@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { FIELD_MANAGER, GROUP, ISTIO_GROUP, ISTIO_VERSION, PLURAL, ROLLOUT_LABEL, VERSION } from '../api/constants.ts';
+import { FIELD_MANAGER, GROUP, PLURAL, ROLLOUT_LABEL, VERSION } from '../api/constants.ts';
+import { adoptedVirtualService, type RolloutObject } from '../api/rollout-object.ts';
 import type { KubeObject } from '../api/object.ts';
 import { KubeClient, loadKubeConfig, type ResourceRef } from '../kube/client.ts';
 import { EventRecorder } from '../kube/events.ts';
@@ -13,13 +14,15 @@ import type { Logger } from '../kube/log.ts';
 import { WorkQueue, type Lane } from '../kube/workqueue.ts';
 import { policyOf, type PrometheusConfig } from '../metrics/provider-config.ts';
 import { istioRouter } from '../router/istio/render.ts';
+import type { TrafficRouter } from '../router/types.ts';
 import type { Analyzer } from './analyzer.ts';
 import { ClaimIndex } from './claims.ts';
 import { HostIndex, rolloutHosts, virtualServiceHosts } from './host-index.ts';
 import { startHealthServer } from './health.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { PrometheusAnalyzer } from './prometheus-analyzer.ts';
-import { Reconciler, isStaleWrite, type RolloutObject } from './reconciler.ts';
+import { isStaleWrite } from './executor.ts';
+import { Reconciler } from './reconciler.ts';
 
 export interface ControllerOptions {
   log: Logger;
@@ -47,9 +50,9 @@ export interface ControllerOptions {
   onLostLeadership?: () => void;
 }
 
-const VS_REF: ResourceRef = { group: ISTIO_GROUP, version: ISTIO_VERSION, plural: 'virtualservices' };
-const DR_REF: ResourceRef = { group: ISTIO_GROUP, version: ISTIO_VERSION, plural: 'destinationrules' };
 const ROLLOUTS: ResourceRef = { group: GROUP, version: VERSION, plural: PLURAL };
+/** The one mesh Fledge steers today; the controller speaks only the TrafficRouter interface. */
+const ROUTER: TrafficRouter = istioRouter;
 
 export class Controller {
   readonly metrics = new ControllerMetrics();
@@ -99,8 +102,8 @@ export class Controller {
     });
     this.informers = {
       rollouts: informer('rollouts', ROLLOUTS),
-      vs: informer('virtualservices', VS_REF),
-      dr: informer('destinationrules', DR_REF),
+      vs: informer('virtualservices', ROUTER.resources.virtualService),
+      dr: informer('destinationrules', ROUTER.resources.destinationRule),
     };
     this.caches = { rollouts: new FreshCache(this.informers.rollouts), vs: new FreshCache(this.informers.vs), dr: new FreshCache(this.informers.dr) };
 
@@ -188,7 +191,8 @@ export class Controller {
       return;
     }
     for (const r of this.claims.claimingVirtualService(ns, name)) {
-      const ref = (this.informers.rollouts.get(r, ns)?.spec as { trafficRouting?: { virtualService?: { ref?: string } } } | undefined)?.trafficRouting?.virtualService?.ref;
+      const rollout = this.informers.rollouts.get(r, ns);
+      const ref = rollout ? adoptedVirtualService(rollout) : undefined;
       if (!owner || ref === name) this.enqueue(ns, r);
     }
   }
@@ -235,7 +239,7 @@ export class Controller {
       }),
       client: this.client,
       recorder: new EventRecorder(this.client, `${GROUP}/controller`, this.o.identity ?? `${hostname()}-${process.pid}`, log),
-      router: istioRouter,
+      router: ROUTER,
       prometheus: policyOf(prometheus),
       analyzer: this.o.analyzer ?? new PrometheusAnalyzer({
         log,

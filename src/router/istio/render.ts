@@ -1,9 +1,13 @@
-import { API_VERSION, ISTIO_API_VERSION, KIND, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ROLLOUT_LABEL } from '../../api/constants.ts';
+import { API_VERSION, KIND, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ROLLOUT_LABEL } from '../../api/constants.ts';
 import type { KubeObject, ObjectMeta } from '../../api/object.ts';
 import type { ResolvedRollout } from '../../api/resolve.ts';
 import type { Routing } from '../../plan/types.ts';
 import type { TrafficRouter } from '../types.ts';
 import { checkAdoptedDestinationRule, selectRoutes, weightPatch } from './adopt.ts';
+import { admissionVerdict } from './admission.ts';
+import { liveRouting } from './live.ts';
+import { adoptedCoverageWarnings } from './offline.ts';
+import { DESTINATION_RULES, ISTIO_API_VERSION, VIRTUAL_SERVICES } from './resources.ts';
 
 /** Route names Fledge gives the routes it generates; adopted VirtualServices keep their own. */
 export const PRIMARY_ROUTE = 'primary';
@@ -75,6 +79,9 @@ function clampWeight(w: number): number {
 }
 
 export const istioRouter: TrafficRouter = {
+  resources: { virtualService: VIRTUAL_SERVICES, destinationRule: DESTINATION_RULES },
+  liveRouting,
+  admissionVerdict,
   desiredObjects(r, routing) {
     const out: KubeObject[] = [];
     if (r.destinationRule.mode === 'generated') out.push(renderDestinationRule(r, routing));
@@ -86,6 +93,9 @@ export const istioRouter: TrafficRouter = {
       ...(live.virtualService ? selectRoutes(r, live.virtualService).problems : []),
       ...(live.destinationRule ? checkAdoptedDestinationRule(r, live.destinationRule) : []),
     ];
+  },
+  adoptedWarnings(r, live) {
+    return live.virtualService ? adoptedCoverageWarnings(r, live.virtualService) : [];
   },
   adoptedWeightPatch(r, vs, routing) {
     const { indexes, problems } = selectRoutes(r, vs);
