@@ -27,7 +27,6 @@ import { planWarnings } from '../plan/warnings.ts';
 import type { AnalysisCheck } from '../api/check.ts';
 import type { RoutingObjects, TrafficRouter } from '../router/types.ts';
 import type { RolloutObject } from '../api/rollout-object.ts';
-import { hostOverlaps, ownershipProblems, routingVirtualService } from './conflicts.ts';
 
 /** Everything one reconcile of one Rollout decides from, read once. */
 export interface Snapshot {
@@ -95,10 +94,9 @@ export function admission(s: AdmissionInput, router: TrafficRouter): Admission {
     if (!s.live.destinationRule) return { kind: 'waiting', objectKind: 'DestinationRule', name: r.destinationRule.name };
     adopted.destinationRule = s.live.destinationRule;
   }
-  const own = routingVirtualService(r, s.live.virtualService);
-  const overlaps = own ? hostOverlaps(r, own, s.overlapping) : { problems: [], warnings: [] };
+  const overlaps = router.hostOverlaps(r, s.live, s.overlapping);
   const problems = [
-    ...ownershipProblems(s.rollout, r, s.claimants, s.live.virtualService, s.live.destinationRule),
+    ...router.ownershipProblems(r, s.rollout, s.claimants, s.live),
     ...router.checkAdopted(r, adopted),
     ...overlaps.problems,
   ];

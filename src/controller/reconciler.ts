@@ -18,9 +18,7 @@ import type { EventRecorder } from '../kube/events.ts';
 import type { Logger } from '../kube/log.ts';
 import type { QueueResult } from '../kube/workqueue.ts';
 import type { RoutingObjects, TrafficRouter } from '../router/types.ts';
-import { canonicalHost } from '../router/istio/hosts.ts';
 import type { Analyzer } from './analyzer.ts';
-import { routingVirtualService } from './conflicts.ts';
 import { admission, decide, decideRefused, judgementDue, type Snapshot } from './decide.ts';
 import { Executor, RoutingRefusedError, type Cache } from './executor.ts';
 import type { ControllerMetrics } from './metrics.ts';
@@ -107,11 +105,11 @@ export class Reconciler {
     const virtualService = this.d.virtualServices.get(r.virtualService.name, namespace);
     const destinationRule = this.d.destinationRules.get(r.destinationRule.name, namespace);
     const live: RoutingObjects = { ...(virtualService ? { virtualService } : {}), ...(destinationRule ? { destinationRule } : {}) };
-    const own = routingVirtualService(r, virtualService);
+    const hosts = this.d.router.routedHosts(r, live);
     const base = {
       rollout: raw, checked, live, requests,
       claimants: this.d.claimants(namespace, claimedVirtualService(raw)),
-      overlapping: own ? this.d.virtualServicesNaming(own.hosts.map((h) => canonicalHost(h, namespace))) : [],
+      overlapping: hosts.length > 0 ? this.d.virtualServicesNaming(hosts) : [],
     };
     const a = admission(base, this.d.router);
     const refusals = a.kind === 'admitted' && a.dryRun ? await this.dryRun(a.r) : [];

@@ -1,5 +1,6 @@
 import type { JsonPatchOp, KubeObject, ResourceRef } from '../api/object.ts';
 import type { ResolvedRollout } from '../api/resolve.ts';
+import type { RolloutObject } from '../api/rollout-object.ts';
 import type { Problem } from '../api/validate.ts';
 import type { Routing } from '../plan/types.ts';
 
@@ -37,12 +38,33 @@ export interface TrafficRouter {
    * protect.
    */
   liveRouting(rollout: ResolvedRollout, live: RoutingObjects): Routing | undefined;
+  /**
+   * The canonical hosts the Rollout's routing object routes (as the spec generates it, or as the
+   * adopted live one has them): the controller looks up the other objects that name one of them.
+   */
+  routedHosts(rollout: ResolvedRollout, live: RoutingObjects): string[];
+  /**
+   * Why this Rollout may not steer its routing objects: another of `claimants` (the Rollouts of
+   * the namespace claiming the same object) holds them, or a live object it would generate exists
+   * and belongs to someone else. Each Problem names the field and the fix.
+   */
+  ownershipProblems(rollout: ResolvedRollout, self: RolloutObject, claimants: readonly RolloutObject[], live: RoutingObjects): Problem[];
+  /**
+   * Other routing objects for the Rollout's hosts (`others`, as `routedHosts` found them): refused
+   * where the mesh would ignore ours, warned where it merges both.
+   */
+  hostOverlaps(rollout: ResolvedRollout, live: RoutingObjects, others: readonly KubeObject[]): { problems: Problem[]; warnings: Problem[] };
   /** Why the live adopted objects cannot be steered (each naming the fix); empty when they can. */
   checkAdopted(rollout: ResolvedRollout, live: AdoptedObjects): Problem[];
   /** What is true but not fatal about the live adopted objects (traffic they leave unsteered). */
   adoptedWarnings(rollout: ResolvedRollout, live: AdoptedObjects): Problem[];
   /** The JSON patch that sets an adopted VirtualService's weights; empty when they are right. */
   adoptedWeightPatch(rollout: ResolvedRollout, liveVirtualService: KubeObject, routing: Routing): JsonPatchOp[];
+  /**
+   * Argo CD's `ignoreDifferences` entries for exactly the fields Fledge steers in an adopted
+   * routing object, so Argo CD ignores those and still syncs the rest.
+   */
+  argoCdIgnoreDifferences(rollout: ResolvedRollout, liveVirtualService: KubeObject): Record<string, unknown>[];
   /**
    * What the API server's refusal (HTTP `status`, its `message`) of a dry-run apply of a
    * generated object of `kind` says about the Rollout; undefined when it is no verdict on the

@@ -1,9 +1,9 @@
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, ROLLOUT_LABEL } from '../api/constants.ts';
-import type { KubeObject } from '../api/object.ts';
-import type { ResolvedRollout } from '../api/resolve.ts';
-import type { Problem } from '../api/validate.ts';
-import { claimedVirtualService, createdAt, type RolloutObject } from '../api/rollout-object.ts';
-import { canonicalHost, gatewaysOf, isServiceHost, MESH_GATEWAY, serviceOfHost } from '../router/istio/hosts.ts';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, ROLLOUT_LABEL } from '../../api/constants.ts';
+import type { KubeObject } from '../../api/object.ts';
+import type { ResolvedRollout } from '../../api/resolve.ts';
+import type { Problem } from '../../api/validate.ts';
+import { claimedVirtualService, createdAt, type RolloutObject } from '../../api/rollout-object.ts';
+import { canonicalHost, gatewaysOf, isServiceHost, MESH_GATEWAY, serviceOfHost } from './hosts.ts';
 
 
 /**
