@@ -52,3 +52,16 @@ export function createdAt(r: RawRollout): string {
   const t = r.metadata?.creationTimestamp;
   return t instanceof Date ? t.toISOString() : (t ?? '');
 }
+
+/**
+ * The hosts a Rollout's generated VirtualService names, read leniently (the Rollout may be
+ * invalid): `virtualService.hosts`, else the Service's name. An adopted VirtualService's hosts
+ * are its own, and its changes wake the Rollout through the claim index.
+ */
+export function generatedHosts(r: RawRollout): string[] {
+  const vs = trafficRouting(r)?.virtualService as { ref?: unknown; hosts?: unknown } | undefined;
+  if (vs?.ref !== undefined) return [];
+  if (Array.isArray(vs?.hosts)) return vs.hosts.filter((h): h is string => typeof h === 'string');
+  const service = typeof r.spec === 'object' && r.spec !== null ? (r.spec as { service?: { name?: unknown } }).service : undefined;
+  return typeof service?.name === 'string' ? [service.name] : [];
+}

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { FIELD_MANAGER, GROUP, PLURAL, ROLLOUT_LABEL, VERSION } from '../api/constants.ts';
-import { adoptedVirtualService, type RolloutObject } from '../api/rollout-object.ts';
+import { adoptedVirtualService, generatedHosts, type RolloutObject } from '../api/rollout-object.ts';
 import type { KubeObject } from '../api/object.ts';
 import { KubeClient, loadKubeConfig, type ResourceRef } from '../kube/client.ts';
 import { EventRecorder } from '../kube/events.ts';
@@ -17,7 +17,7 @@ import { istioRouter } from '../router/istio/render.ts';
 import type { TrafficRouter } from '../router/types.ts';
 import type { Analyzer } from './analyzer.ts';
 import { ClaimIndex } from './claims.ts';
-import { HostIndex, rolloutHosts, virtualServiceHosts } from './host-index.ts';
+import { HostIndex } from './host-index.ts';
 import { startHealthServer } from './health.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { PrometheusAnalyzer } from './prometheus-analyzer.ts';
@@ -63,8 +63,8 @@ export class Controller {
   private readonly caches: { rollouts: FreshCache<RolloutObject & KubernetesObject>; vs: FreshCache<KubeObject & KubernetesObject>; dr: FreshCache<KubeObject & KubernetesObject> };
   private readonly claims = new ClaimIndex();
   /** Canonical host -> `namespace/name` of the VirtualServices, and of the Rollouts, naming it. */
-  private readonly vsHosts = new HostIndex();
-  private readonly rolloutHosts = new HostIndex();
+  private readonly vsHosts = new HostIndex((h, ns) => ROUTER.canonicalHost(h, ns));
+  private readonly rolloutHosts = new HostIndex((h, ns) => ROUTER.canonicalHost(h, ns));
   private elector: LeaderElector | undefined;
   private server: Server | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -114,7 +114,7 @@ export class Controller {
       else this.claims.update(obj);
       const key = `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
       if (type === 'delete') this.rolloutHosts.delete(key);
-      else this.rolloutHosts.update(key, obj.metadata?.namespace ?? '', rolloutHosts(obj.spec));
+      else this.rolloutHosts.update(key, obj.metadata?.namespace ?? '', generatedHosts(obj));
       if (seen === 'news') this.enqueue(obj.metadata?.namespace, obj.metadata?.name);
     });
     this.caches.rollouts.onReleased = (_type, obj, echo) => {
@@ -164,7 +164,7 @@ export class Controller {
   private indexHosts(type: string, obj: KubeObject, wake: boolean): void {
     const ns = obj.metadata.namespace ?? '';
     const key = `${ns}/${obj.metadata.name}`;
-    const before = type === 'delete' ? this.vsHosts.delete(key) : this.vsHosts.update(key, ns, virtualServiceHosts(obj.spec));
+    const before = type === 'delete' ? this.vsHosts.delete(key) : this.vsHosts.update(key, ns, ROUTER.objectHosts(obj));
     if (!wake) return;
     const owner = obj.metadata.labels?.[ROLLOUT_LABEL];
     for (const r of this.rolloutHosts.naming([...new Set([...before, ...this.vsHosts.hostsOf(key)])])) {

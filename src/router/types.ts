@@ -30,6 +30,10 @@ export type AdmissionVerdict = Problem | 'lifted';
 export interface TrafficRouter {
   /** Where the API server serves each role's objects: the controller watches and reads these. */
   readonly resources: { readonly virtualService: ResourceRef; readonly destinationRule: ResourceRef };
+  /** The mesh's canonical form of a host named by an object of `namespace` (short names resolved there). */
+  canonicalHost(host: string, namespace: string): string;
+  /** The hosts a live routing object (of `resources.virtualService`) names, read leniently. */
+  objectHosts(live: KubeObject): string[];
   /** The objects Fledge owns for this rollout, complete, to be server-side applied. */
   desiredObjects(rollout: ResolvedRollout, routing: Routing): KubeObject[];
   /**

@@ -96,6 +96,11 @@ export const istioRouter: TrafficRouter = {
       ...(live.destinationRule ? checkAdoptedDestinationRule(r, live.destinationRule) : []),
     ];
   },
+  canonicalHost,
+  objectHosts(vs) {
+    const hosts = vs.spec?.hosts;
+    return Array.isArray(hosts) ? hosts.filter((h): h is string => typeof h === 'string') : [];
+  },
   routedHosts(r, live) {
     return routingVirtualService(r, live.virtualService)?.hosts.map((h) => canonicalHost(h, r.namespace)) ?? [];
   },
