@@ -4,6 +4,7 @@ import type { ResolvedRollout } from '../../api/resolve.ts';
 import type { Problem } from '../../api/validate.ts';
 import { claimedVirtualService, createdAt, type RolloutObject } from '../../api/rollout-object.ts';
 import { canonicalHost, gatewaysOf, isServiceHost, MESH_GATEWAY, serviceOfHost } from './hosts.ts';
+import { routesOf } from './shapes.ts';
 
 
 /**
@@ -153,7 +154,7 @@ export function hostOverlaps(r: ResolvedRollout, own: RoutingVirtualService, oth
 function subsetAdvice(r: ResolvedRollout, vs: VsLike): string {
   const service = serviceOfHost(r.service.name, r.namespace) ?? { name: r.service.name, namespace: r.namespace };
   const ns = vs.metadata.namespace ?? r.namespace;
-  const routes = Array.isArray(vs.spec?.http) ? (vs.spec.http as { route?: { destination?: { host?: string; subset?: string }; weight?: number }[] }[]) : [];
+  const routes = routesOf(vs);
   for (const route of routes) {
     const mine = (route.route ?? []).filter((d) => d.destination?.subset && isServiceHost(d.destination.host, ns, service));
     const names = [...new Set(mine.map((d) => d.destination!.subset!))];
