@@ -17,6 +17,8 @@ import { istioRouter } from '../router/istio/render.ts';
 import type { TrafficRouter } from '../router/types.ts';
 import type { Analyzer } from './analyzer.ts';
 import { ClaimIndex } from './claims.ts';
+import { CONTROLLER_DEFAULTS } from './defaults.ts';
+import { parseDuration } from '../api/duration.ts';
 import { HostIndex } from './host-index.ts';
 import { startHealthServer } from './health.ts';
 import { ControllerMetrics } from './metrics.ts';
@@ -74,7 +76,7 @@ export class Controller {
   constructor(opts: ControllerOptions) {
     this.o = opts;
     const kc = loadKubeConfig({ file: opts.kubeconfig, context: opts.context });
-    this.client = new KubeClient(kc, { fieldManager: FIELD_MANAGER, qps: opts.qps ?? 500, burst: opts.burst ?? 1000 });
+    this.client = new KubeClient(kc, { fieldManager: FIELD_MANAGER, qps: opts.qps ?? CONTROLLER_DEFAULTS.qps, burst: opts.burst ?? CONTROLLER_DEFAULTS.burst });
     this.client.onRequest = (verb, resource) => this.metrics.apiRequests.inc({ verb, resource });
     this.client.onThrottled = (verb, resource, status, waitMs) => {
       this.metrics.apiThrottled.inc({ verb, resource });
@@ -205,7 +207,7 @@ export class Controller {
 
   async start(): Promise<void> {
     const { log } = this.o;
-    const health = await startHealthServer(this.o.metricsAddress ?? '0.0.0.0:8080', { registry: this.metrics.registry, ready: () => this.ready() });
+    const health = await startHealthServer(this.o.metricsAddress ?? CONTROLLER_DEFAULTS.metricsAddress, { registry: this.metrics.registry, ready: () => this.ready() });
     this.server = health.server;
     this.metricsPort = health.port;
     log.info({ port: health.port }, 'serving /metrics, /healthz, /readyz');
@@ -217,8 +219,8 @@ export class Controller {
     if (this.o.leaderElect) {
       const identity = this.o.identity ?? `${hostname()}-${process.pid}`;
       this.elector = new LeaderElector(this.client, {
-        namespace: this.o.leaseNamespace ?? this.o.namespace ?? 'fledge-system',
-        name: this.o.leaseName ?? 'fledge-controller',
+        namespace: this.o.leaseNamespace ?? this.o.namespace ?? CONTROLLER_DEFAULTS.leaseNamespace,
+        name: this.o.leaseName ?? CONTROLLER_DEFAULTS.leaseName,
         identity, log,
       });
       log.info({ identity }, 'waiting for leadership');
@@ -252,7 +254,7 @@ export class Controller {
       metrics: this.metrics,
       log,
     });
-    this.workers = this.queue.run(this.o.workers ?? 4, async (key) => {
+    this.workers = this.queue.run(this.o.workers ?? CONTROLLER_DEFAULTS.workers, async (key) => {
       const end = this.metrics.reconcileDuration.startTimer();
       try {
         const result = await reconciler.reconcile(key);
@@ -268,10 +270,10 @@ export class Controller {
     });
     this.sweep();
     // Level-triggered safety net: even a lost event or timer is healed within one period.
-    const resync = this.o.resyncMs ?? 300_000;
+    const resync = this.o.resyncMs ?? parseDuration(CONTROLLER_DEFAULTS.resync)!;
     this.resyncTimer = setInterval(() => this.sweep(), resync);
     this.resyncTimer.unref();
-    log.info({ workers: this.o.workers ?? 4, resyncMs: resync }, 'controller started');
+    log.info({ workers: this.o.workers ?? CONTROLLER_DEFAULTS.workers, resyncMs: resync }, 'controller started');
   }
 
   /** Set by `stop()`: a `start()` still waiting (caches, leadership) returns instead of starting workers. */
