@@ -50,11 +50,11 @@ export interface ControllerOptions {
    */
   prometheus?: PrometheusConfig;
   onLostLeadership?: () => void;
+  /** The mesh it steers, by the TrafficRouter interface only; default Istio. */
+  router?: TrafficRouter;
 }
 
 const ROLLOUTS: ResourceRef = { group: GROUP, version: VERSION, plural: PLURAL };
-/** The one mesh Fledge steers today; the controller speaks only the TrafficRouter interface. */
-const ROUTER: TrafficRouter = istioRouter;
 
 export class Controller {
   readonly metrics = new ControllerMetrics();
@@ -65,8 +65,9 @@ export class Controller {
   private readonly caches: { rollouts: FreshCache<RolloutObject & KubernetesObject>; vs: FreshCache<KubeObject & KubernetesObject>; dr: FreshCache<KubeObject & KubernetesObject> };
   private readonly claims = new ClaimIndex();
   /** Canonical host -> `namespace/name` of the VirtualServices, and of the Rollouts, naming it. */
-  private readonly vsHosts = new HostIndex((h, ns) => ROUTER.canonicalHost(h, ns));
-  private readonly rolloutHosts = new HostIndex((h, ns) => ROUTER.canonicalHost(h, ns));
+  private readonly vsHosts: HostIndex;
+  private readonly rolloutHosts: HostIndex;
+  private readonly router: TrafficRouter;
   private elector: LeaderElector | undefined;
   private server: Server | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -75,6 +76,9 @@ export class Controller {
 
   constructor(opts: ControllerOptions) {
     this.o = opts;
+    const router = (this.router = opts.router ?? istioRouter);
+    this.vsHosts = new HostIndex((h, ns) => router.canonicalHost(h, ns));
+    this.rolloutHosts = new HostIndex((h, ns) => router.canonicalHost(h, ns));
     const kc = loadKubeConfig({ file: opts.kubeconfig, context: opts.context });
     this.client = new KubeClient(kc, { fieldManager: FIELD_MANAGER, qps: opts.qps ?? CONTROLLER_DEFAULTS.qps, burst: opts.burst ?? CONTROLLER_DEFAULTS.burst });
     this.client.onRequest = (verb, resource) => this.metrics.apiRequests.inc({ verb, resource });
@@ -104,8 +108,8 @@ export class Controller {
     });
     this.informers = {
       rollouts: informer('rollouts', ROLLOUTS),
-      vs: informer('virtualservices', ROUTER.resources.virtualService),
-      dr: informer('destinationrules', ROUTER.resources.destinationRule),
+      vs: informer('virtualservices', router.resources.virtualService),
+      dr: informer('destinationrules', router.resources.destinationRule),
     };
     this.caches = { rollouts: new FreshCache(this.informers.rollouts), vs: new FreshCache(this.informers.vs), dr: new FreshCache(this.informers.dr) };
 
@@ -166,7 +170,7 @@ export class Controller {
   private indexHosts(type: string, obj: KubeObject, wake: boolean): void {
     const ns = obj.metadata.namespace ?? '';
     const key = `${ns}/${obj.metadata.name}`;
-    const before = type === 'delete' ? this.vsHosts.delete(key) : this.vsHosts.update(key, ns, ROUTER.objectHosts(obj));
+    const before = type === 'delete' ? this.vsHosts.delete(key) : this.vsHosts.update(key, ns, this.router.objectHosts(obj));
     if (!wake) return;
     const owner = obj.metadata.labels?.[ROLLOUT_LABEL];
     for (const r of this.rolloutHosts.naming([...new Set([...before, ...this.vsHosts.hostsOf(key)])])) {
@@ -241,7 +245,7 @@ export class Controller {
       }),
       client: this.client,
       recorder: new EventRecorder(this.client, `${GROUP}/controller`, this.o.identity ?? `${hostname()}-${process.pid}`, log),
-      router: ROUTER,
+      router: this.router,
       prometheus: policyOf(prometheus),
       analyzer: this.o.analyzer ?? new PrometheusAnalyzer({
         log,
