@@ -115,6 +115,13 @@ export function judgementDue(a: Admission, s: Pick<Snapshot, 'rollout' | 'refusa
   return analysisCheck(a.r, s.rollout.status, now, s.requests.paused);
 }
 
+/**
+ * The whole decision of one reconcile. A Rollout that is not admitted (Invalid, or Pending on an
+ * adopted object) gets its status and Events only; an admitted one gets, in order: the routing its
+ * status says is live (restore), the status `plan` returns (with the warnings' condition), the new
+ * routing when it differs, the Events, and the requeue `plan` asks for. `router` supplies the
+ * mesh's rules (ownership, overlaps, adopted objects); it does no I/O either.
+ */
 export function decide(s: Snapshot, now: Date, router: TrafficRouter): Decision {
   const raw = s.rollout;
   const generation = raw.metadata.generation ?? 0;
