@@ -14,6 +14,7 @@ import { releaseId } from '../../src/api/release.ts';
 import { checkRollout } from '../../src/check/rollout.ts';
 import { admission, decide, decideRefused, judgementDue, type Action, type Snapshot } from '../../src/controller/decide.ts';
 import { istioRouter } from '../../src/router/istio/render.ts';
+import type { TrafficRouter } from '../../src/router/types.ts';
 import { minimalRollout } from './fixtures.ts';
 
 const T0 = Date.parse('2025-01-01T00:00:00Z');
@@ -200,5 +201,37 @@ describe('decideRefused', () => {
     expect(status.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'RoutingRefused' });
     const again = decideRefused(snapshot({ status }), 'admission webhook "policy" denied the request', at(20 * S));
     expect(again.map(verb)).toEqual(['status Progressing 10']);
+  });
+});
+
+describe('decide speaks only the TrafficRouter interface', () => {
+  // A router for another mesh (say Gateway API's HTTPRoute) is one object of this shape: decide
+  // takes its rules from it, and nothing Istio's router knows leaks into the decision.
+  const other: TrafficRouter = {
+    resources: { virtualService: { group: 'gateway.networking.k8s.io', version: 'v1', plural: 'httproutes' }, destinationRule: { group: '', version: 'v1', plural: 'services' } },
+    canonicalHost: (host) => host,
+    objectHosts: () => [],
+    desiredObjects: () => [],
+    liveRouting: () => undefined,
+    routedHosts: () => [],
+    ownershipProblems: () => [],
+    hostOverlaps: () => ({ problems: [], warnings: [{ path: 'spec.trafficRouting', message: 'another HTTPRoute shares the parent' }] }),
+    checkAdopted: () => [],
+    adoptedWarnings: () => [],
+    adoptedWeightPatch: () => [],
+    argoCdIgnoreDifferences: () => [],
+    admissionVerdict: () => undefined,
+  };
+
+  it('admits by that router\'s rules: a VirtualService Istio\'s router would refuse to take over is none of its business', () => {
+    const s = snapshot({ live: { virtualService: foreignVs } });
+    expect(decide(s, at(0), istioRouter).actions.map(verb)).toEqual(['status Invalid -', 'event InvalidSpec']);
+    const d = decide(s, at(0), other);
+    expect(d.actions.map(verb)).toEqual(['status Progressing 10', 'routing 90/10', 'event RolloutStarted', 'event RoutingWarning', `requeue ${M}`]);
+  });
+
+  it('refuses by that router\'s rules', () => {
+    const refusing: TrafficRouter = { ...other, ownershipProblems: () => [{ path: 'spec.trafficRouting', message: 'HTTPRoute web belongs to someone else' }] };
+    expect(decide(snapshot({}), at(0), refusing).problems).toEqual([{ path: 'spec.trafficRouting', message: 'HTTPRoute web belongs to someone else' }]);
   });
 });
