@@ -9,7 +9,7 @@ import { choosePrometheus, type PrometheusPolicy, type PrometheusProblem } from 
 import type { ResolvedMetric, ResolvedRollout } from '../api/resolve.ts';
 import type { AnalysisResult } from '../api/schema.ts';
 import { judgeStep, type CountPair, type MetricObservation, type SignalCounts } from '../analysis/judge.ts';
-import type { Logger } from '../kube/log.ts';
+import { withBindings, type Logger } from '../kube/log.ts';
 import { fileCredentials } from '../metrics/credentials.ts';
 import { DIAGNOSIS_AFTER_SECONDS, diagnoseMissingSeries } from '../metrics/diagnosis.ts';
 import { PrometheusProvider } from '../metrics/prometheus.ts';
@@ -93,6 +93,7 @@ export class PrometheusAnalyzer implements Analyzer {
 
   async analyze(r: ResolvedRollout, check: AnalysisCheck, now: Date): Promise<AnalysisResult> {
     const a = r.analysis!;
+    const log = withBindings(this.o.log, { rollout: `${r.namespace}/${r.name}` });
     const provider = this.providerFor(r);
     if ('problem' in provider) {
       // The reconciler refuses such a Rollout before it is analysed; this is the second lock.
@@ -107,13 +108,13 @@ export class PrometheusAnalyzer implements Analyzer {
     const stable = (w: AnalysisCheck['step']) => (readStable ? queryContext(r, cap(Math.max(w.seconds, w.stableSeconds))) : undefined);
     const needsCounts = a.comparison !== undefined || a.metrics.some((m) => m.template !== undefined) || a.minRequests > 0;
     const countsP = needsCounts
-      ? this.counts(provider, { canary: releaseCtx, stable: stable(check.release) }, { canary: stepCtx, stable: stable(check.step) }, compared, now)
+      ? this.counts(provider, { canary: releaseCtx, stable: stable(check.release) }, { canary: stepCtx, stable: stable(check.step) }, compared, now, log)
       : undefined;
     // Templates that are the canary's share of the counts reuse them: one query per check fewer each.
     const observed = await Promise.all(a.metrics.map(async (m): Promise<MetricObservation | SignalCounts> => {
       if (countsP && isComparedTemplate(m.template)) return slowSignal(m, await countsP);
       if (countsP && isDerivedTemplate(m.template)) return derivedObservation(m, await countsP);
-      return this.observe(provider, stepCtx, m, now);
+      return this.observe(provider, stepCtx, m, now, log);
     }));
     const counts = await countsP;
     const errors: SignalCounts[] = counts && 'release' in counts && a.comparison
@@ -175,7 +176,7 @@ export class PrometheusAnalyzer implements Analyzer {
    * diagnosis part (an instant selector, the same for every window) rides on the release's only.
    * When the step's window is the release's (the first step) it is asked once, for the release.
    */
-  private async counts(provider: MetricsProvider, release: Windows, step: Windows, durations: boolean, now: Date): Promise<Counts> {
+  private async counts(provider: MetricsProvider, release: Windows, step: Windows, durations: boolean, now: Date, log: Logger): Promise<Counts> {
     const releaseParts: TrafficQueryOptions = { durations, diagnosis: true };
     const stepParts: TrafficQueryOptions = { durations };
     // In the first step the canary's windows are one: the judge reads the release's for both.
@@ -198,18 +199,18 @@ export class PrometheusAnalyzer implements Analyzer {
     } catch (err) {
       if (err instanceof MetricsError) return { error: err.kind, message: err.message };
       const message = err instanceof Error ? err.message : String(err);
-      this.o.log.warn({ err: message }, 'traffic query failed');
+      log.warn({ err: message }, 'traffic query failed');
       return { error: 'query', message };
     }
   }
 
-  private async observe(provider: MetricsProvider, ctx: QueryContext, m: ResolvedMetric, now: Date): Promise<MetricObservation> {
+  private async observe(provider: MetricsProvider, ctx: QueryContext, m: ResolvedMetric, now: Date, log: Logger): Promise<MetricObservation> {
     try {
       return { name: m.name, value: await provider.query(metricQuery(ctx, m), { time: now }) };
     } catch (err) {
       if (err instanceof MetricsError) return { name: m.name, error: err.kind, message: err.message };
       const message = err instanceof Error ? err.message : String(err);
-      this.o.log.warn({ metric: m.name, err: message }, 'metric query failed');
+      log.warn({ metric: m.name, err: message }, 'metric query failed');
       return { name: m.name, error: 'query', message };
     }
   }

@@ -15,7 +15,7 @@ import { checkRollout } from '../check/rollout.ts';
 import type { KubeClient } from '../kube/client.ts';
 import { KubeApiError } from '../kube/errors.ts';
 import type { EventRecorder } from '../kube/events.ts';
-import type { Logger } from '../kube/log.ts';
+import { withBindings, type Logger } from '../kube/log.ts';
 import type { QueueResult } from '../kube/workqueue.ts';
 import type { RoutingObjects, TrafficRouter } from '../router/types.ts';
 import type { Analyzer } from './analyzer.ts';
@@ -67,7 +67,7 @@ export class Reconciler {
     }
     if (raw.metadata.deletionTimestamp) return {};
     const now = this.d.now?.() ?? new Date();
-    const log = childLogger(this.d.log, { rollout: key });
+    const log = withBindings(this.d.log, { rollout: key });
 
     const snapshot = await this.read(raw, namespace, now, log);
     const decision = decide(snapshot, now, this.d.router);
@@ -151,17 +151,6 @@ export class Reconciler {
     if (settled) this.vetted.set(key, { stamp, problems });
     return problems;
   }
-}
-
-/** A logger that adds `bindings` to every line (pino's child logger when there is one). */
-function childLogger(log: Logger, bindings: Record<string, unknown>): Logger {
-  if (log.child) return log.child(bindings);
-  return {
-    debug: (o, m) => log.debug({ ...bindings, ...o }, m),
-    info: (o, m) => log.info({ ...bindings, ...o }, m),
-    warn: (o, m) => log.warn({ ...bindings, ...o }, m),
-    error: (o, m) => log.error({ ...bindings, ...o }, m),
-  };
 }
 
 export function splitKey(key: string): [string, string] {

@@ -9,3 +9,14 @@ export interface Logger {
 }
 
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** A logger that adds `bindings` to every line (the logger's own child logger when it has one). */
+export function withBindings(log: Logger, bindings: Record<string, unknown>): Logger {
+  if (log.child) return log.child(bindings);
+  return {
+    debug: (o, m) => log.debug({ ...bindings, ...o }, m),
+    info: (o, m) => log.info({ ...bindings, ...o }, m),
+    warn: (o, m) => log.warn({ ...bindings, ...o }, m),
+    error: (o, m) => log.error({ ...bindings, ...o }, m),
+  };
+}
