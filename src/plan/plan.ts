@@ -13,6 +13,7 @@ import type { AnalysisResult, Labels, Phase, RolloutStatus } from '../api/schema
 import { stepDisplay } from '../api/step.ts';
 import { sameLabels } from '../api/validate.ts';
 import { analysisCheckAt, elapsedMs, holdMs, msUntilCheck, pastInconclusiveLimit, stepClock } from './clock.ts';
+import { withHealth } from './health.ts';
 import { isHeld } from './invalid.ts';
 import type { PlanInput, PlanResult, Routing } from './types.ts';
 
@@ -312,14 +313,7 @@ function finish(ctx: Ctx, prev: Status, st: Status): Status {
   const g = r.generation;
   const phase: Phase = st.phase ?? 'Pending';
   let conditions = prev.conditions ?? [];
-  const ready = ctx.blocked
-    ? { status: 'False' as const, reason: REASONS.unsafeRelease }
-    : phase === 'Pending' || phase === 'Invalid'
-      ? { status: 'False' as const, reason: phase }
-      : phase === 'RolledBack'
-      ? { status: 'False' as const, reason: 'RolledBack' }
-      : { status: 'True' as const, reason: phase };
-  conditions = setCondition(conditions, { type: CONDITION_TYPES.ready, ...ready, message: st.message ?? '', observedGeneration: g }, now);
+  conditions = withHealth(conditions, phase, ctx.blocked ? REASONS.unsafeRelease : undefined, st.message ?? '', g, now);
   conditions = setCondition(conditions, {
     type: CONDITION_TYPES.progressing,
     status: phase === 'Progressing' ? 'True' : 'False',
