@@ -221,8 +221,9 @@ describe('Fledge under a real Flux (source-controller + kustomize-controller v1.
     await k.objects.create(kustomization('web', './apps/web', { wait: true, timeout: '1m' }) as KubernetesObject);
     await k.objects.create(kustomization('adopted', './apps/adopted', { interval: '1h' }) as KubernetesObject);
     // Gating on promotion: the health of the Rollout by Fledge's phase, not kstatus's defaults.
+    // dependsOn: its health check then starts only once `web` has applied the same commit.
     await k.objects.create(kustomization('gate', './gate', {
-      timeout: '3m', healthChecks: [{ apiVersion: 'fledge.dev/v1alpha1', kind: 'Rollout', name: 'web', namespace: NS }], healthCheckExprs: PROMOTION_GATE,
+      dependsOn: [{ name: 'web' }], timeout: '3m', healthChecks: [{ apiVersion: 'fledge.dev/v1alpha1', kind: 'Rollout', name: 'web', namespace: NS }], healthCheckExprs: PROMOTION_GATE,
     }) as KubernetesObject);
 
     // Mid-release (Progressing at 50/50): kstatus Current, so `wait: true` passes without waiting for the release.
@@ -237,8 +238,8 @@ describe('Fledge under a real Flux (source-controller + kustomize-controller v1.
     const again = await reconcile('web');
     expect(fluxCondition(again, 'Healthy')).toMatchObject({ status: 'True' });
     expect((await rolloutOf('web')).status?.phase, 'still mid-release after that health check').toBe('Progressing');
-    const gate = await getObject<FluxStatus>(k, KUSTOMIZATIONS, 'flux-system', 'gate');
-    expect(ready(gate!)?.status, `the gate waits for the promotion: ${ready(gate!)?.message}`).toBe('Unknown');
+    // The gate: once `web` is Ready at this commit, its health check runs for as long as the release.
+    await waitForKustomization(k, flux, 'gate', 'health check running', (o) => revisionOf(o).endsWith(first) && fluxCondition(o, 'Healthy')?.status === 'Unknown', 30_000);
 
     // `fledge pause` (manager fledge-cli) and, for contrast, an annotation typed with kubectl.
     const paused = fledge(['pause', 'web', '-n', NS, '--kubeconfig', cluster.kubeconfigPath]);
@@ -254,7 +255,8 @@ describe('Fledge under a real Flux (source-controller + kustomize-controller v1.
     expect(r.metadata.annotations?.['example.com/typed-by-hand'], 'Flux takes over fields of kubectl-* managers and drops them').toBeUndefined();
     expect(r.status?.phase, 'status survives Flux').toBe('Paused');
     const gateWhilePaused = await getObject<FluxStatus>(k, KUSTOMIZATIONS, 'flux-system', 'gate');
-    expect(ready(gateWhilePaused!)?.status).toBe('Unknown');
+    expect(ready(gateWhilePaused!)?.status, `the gate waits for the promotion: ${ready(gateWhilePaused!)?.message}`).toBe('Unknown');
+    expect(fluxCondition(gateWhilePaused, 'Healthy')?.status).toBe('Unknown');
 
     const resumed = fledge(['resume', 'web', '-n', NS, '--kubeconfig', cluster.kubeconfigPath]);
     expect(resumed.code, resumed.stderr).toBe(0);
@@ -302,6 +304,8 @@ describe('Fledge under a real Flux (source-controller + kustomize-controller v1.
   });
 
   it('release v3 fails: rolled back; Flux fails fast on the Stalled Rollout; prune keeps the generated objects', async () => {
+    const start = Date.now();
+    const mark = (what: string) => { figures[`v3.${what}Ms`] = Date.now() - start; };
     const third = await push('release v3; drop web-config', {
       'apps/web/rollout.yaml': yaml(webRollout('v2', 'v3')),
       'apps/web/config.yaml': null,
@@ -309,15 +313,24 @@ describe('Fledge under a real Flux (source-controller + kustomize-controller v1.
     });
     // Pruned: the ConfigMap left git. Never pruned: what Fledge generates (not in Flux's inventory).
     await eventually(async () => (await k.core.readNamespacedConfigMap({ name: 'web-config', namespace: NS }).then(() => false, () => true)), 'web-config to be pruned', 60_000, 200);
+    mark('pruned');
     await eventually(async () => (await rolloutOf('web')).status?.phase === 'RolledBack', 'web to be RolledBack', 120_000, 250);
+    mark('rolledBack');
     const vs = await waitForWeights(k, NS, 'web', { stable: 100, canary: 0 });
     expectValidWeights(vs);
     expect(await getObject(k, DESTINATION_RULES, NS, 'web')).toBeDefined();
     const r = await expectHealth('web', 'rolled-back', 'Degraded', 'Failed');
     expect(argoHealth(r).message).toMatch(/^rolled back: analysis failed/);
 
-    // Flux had passed this revision mid-release (Current); it sees the rollback at its next
-    // reconcile (its interval, or `flux reconcile`), and fails at once instead of timing out.
+    // The gate never passes v3: its health check (running once `web` passed v3 mid-release) fails
+    // as soon as the Rollout is Stalled; or, when the rollback came while `web`'s own health check
+    // still ran (this release fails within seconds), `web` failed and the gate waits on it.
+    const gate = await waitForKustomization(k, flux, 'gate', 'Ready=False', (o) => ready(o)?.status === 'False' && (revisionOf(o).endsWith(third) || ready(o)?.reason === 'DependencyNotReady'), 60_000);
+    mark('gateFailed');
+    expect(ready(gate)?.message).toMatch(/failed early due to stalled resources: \[Rollout\/shop\/web status: 'Failed'\]|dependency 'flux-system\/web' is not ready/);
+
+    // Whether Flux had passed this revision mid-release (Current) or not, its next reconcile (its
+    // interval, or `flux reconcile`) fails at once instead of timing out.
     const t = Date.now();
     const failed = await reconcile('web');
     figures.rolledBackFailedMs = Date.now() - t;
@@ -325,8 +338,7 @@ describe('Fledge under a real Flux (source-controller + kustomize-controller v1.
     expect(revisionOf(failed)).toMatch(new RegExp(`${third}$`));
     expect(ready(failed)).toMatchObject({ status: 'False', reason: 'HealthCheckFailed' });
     expect(ready(failed)?.message).toMatch(/stalled resources: \[Rollout\/shop\/web status: 'Failed'\]/);
-    const gate = await waitForKustomization(k, flux, 'gate', 'Ready=False (Stalled)', (o) => ready(o)?.status === 'False', 60_000);
-    expect(ready(gate)?.message).toMatch(/Rollout\/shop\/web status: 'Failed'/);
+    mark('webFailed');
     // Re-syncing the same commit after a rollback changes nothing either.
     const rv = (await rolloutOf('web')).metadata.resourceVersion;
     const before = await scrape(controller.port);
@@ -335,6 +347,7 @@ describe('Fledge under a real Flux (source-controller + kustomize-controller v1.
     expect((await rolloutOf('web')).metadata.resourceVersion).toBe(rv);
     // The adopted route marked IfNotPresent: git's later edit never reaches it.
     await waitForKustomization(k, flux, 'adopted', `applied ${third.slice(0, 7)}`, (o) => (o.status?.lastAppliedRevision ?? '').endsWith(third));
+    mark('adoptedApplied');
     const route = (await vsOf('shop-route'))!.spec.http![0] as { timeout?: string };
     expect(route.timeout).toBeUndefined();
     expect(weightsOf((await vsOf('shop-route'))!)).toEqual({ stable: 50, canary: 50 });

@@ -174,7 +174,8 @@ export async function startFlux(opts: { kubeconfig: string; dir: string; log?: (
   mkdirSync(join(opts.dir, 'storage'), { recursive: true });
   try {
     start('source-controller', [`--metrics-addr=127.0.0.1:${metricsSc}`, `--health-addr=127.0.0.1:${healthSc}`, `--storage-path=${join(opts.dir, 'storage')}`, `--storage-addr=127.0.0.1:${storage}`, `--storage-adv-addr=127.0.0.1:${storage}`]);
-    start('kustomize-controller', [`--metrics-addr=127.0.0.1:${metricsKc}`, `--health-addr=127.0.0.1:${healthKc}`]);
+    // A Kustomization whose dependency is not ready yet is looked at again after this (default 30 s).
+    start('kustomize-controller', [`--metrics-addr=127.0.0.1:${metricsKc}`, `--health-addr=127.0.0.1:${healthKc}`, '--requeue-dependency=2s']);
     const deadline = Date.now() + 60_000;
     while (seen.size < CONTROLLERS.length) {
       const dead = started.find((c) => c.exitReason !== undefined);
