@@ -9,7 +9,7 @@
  * → InProgress; `Stalled=True` → Failed; `Ready=True` → Current; `Ready` False or Unknown →
  * InProgress; no `Ready` → Current.
  *
- * The decision (docs/gitops.md, "What Flux and Argo CD see"): a release in progress must not
+ * The decision (docs/gitops.md, "Health: what Flux and Argo CD see"): a release in progress must not
  * block a GitOps pipeline for the hours a release may take, so mid-release and paused are
  * Current, like promoted; a release that cannot go on without a new commit or a person (rolled
  * back, an invalid spec, a release the guard refused, a routing write the API server refused)

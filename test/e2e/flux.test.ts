@@ -322,13 +322,6 @@ describe('Fledge under a real Flux (source-controller + kustomize-controller v1.
     const r = await expectHealth('web', 'rolled-back', 'Degraded', 'Failed');
     expect(argoHealth(r).message).toMatch(/^rolled back: analysis failed/);
 
-    // The gate never passes v3: its health check (running once `web` passed v3 mid-release) fails
-    // as soon as the Rollout is Stalled; or, when the rollback came while `web`'s own health check
-    // still ran (this release fails within seconds), `web` failed and the gate waits on it.
-    const gate = await waitForKustomization(k, flux, 'gate', 'Ready=False', (o) => ready(o)?.status === 'False' && (revisionOf(o).endsWith(third) || ready(o)?.reason === 'DependencyNotReady'), 60_000);
-    mark('gateFailed');
-    expect(ready(gate)?.message).toMatch(/failed early due to stalled resources: \[Rollout\/shop\/web status: 'Failed'\]|dependency 'flux-system\/web' is not ready/);
-
     // Whether Flux had passed this revision mid-release (Current) or not, its next reconcile (its
     // interval, or `flux reconcile`) fails at once instead of timing out.
     const t = Date.now();
@@ -338,6 +331,14 @@ describe('Fledge under a real Flux (source-controller + kustomize-controller v1.
     expect(revisionOf(failed)).toMatch(new RegExp(`${third}$`));
     expect(ready(failed)).toMatchObject({ status: 'False', reason: 'HealthCheckFailed' });
     expect(ready(failed)?.message).toMatch(/stalled resources: \[Rollout\/shop\/web status: 'Failed'\]/);
+    // The gate never passes v3 (Flux records lastAppliedRevision only once health checks pass):
+    // its own check fails as soon as the Rollout is Stalled if it ran (once `web` had passed v3
+    // mid-release), or it waits on `web` (when the rollback came within `web`'s own check).
+    const gate = await reconcile('gate');
+    mark('gateFailed');
+    expect(ready(gate)?.status).toBe('False');
+    expect(gate.status?.lastAppliedRevision ?? '').not.toMatch(new RegExp(`${third}$`));
+    expect(ready(gate)?.message).toMatch(/failed early due to stalled resources: \[Rollout\/shop\/web status: 'Failed'\]|dependency 'flux-system\/web' (is not ready|revision is not up to date)/);
     mark('webFailed');
     // Re-syncing the same commit after a rollback changes nothing either.
     const rv = (await rolloutOf('web')).metadata.resourceVersion;
