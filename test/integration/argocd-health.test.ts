@@ -65,13 +65,15 @@ describe('Argo CD health check on Rollouts from the real Flux run', () => {
 });
 
 describe('the copies users install are deploy/argocd/health.lua, verbatim', () => {
-  it('docs/gitops.md shows it in the argocd-cm snippet', () => {
+  it('docs/gitops.md shows it in the argocd-cm snippet and in the Argo CD Helm chart values', () => {
     const doc = readFileSync(join(REPO, 'docs', 'gitops.md'), 'utf8');
     const blocks = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((b) => b.includes('resource.customizations.health.fledge.dev_Rollout'));
-    expect(blocks).toHaveLength(1);
+    expect(blocks).toHaveLength(2);
     const cm = parse(blocks[0]!) as { kind: string; metadata: { name: string }; data: Record<string, string> };
     expect(cm).toMatchObject({ kind: 'ConfigMap', metadata: { name: 'argocd-cm' } });
     expect(cm.data['resource.customizations.health.fledge.dev_Rollout']).toBe(SCRIPT);
+    const values = parse(blocks[1]!) as { configs: { cm: Record<string, string> } };
+    expect(values.configs.cm).toEqual({ 'resource.customizations.health.fledge.dev_Rollout': SCRIPT });
   });
 
   it('the kustomize component deploy/argocd merges it into argocd-cm (real `kubectl kustomize`)', () => {
