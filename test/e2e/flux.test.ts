@@ -230,6 +230,7 @@ describe('Fledge under a real Flux (source-controller + kustomize-controller v1.
     const web = await settledOn('web', first, 'True');
     const readyAfterMs = Date.now() - t0;
     figures.firstReadyMs = readyAfterMs;
+    await eventually(async () => (await rolloutOf('web')).status?.phase === 'Progressing', 'web to be Progressing', 10_000, 100);
     const mid = await expectHealth('web', 'progressing', 'Progressing', 'Current');
     expect(mid.status?.phase, 'Flux was Ready before the release ended').toBe('Progressing');
     expect(fluxCondition(web, 'Healthy')).toMatchObject({ status: 'True' });
