@@ -43,6 +43,23 @@ describe('health: what each standing means to kstatus', () => {
     expect(waiting.map((c) => `${c.type}=${c.status}`)).toEqual(['Ready=False', 'Reconciling=True']);
   });
 
+  it('the standings are what their names say', () => {
+    const phases = Object.fromEntries(standings().map((s) => [s.name, `${s.object.status?.phase}/${s.object.status?.conditions?.find((c) => c.type === 'Ready')?.reason}`]));
+    expect(phases).toEqual({
+      'progressing': 'Progressing/Progressing',
+      'paused at a manual step': 'Paused/Paused',
+      'paused by fledge pause': 'Paused/Paused',
+      'promoted': 'Promoted/Promoted',
+      'rolled back': 'RolledBack/RolledBack',
+      'stable not serving (the guard)': 'Promoted/StableNotServing',
+      'invalid': 'Invalid/InvalidSpec',
+      'waiting for an adopted object': 'Pending/WaitingForObject',
+      'routing write refused': 'Progressing/RoutingRefused',
+      'a new generation not yet observed': 'Promoted/Promoted',
+      'no status yet': 'undefined/undefined',
+    });
+  });
+
   it.each([
     ['progressing', 'Current'],
     ['paused at a manual step', 'Current'],
