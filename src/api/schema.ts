@@ -327,6 +327,9 @@ export const RolloutStatusSchema = z.object({
     .describe('Start of the release\'s evidence (RFC 3339): when the canary first took traffic in this release.'),
   /** While Invalid, or Pending on a missing object: the phase to carry on from afterwards. */
   previousPhase: z.enum(PHASES).optional().describe('While Invalid, or Pending on a missing object: the phase to carry on from afterwards.'),
+  /** The last fledge.dev/retry request handled: each acts (or is reported ignored) once. */
+  handledRetry: z.string().optional()
+    .describe('The last `fledge retry` request (annotation fledge.dev/retry) the controller handled, acted on or ignored: each is handled once.'),
   lastAnalysis: AnalysisResultSchema.optional().describe('The last judgement of a step: verdict, reason, counts and each metric.'),
   conditions: z.array(ConditionSchema).optional().describe('Ready, Progressing and Analysis, in metav1.Condition shape.'),
 }).describe('Written by the controller only; it is the controller\'s memory, so a restarted controller carries on from it.');

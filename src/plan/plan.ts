@@ -14,6 +14,7 @@ import { stepDisplay } from '../api/step.ts';
 import { sameLabels } from '../api/validate.ts';
 import { analysisCheckAt, elapsedMs, holdMs, msUntilCheck, pastInconclusiveLimit, stepClock } from './clock.ts';
 import { isHeld } from './invalid.ts';
+import { retryDecision } from './retry.ts';
 import type { PlanInput, PlanResult, Routing } from './types.ts';
 
 interface Ctx {
@@ -33,13 +34,23 @@ export function plan(input: PlanInput): PlanResult {
   const prev = carryOnFromHold(input.status ?? {});
   const ctx: Ctx = { r, release: releaseId(r.stable.labels, r.canary.labels), now, events: [] };
 
+  const retry = retryDecision(prev, q, ctx.release, now);
   let next: Status;
   if (prev.release === undefined || prev.stableLabels === undefined || prev.canaryLabels === undefined) {
     next = enterStep(ctx, freshRelease(ctx, prev), 0, REASONS.started);
+  } else if (retry?.kind === 'act') {
+    next = retried(ctx, prev);
   } else if (prev.release !== ctx.release) {
     next = newRelease(ctx, prev, q);
   } else {
     next = sameRelease(ctx, prev, q, input.analysis);
+  }
+  if (retry?.kind === 'wait') {
+    // Not handled yet: the next reconcile, once the failed attempt's requests are out of every window, acts on it.
+    ctx.requeueAfterMs = Math.min(ctx.requeueAfterMs ?? Infinity, retry.waitMs);
+  } else if (retry) {
+    if (retry.kind === 'ignore') ctx.events.push({ type: 'Warning', reason: REASONS.retryIgnored, message: retry.why });
+    next = { ...next, handledRetry: retry.value };
   }
   const status = finish(ctx, prev, next);
   return {
@@ -95,6 +106,12 @@ function freshRelease(ctx: Ctx, prev: Status): Status {
     analysisStartedAt: undefined,
     lastAnalysis: undefined,
   };
+}
+
+/** `fledge retry` of a RolledBack release: its first step again, with nothing of the last attempt's evidence. */
+function retried(ctx: Ctx, prev: Status): Status {
+  ctx.events.push({ type: 'Normal', reason: REASONS.retried, message: `release ${ctx.release} starts again from step 1 (\`fledge retry\`)` });
+  return enterStep(ctx, freshRelease(ctx, prev), 0, REASONS.started);
 }
 
 function servingLabels(prev: Status): Labels[] {
