@@ -29,6 +29,7 @@ import type { AdoptedObjects, TrafficRouter } from '../router/types.ts';
 import type { Analyzer } from './analyzer.ts';
 import { planWarnings } from '../plan/warnings.ts';
 import { isDestination } from '../router/istio/adopt.ts';
+import { isStickyRoute, routingsToVet } from '../router/istio/affinity.ts';
 import { canonicalHost } from '../router/istio/hosts.ts';
 import { adoptedCoverageWarnings } from '../router/istio/offline.ts';
 import { claimedVirtualService, hostOverlaps, ownershipProblems, routingVirtualService } from './conflicts.ts';
@@ -182,7 +183,9 @@ export class Reconciler {
     if (memo?.stamp === stamp) return memo.problems;
     const problems: Problem[] = [];
     let settled = true;
-    for (const obj of this.d.router.desiredObjects(r, { stableLabels: r.stable.labels, canaryLabels: r.canary.labels, canaryWeight: 0 })) {
+    const objects = routingsToVet(r).flatMap((routing) => this.d.router.desiredObjects(r, routing));
+    const unique = objects.filter((o, i) => objects.findIndex((x) => isDeepStrictEqual(x, o)) === i);
+    for (const obj of unique) {
       try {
         await this.d.client.applyDryRun(obj);
       } catch (err) {
@@ -347,7 +350,8 @@ export class Reconciler {
     const subsets = Array.isArray(dr?.spec?.subsets) ? (dr.spec.subsets as { name?: string; labels?: Record<string, string> }[]) : [];
     const stableLabels = subsets.find((s) => s.name === r.stable.subset)?.labels;
     const canaryLabels = subsets.find((s) => s.name === r.canary.subset)?.labels;
-    const routes = Array.isArray(vs.spec?.http) ? (vs.spec.http as { route?: { destination?: { host?: string; subset?: string }; weight?: number }[] }[]) : [];
+    // The cookie routes of sessionAffinity send all of a session to one side: not the step's weight.
+    const routes = Array.isArray(vs.spec?.http) ? (vs.spec.http as { name?: string; route?: { destination?: { host?: string; subset?: string }; weight?: number }[] }[]).filter((h) => !isStickyRoute(h.name)) : [];
     const ns = vs.metadata.namespace ?? r.namespace;
     const canaryWeight = routes.map((h) => h.route?.find((d) => isDestination(r, ns, d, r.canary.subset))?.weight).find((w) => w !== undefined);
     if (!stableLabels || !canaryLabels || typeof canaryWeight !== 'number' || !Number.isInteger(canaryWeight) || canaryWeight < 0 || canaryWeight > 100) return undefined;

@@ -4,6 +4,7 @@ import type { ResolvedRollout } from '../../api/resolve.ts';
 import type { Routing } from '../../plan/types.ts';
 import type { TrafficRouter } from '../types.ts';
 import { checkAdoptedDestinationRule, selectRoutes, weightPatch } from './adopt.ts';
+import { activeAffinity, cookieMatch, destinationHeaders, STICKY_CANARY_ROUTE, STICKY_STABLE_ROUTE } from './affinity.ts';
 
 /** Route names Fledge gives the routes it generates; adopted VirtualServices keep their own. */
 export const PRIMARY_ROUTE = 'primary';
@@ -44,15 +45,23 @@ export function renderVirtualService(r: ResolvedRollout, routing: Routing): Kube
   const vs = r.virtualService;
   if (vs.mode !== 'generated') throw new Error('renderVirtualService: the VirtualService is adopted, not generated');
   const canary = clampWeight(routing.canaryWeight);
+  const sticky = activeAffinity(r, { ...routing, canaryWeight: canary });
   const weighted = {
     name: PRIMARY_ROUTE,
     ...(vs.match ? { match: vs.match } : {}),
     route: [
-      { destination: destination(r, r.stable.subset), weight: 100 - canary },
-      { destination: destination(r, r.canary.subset), weight: canary },
+      { destination: destination(r, r.stable.subset), weight: 100 - canary, ...(sticky ? destinationHeaders(sticky.stableCookieName, routing, sticky.maxAge) : {}) },
+      { destination: destination(r, r.canary.subset), weight: canary, ...(sticky ? destinationHeaders(sticky.cookieName, routing, sticky.maxAge) : {}) },
     ],
     ...(vs.http ?? {}),
   };
+  // Ahead of the weighted route, with its extras (timeout, retries...): the same traffic, pinned.
+  const stickyRoutes = sticky
+    ? [
+        { name: STICKY_CANARY_ROUTE, match: cookieMatch(sticky.cookieName, routing, vs.match), route: [{ destination: destination(r, r.canary.subset), weight: 100 }], ...(vs.http ?? {}) },
+        { name: STICKY_STABLE_ROUTE, match: cookieMatch(sticky.stableCookieName, routing, vs.match), route: [{ destination: destination(r, r.stable.subset), weight: 100 }], ...(vs.http ?? {}) },
+      ]
+    : [];
   // A matched route alone would leave every other request without a destination (Istio answers
   // 404): the fallback keeps them on stable.
   const fallback = { name: FALLBACK_ROUTE, route: [{ destination: destination(r, r.stable.subset), weight: 100 }] };
@@ -63,7 +72,7 @@ export function renderVirtualService(r: ResolvedRollout, routing: Routing): Kube
     spec: {
       hosts: [...vs.hosts],
       ...(vs.gateways ? { gateways: [...vs.gateways] } : {}),
-      http: vs.match ? [weighted, fallback] : [weighted],
+      http: [...stickyRoutes, weighted, ...(vs.match ? [fallback] : [])],
     },
   };
 }
