@@ -130,6 +130,15 @@ describe('what is rendered passes Istio\'s validation and CRD schema', () => {
     }
   });
 
+  it('leaves the Rollout\'s own match conditions to Istio: a pseudo-header and an RE2-only regex are not refused', () => {
+    const doc = minimalRollout();
+    doc.spec.trafficRouting = {
+      sessionAffinity: { cookieName: 'c' },
+      virtualService: { match: [{ headers: { ':authority': { exact: 'shop' }, 'x-user': { regex: '(?i)beta.*' } } }] },
+    };
+    expect(checkRollout(doc)).toMatchObject({ ok: true });
+  });
+
   it('doubles a % in the cookie name for Envoy (a lone % would be a variable, which Istio refuses)', () => {
     const r = rollout({ cookieName: 'a%b' });
     const add = routes(r, 10)[2]!.route[1]!.headers!.response!.add!;

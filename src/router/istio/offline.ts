@@ -66,8 +66,9 @@ export function sessionAffinityProblems(r: ResolvedRollout): Problem[] {
   routes.forEach((route, i) => {
     if (route.name !== PRIMARY_ROUTE && !isStickyRoute(route.name)) return;
     for (const e of schemaErrors(HTTP_ROUTE_SCHEMA, route, `http[${i}]`)) problems.push({ path: at, message: `${e.path}: ${e.message} (Istio ${ISTIO_SCHEMA_VERSION} CRD schema)` });
+    // Only the cookie condition is Fledge's; the Rollout's own conditions are Istio's to judge (RE2, pseudo-headers).
     for (const m of (route.match ?? []) as { headers?: Record<string, { regex?: string }> }[]) {
-      for (const [name, match] of Object.entries(m.headers ?? {})) headerMatchErrors(name, match).forEach(say);
+      if (m.headers?.cookie) headerMatchErrors('cookie', m.headers.cookie).forEach(say);
     }
     for (const d of (route.route ?? []) as { headers?: { response?: { add?: Record<string, string> } } }[]) {
       for (const [name, value] of Object.entries(d.headers?.response?.add ?? {})) responseHeaderErrors(name, value).forEach(say);
