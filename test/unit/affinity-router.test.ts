@@ -1,7 +1,8 @@
 /**
  * sessionAffinity as the Istio router's own knowledge: the routing read back from a rendered
  * VirtualService ignores the cookie routes (their lone destination carries no step weight), and
- * the objects the API server's dry run judges include a step's cookie routes, each object once.
+ * the objects the API server's dry run judges include a step's cookie routes, each object once;
+ * a refusal of the cookie conditions or headers is blamed on sessionAffinity.
  */
 import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../src/api/object.ts';
@@ -30,5 +31,17 @@ describe('istioRouter with sessionAffinity', () => {
     expect(vetted.map((o) => o.kind)).toEqual(['DestinationRule', 'VirtualService', 'VirtualService']);
     expect(vetted.filter((o) => o.kind === 'VirtualService').map((o) => routesOf(o).some((h) => isStickyRoute(h.name)))).toEqual([false, true]);
     expect(istioRouter.objectsToVet(rollout(false)).map((o) => o.kind)).toEqual(['DestinationRule', 'VirtualService']);
+  });
+
+  it.each([
+    ['spec.http[0].match[0].headers.cookie.regex: Invalid value: "x": too long', 'spec.trafficRouting.sessionAffinity'],
+    ['spec.http[2].route[1].headers.response.add: Too many properties', 'spec.trafficRouting.sessionAffinity'],
+    ['spec.hosts[0]: Invalid value', 'spec.trafficRouting.virtualService.hosts'],
+  ])('blames a refusal of %j on %s', (message, path) => {
+    expect(istioRouter.admissionVerdict(rollout(true), 'VirtualService', 422, message)).toMatchObject({ path });
+  });
+
+  it('without sessionAffinity, a header refusal is not blamed on it', () => {
+    expect(istioRouter.admissionVerdict(rollout(false), 'VirtualService', 422, 'spec.http[0].route[0].headers.response.add: bad')).toMatchObject({ path: 'spec.trafficRouting.virtualService' });
   });
 });
