@@ -79,6 +79,7 @@ export class Controller {
     };
     this.queue = new WorkQueue({
       isTransient: isStaleWrite,
+      metrics: this.metrics.queue,
       onError: (key, err, retryIn) => {
         this.metrics.reconcileErrors.inc();
         const level = isStaleWrite(err) ? 'debug' : 'warn';
@@ -145,7 +146,6 @@ export class Controller {
   private enqueue(namespace: string | undefined, name: string | undefined, lane: Lane = this.workers ? 'now' : 'background'): void {
     if (!namespace || !name) return;
     this.queue.add(`${namespace}/${name}`, lane);
-    this.metrics.queueDepth.set(this.queue.depth());
   }
 
   /** Every Rollout, behind any change someone is waiting on. */
@@ -215,7 +215,7 @@ export class Controller {
       this.elector = new LeaderElector(this.client, {
         namespace: this.o.leaseNamespace ?? this.o.namespace ?? 'fledge-system',
         name: this.o.leaseName ?? 'fledge-controller',
-        identity, log,
+        identity, log, metrics: this.metrics.leaderElection,
       });
       log.info({ identity }, 'waiting for leadership');
       const leading = await this.elector.run(() => this.o.onLostLeadership?.());
@@ -259,7 +259,6 @@ export class Controller {
         throw err;
       } finally {
         end();
-        this.metrics.queueDepth.set(this.queue.depth());
       }
     });
     this.sweep();
