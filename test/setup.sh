@@ -25,3 +25,5 @@ if ! command -v go >/dev/null && [ ! -x /usr/local/go/bin/go ]; then
   fi
 fi
 bash "$here/cluster/build.sh"
+# Helm, for the chart tests (test/integration/helm-chart.test.ts): Go modules, cached like the above.
+bash "$here/helm/build.sh"
