@@ -83,7 +83,10 @@ export class ControllerMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    // Zero from the start, so a rate() or an alert sees the series before the first event.
     this.queue.depth(0);
+    this.queueAdds.inc({ name: QUEUE_NAME }, 0);
+    this.queueRetries.inc({ name: QUEUE_NAME }, 0);
   }
 
   setRollout(namespace: string, name: string, phase: string, weight: number): void {
