@@ -9,7 +9,9 @@
  * Not here, and why (the controller's offline check still judges them):
  * - anything about spec.strategy.steps (ascending weights, pause > 0s, steps vs stepWeight, a
  *   step's own shape): a step is a number or an object, a union a structural schema can only
- *   keep untyped, and CEL cannot see an untyped field;
+ *   keep untyped, and a CRD's CEL cannot see an untyped field. A ValidatingAdmissionPolicy can
+ *   (it sees it as dyn): stepsAdmissionPolicy() below, shipped beside the CRD, enforces the
+ *   first three; a step's shape stays with the controller;
  * - hosts and Service names of another namespace: CEL sees metadata.name, not metadata.namespace;
  * - the Prometheus provider or address: allowed or not by the controller's --prometheus-config;
  * - PromQL placeholders, and Istio's validation of the routing: parsers CEL does not have;
@@ -19,7 +21,7 @@
  */
 import { VERSION_LABELS, MESSAGES } from './messages.ts';
 import { DURATION_PATTERN } from './duration.ts';
-import { DEFAULT_SUBSETS } from './constants.ts';
+import { DEFAULT_SUBSETS, GROUP, PLURAL } from './constants.ts';
 
 /** One x-kubernetes-validations entry (apiextensions.k8s.io/v1 ValidationRule). */
 export interface CelRule {
@@ -37,8 +39,8 @@ const lit = (s: string) => JSON.stringify(s);
  * A messageExpression that says exactly what `message(...values)` says in validate.ts: the
  * function is called with markers, and each marker is replaced by its CEL expression.
  */
-export function celMessage<A extends string[]>(message: (...args: A) => string, ...exprs: { [K in keyof A]: string }): string {
-  const markers = exprs.map((_, i) => `\uE000${i}\uE000`) as A;
+export function celMessage<A extends unknown[]>(message: (...args: A) => string, ...exprs: { [K in keyof A]: string }): string {
+  const markers = exprs.map((_, i) => `\uE000${i}\uE000`) as unknown as A;
   const text = message(...markers);
   const parts = text.split(/\uE000(\d+)\uE000/);
   const out: string[] = [];
@@ -167,4 +169,53 @@ export function withCelRules(spec: Json, rules: Record<string, CelRule[]> = CEL_
     node['x-kubernetes-validations'] = [...((node['x-kubernetes-validations'] as CelRule[] | undefined) ?? []), ...list];
   }
   return spec;
+}
+
+/**
+ * spec.strategy.steps, seen by a ValidatingAdmissionPolicy (admissionregistration.k8s.io/v1), to
+ * which an untyped field is CEL's dyn: steps ascend, a pause is longer than 0s, steps or
+ * stepWeight and not both. Its messages carry their field path (a policy names no field), as
+ * `path: message` of fledge validate. Judged only when the spec changes (matchConditions), so a
+ * Rollout stored before the policy can still be paused, annotated or deleted: the controller
+ * marks it Invalid meanwhile. Steps of another shape (a string, a fraction) are left to the
+ * controller too, whose messages depend on zod's.
+ */
+export function stepsAdmissionPolicy(name: string): Json[] {
+  const steps = 'variables.steps';
+  const weights = 'variables.weights';
+  const firstDrop = `${weights}.transformList(i, w, i > 0 && w < ${weights}[i - 1], i)[0]`;
+  const zeroPause = `type(s) == map && 'pause' in s && type(s.pause) == string && s.pause != 'manual' && s.pause.matches(${lit(DURATION_PATTERN)}) && !s.pause.matches('[1-9]')`;
+  const firstZeroPause = `${steps}.transformList(i, s, ${zeroPause}, i)[0]`;
+  const strategy = 'object.spec.strategy';
+  return [
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: { name },
+      spec: {
+        failurePolicy: 'Fail',
+        matchConstraints: { resourceRules: [{ apiGroups: [GROUP], apiVersions: ['*'], operations: ['CREATE', 'UPDATE'], resources: [PLURAL] }] },
+        matchConditions: [{ name: 'spec-changed', expression: 'oldObject == null || object.spec != oldObject.spec' }],
+        variables: [
+          { name: 'steps', expression: `has(${strategy}.steps) && type(${strategy}.steps) == list ? ${strategy}.steps : []` },
+          { name: 'weights', expression: `${steps}.map(s, type(s) == int ? s : (type(s) == map && 'weight' in s && type(s.weight) == int ? s.weight : -1))` },
+        ],
+        validations: [
+          {
+            expression: `${weights}.exists(w, w < 0 || w > 100) || ${weights}.all(i, w, i == 0 || w >= ${weights}[i - 1])`,
+            messageExpression: `'spec.strategy.steps[' + string(${firstDrop}) + ']: ' + ${celMessage(MESSAGES.stepsDescend, `string(${weights}[${firstDrop} - 1])`)}`,
+          },
+          { expression: `${steps}.all(s, !(${zeroPause}))`, messageExpression: `'spec.strategy.steps[' + string(${firstZeroPause}) + '].pause: ' + ${lit(MESSAGES.pauseZero)}` },
+          { expression: `!(has(${strategy}.steps) && has(${strategy}.stepWeight))`, message: `spec.strategy: ${MESSAGES.stepsAndStepWeight}` },
+          { expression: `has(${strategy}.steps) || has(${strategy}.stepWeight)`, message: `spec.strategy: ${MESSAGES.noSteps}` },
+        ],
+      },
+    },
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: { name },
+      spec: { policyName: name, validationActions: ['Deny'] },
+    },
+  ];
 }

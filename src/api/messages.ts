@@ -19,7 +19,7 @@ export const MESSAGES = {
   noSteps: 'set steps (a list of weights) or stepWeight',
   maxWeightNeedsStepWeight: 'needs stepWeight',
   maxWeightBelowStepWeight: (stepWeight: string) => `must not be lower than stepWeight (${stepWeight})`,
-  stepsDescend: (previous: number) => `must not be lower than the step before (${previous}): steps ascend`,
+  stepsDescend: (previous: number | string) => `must not be lower than the step before (${previous}): steps ascend`,
   pauseZero: 'must be "manual" or a duration longer than 0s',
   atLeast1s: 'must be at least 1s',
   atMost1m: 'must be at most 60s',

@@ -3,15 +3,22 @@
  * at create time with the same field paths and messages `fledge validate` gives offline (the
  * one table of src/api/messages.ts), a good one is accepted, and the rules CEL cannot express
  * are accepted by the API server and left to the controller's check (it marks them Invalid).
- * Also `kubectl apply` shows the CEL message to a person.
+ * The rules of spec.strategy.steps, which the CRD keeps untyped, are enforced by the
+ * ValidatingAdmissionPolicy deploy/base ships (src/api/cel.ts): refused with `path: message` as
+ * fledge validate prints it, and only when the spec changes. Also `kubectl apply` shows the CEL
+ * message to a person.
  */
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkRollout } from '../../src/check/rollout.ts';
 import type { LocalCluster } from '../../src/devenv/cluster.ts';
 import { startTestCluster } from '../support/cluster.ts';
-import { ROLLOUTS, createNamespace, rolloutManifest, testKube, type TestKube } from '../support/kube.ts';
-import { stringify } from 'yaml';
+import { ROLLOUTS, createNamespace, eventually, gitopsApply, mergePatch, rolloutManifest, testKube, type TestKube } from '../support/kube.ts';
+import { parseAllDocuments, stringify } from 'yaml';
+import { readFileSync } from 'node:fs';
+import { AdmissionregistrationV1Api, type KubernetesObject } from '@kubernetes/client-node';
+
+const POLICY = new URL('../../deploy/base/admission-policy.yaml', import.meta.url);
 
 const NS = 'cel';
 type Spec = Record<string, unknown>;
@@ -59,11 +66,17 @@ const REFUSED: [string, Spec][] = [
   ['a wildcard host on the mesh', routing({ hosts: ['*.example.com'] })],
 ];
 
+/** The steps rules, refused by the ValidatingAdmissionPolicy. */
+const REFUSED_BY_POLICY: [string, Spec][] = [
+  ['descending steps', withSpec({ strategy: { steps: [50, { weight: 60, pause: 'manual' }, 10, 100] } })],
+  ['a pause of 0s', withSpec({ strategy: { steps: [10, { weight: 20, pause: '0h0m' }, 100] } })],
+  ['steps and stepWeight', withSpec({ strategy: { steps: [10, 100], stepWeight: 10 } })],
+  ['neither steps nor stepWeight', withSpec({ strategy: { interval: '1m' } })],
+];
+
 /** Refused by `fledge validate` and the controller, accepted by the API server: CEL cannot say it (src/api/cel.ts). */
 const CONTROLLER_ONLY: [string, Spec][] = [
-  ['descending steps (a step is a number or an object: untyped to CEL)', withSpec({ strategy: { steps: [50, 10, 100] } })],
-  ['a pause of 0s', withSpec({ strategy: { steps: [{ weight: 10, pause: '0s' }, 100] } })],
-  ['steps and stepWeight', withSpec({ strategy: { steps: [10, 100], stepWeight: 10 } })],
+  ['a step of another shape (a string: zod\'s message)', withSpec({ strategy: { steps: ['10', 100] } })],
   ['a Service of another namespace (CEL does not see metadata.namespace)', withSpec({ service: { name: 'payments.other' } })],
   ['a Rollout\'s own Prometheus address (the controller\'s configuration decides)', withAnalysis(analysis({ prometheus: { address: 'http://169.254.169.254' } }))],
   ['an unknown query placeholder', withAnalysis({ metrics: [{ name: 'q', query: 'sum(up{x="{{secrets.token}}"})', max: 1 }] })],
@@ -76,6 +89,9 @@ beforeAll(async () => {
   cluster = await startTestCluster();
   k = testKube(cluster.kubeconfigPath);
   await createNamespace(k, NS);
+  for (const doc of parseAllDocuments(readFileSync(POLICY, 'utf8'))) await gitopsApply(k, doc.toJS() as KubernetesObject, 'kubectl');
+  // A new policy takes effect once the API server has loaded and type-checked it.
+  await eventually(async () => !(await create('probe', REFUSED_BY_POLICY[0]![1])).ok, 'the admission policy to take effect', 30_000, 200);
 });
 
 afterAll(async () => {
@@ -133,6 +149,30 @@ describe('CEL rules in the CRD, against a real API server', () => {
     for (const p of problems) {
       expect(causes.some((c) => c.message === p.message && samePath(c.field, p.path)), `${p.path}: ${p.message}\nAPI server: ${JSON.stringify(causes)}`).toBe(true);
     }
+  });
+
+  it.each(REFUSED_BY_POLICY)('refuses %s by the admission policy, with the path and message of fledge validate', async (_what, spec) => {
+    const offline = checkRollout(rolloutManifest(NS, 'bad', spec), NS);
+    const problems = offline.ok ? [] : offline.problems;
+    expect(problems.length, 'fledge validate refuses it').toBeGreaterThan(0);
+    const answer = await create('bad', spec);
+    expect(answer.ok, 'the API server refuses it').toBe(false);
+    // The policy says its first failed rule, as `path: message`.
+    const said = answer.ok ? '' : answer.message;
+    expect(problems.some((p) => said.endsWith(`denied request: ${p.path}: ${p.message}`)), `${said}\noffline: ${JSON.stringify(problems)}`).toBe(true);
+  });
+
+  it('judges the steps only when the spec changes: a Rollout stored before the policy can still be annotated', async () => {
+    const spec = REFUSED_BY_POLICY[0]![1];
+    // Stored while the binding is away (as before an upgrade that brings the policy).
+    await k.kc.makeApiClient(AdmissionregistrationV1Api).deleteValidatingAdmissionPolicyBinding({ name: 'fledge-rollout-steps' });
+    await eventually(async () => (await create('stored', spec)).ok, 'the policy to be unbound', 30_000, 200);
+    await k.co.createNamespacedCustomObject({ ...ROLLOUTS, namespace: NS, body: rolloutManifest(NS, 'stored', spec) });
+    const binding = parseAllDocuments(readFileSync(POLICY, 'utf8')).map((d) => d.toJS() as KubernetesObject).find((o) => o.kind === 'ValidatingAdmissionPolicyBinding')!;
+    await gitopsApply(k, binding, 'kubectl');
+    await eventually(async () => !(await create('probe', spec)).ok, 'the policy to take effect again', 30_000, 200);
+    await mergePatch(k, ROLLOUTS, NS, 'stored', { metadata: { annotations: { 'fledge.dev/paused': 'true' } } }, 'fledge-cli');
+    await expect(mergePatch(k, ROLLOUTS, NS, 'stored', { spec: { strategy: { steps: [60, 10, 100] } } })).rejects.toMatchObject({ code: 422 });
   });
 
   it.each(CONTROLLER_ONLY)('accepts %s, which fledge validate and the controller refuse', async (_what, spec) => {

@@ -210,6 +210,8 @@ describe('kustomize: deploy/base and deploy/namespaced against a real API server
       'RoleBinding/fledge-system/fledge-leader-election',
       'Service/fledge-system/fledge-metrics',
       'ServiceAccount/fledge-system/fledge',
+      'ValidatingAdmissionPolicy//fledge-rollout-steps',
+      'ValidatingAdmissionPolicyBinding//fledge-rollout-steps',
     ]);
   });
 

@@ -211,7 +211,11 @@ describe('Helm chart, rendered by the real helm', () => {
     expect(d.spec.template.spec.affinity).toEqual({
       podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{ weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: d.spec.template.metadata.labels } } }] },
     });
-    expect(objects.map((o) => o.kind)).not.toEqual(expect.arrayContaining(['ServiceMonitor']));
+    // The steps rules the CRD cannot hold, as deploy/base has them, named for the release.
+    const policy = one(objects, 'ValidatingAdmissionPolicy', 'fledge-rollout-steps');
+    const base = parseObjects(readFileSync(join(ROOT, 'deploy', 'base', 'admission-policy.yaml'), 'utf8'));
+    expect(policy.spec).toEqual(one(base, 'ValidatingAdmissionPolicy').spec);
+    expect(one(objects, 'ValidatingAdmissionPolicyBinding')).toMatchObject({ spec: { policyName: 'fledge-rollout-steps', validationActions: ['Deny'] } });
     expect(objects.filter((o) => ['ServiceMonitor', 'PodMonitor'].includes(o.kind) || o.metadata.name.endsWith('-dashboard'))).toEqual([]);
     const out = await dryRun(text);
     for (const o of objects) expect(out).toContain(`${o.metadata.name} serverside-applied (server dry run)`);
@@ -246,6 +250,8 @@ describe('Helm chart, rendered by the real helm', () => {
     const dashboard = one<Obj & { data: Record<string, string> }>(objects, 'ConfigMap', 'shop-canary-dashboard');
     expect(dashboard.metadata).toMatchObject({ namespace: 'monitoring', labels: { grafana_dashboard: '1' }, annotations: { grafana_folder: 'Fledge' } });
     expect(JSON.parse(dashboard.data['fledge-dashboard.json']!)).toEqual(JSON.parse(readFileSync(join(ROOT, 'deploy', 'grafana', 'fledge-dashboard.json'), 'utf8')));
+    // Namespace mode: nothing cluster-scoped.
+    expect(objects.filter((o) => o.kind.startsWith('ValidatingAdmissionPolicy'))).toEqual([]);
     const out = await dryRun(text);
     for (const o of objects) expect(out).toContain(`${o.metadata.name} serverside-applied (server dry run)`);
   });

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { CEL_RULES, celMessage, withCelRules } from '../../src/api/cel.ts';
 import { rolloutCrd } from '../../src/api/crd.ts';
 import { MESSAGES } from '../../src/api/messages.ts';
+import { readFileSync } from 'node:fs';
+import { CHART_POLICY_PATH, POLICY_PATH, renderChartPolicyTemplate, renderPolicyYaml } from '../../scripts/crd-file.ts';
 
 type Json = Record<string, unknown>;
 
@@ -30,5 +32,12 @@ describe('CEL rules of the CRD (src/api/cel.ts)', () => {
         if (r.message !== undefined) expect(fixed.has(r.message), `${path}: ${r.message}`).toBe(true);
       }
     }
+  });
+
+  it.each([
+    ['deploy/base/admission-policy.yaml', POLICY_PATH, renderPolicyYaml],
+    ['deploy/helm/fledge/templates/admission-policy.yaml', CHART_POLICY_PATH, renderChartPolicyTemplate],
+  ])('%s is what npm run gen writes', (name, path, render) => {
+    expect(readFileSync(path, 'utf8') === render(), `${name} is stale: run npm run gen`).toBe(true);
   });
 });
