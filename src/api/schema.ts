@@ -25,9 +25,10 @@ const dnsLabel = (what: string) =>
 const dnsSubdomain = (what: string) =>
   z.string().min(1, `${what} must not be empty`).max(253, `${what} must be at most 253 characters`)
     .regex(new RegExp(DNS_SUBDOMAIN), `${what} must be lowercase letters, digits, '-' and '.'`);
+// At most 32 characters: the API server prices a CEL rule by the longest string it may see.
 const duration = (what: string) =>
   z.string().regex(new RegExp(DURATION_PATTERN), `${what} must be a duration such as 30s, 1m or 1h30m`)
-    .min(2, `${what} must be a duration such as 30s, 1m or 1h30m`);
+    .min(2, `${what} must be a duration such as 30s, 1m or 1h30m`).max(32, `${what} must be a duration such as 30s, 1m or 1h30m`);
 const weight = z.number({ error: 'must be an integer between 0 and 100' })
   .int('must be an integer between 0 and 100')
   .min(0, 'must be between 0 and 100').max(100, 'must be between 0 and 100');
@@ -57,7 +58,8 @@ export const LabelsSchema = z
   .record(
     z.string().regex(new RegExp(LABEL_KEY), 'label key must be a Kubernetes label name'),
     z.string({ error: 'label value must be a string' })
-      .regex(new RegExp(LABEL_VALUE), 'label value must be at most 63 letters, digits, "-", "_" or "."'),
+      .regex(new RegExp(LABEL_VALUE), 'label value must be at most 63 letters, digits, "-", "_" or "."')
+      .max(63, 'label value must be at most 63 letters, digits, "-", "_" or "."'),
     { error: 'must be a map of pod labels' },
   )
   .refine((l) => Object.keys(l).length > 0, 'must name at least one pod label')
@@ -101,6 +103,30 @@ export const VirtualServiceRefSchema = z.strictObject({
   routes: z.array(z.string().min(1).max(253), { error: 'must be a list of route names' }).min(1).max(64).optional()
     .describe('With ref: the names of the HTTP routes whose weights Fledge steers. Default: every route that sends to both subsets.'),
 });
+
+/**
+ * A cookie name: RFC 6265 section 4.1.1 `cookie-name = token`, and a token (RFC 2616 section 2.2)
+ * is one or more CHARs other than controls and separators. It also keeps the name safe inside the
+ * Set-Cookie value and the cookie-header regex Fledge writes (regex characters are escaped there).
+ */
+export const COOKIE_NAME = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
+/** Set-Cookie's Max-Age is in seconds; RFC 6265bis caps what browsers keep at 400 days. */
+export const MAX_COOKIE_AGE_SECONDS = 400 * 24 * 3600;
+export const DEFAULT_COOKIE_AGE_SECONDS = 24 * 3600;
+
+const cookieName = (what: string) => z.string({ error: `${what} must be a cookie name` })
+  .min(1, `${what} must not be empty`).max(64, `${what} must be at most 64 characters`)
+  .regex(new RegExp(COOKIE_NAME), `${what} must be a cookie name (an RFC 6265 token): letters, digits and !#$%&'*+-.^_\`|~`);
+
+export const SessionAffinitySchema = z.strictObject({
+  cookieName: cookieName('cookieName')
+    .describe('Name of the cookie set on responses from the canary during a release; requests that carry it go to the canary until it expires (Flagger\'s sessionAffinity.cookieName).'),
+  stableCookieName: cookieName('stableCookieName').optional()
+    .describe('Name of the cookie set on responses from stable during a release, so users on stable stay there too. Default: cookieName followed by -stable.'),
+  maxAge: z.number({ error: 'must be a number of seconds' }).int('must be a whole number of seconds')
+    .min(1, `must be between 1 and ${MAX_COOKIE_AGE_SECONDS} seconds`).max(MAX_COOKIE_AGE_SECONDS, `must be between 1 and ${MAX_COOKIE_AGE_SECONDS} seconds (400 days)`).optional()
+    .describe(`Lifetime of both cookies in seconds (Set-Cookie Max-Age). Default: ${DEFAULT_COOKIE_AGE_SECONDS} (a day).`),
+}).describe('Sticky sessions during a release: a user who reached the canary stays on it, one who reached stable stays there; the step\'s weights split new sessions. Needs a generated VirtualService.');
 
 export const DestinationRuleRefSchema = z.strictObject({
   name: dnsSubdomain('name').optional().describe('Name of the generated DestinationRule. Default: the Rollout\'s name.'),
@@ -238,6 +264,7 @@ export const RolloutSpecSchema = z.strictObject({
       .describe('The VirtualService: generated (default, named after the Rollout) or adopted with ref.'),
     destinationRule: DestinationRuleRefSchema.optional()
       .describe('The DestinationRule: generated (default, named after the Rollout) or adopted with ref.'),
+    sessionAffinity: SessionAffinitySchema.optional(),
   }).optional().describe('The Istio objects that carry the split. Default: a generated VirtualService and DestinationRule.'),
   strategy: StrategySchema.describe('The schedule: the canary weight at each step and how long each is held.'),
   analysis: AnalysisSchema.optional()
@@ -327,6 +354,9 @@ export const RolloutStatusSchema = z.object({
     .describe('Start of the release\'s evidence (RFC 3339): when the canary first took traffic in this release.'),
   /** While Invalid, or Pending on a missing object: the phase to carry on from afterwards. */
   previousPhase: z.enum(PHASES).optional().describe('While Invalid, or Pending on a missing object: the phase to carry on from afterwards.'),
+  /** The last fledge.dev/retry request handled: each acts (or is reported ignored) once. */
+  handledRetry: z.string().optional()
+    .describe('The last `fledge retry` request (annotation fledge.dev/retry) the controller handled, acted on or ignored: each is handled once.'),
   lastAnalysis: AnalysisResultSchema.optional().describe('The last judgement of a step: verdict, reason, counts and each metric.'),
   conditions: z.array(ConditionSchema).optional().describe('Ready, Progressing and Analysis, in metav1.Condition shape.'),
 }).describe('Written by the controller only; it is the controller\'s memory, so a restarted controller carries on from it.');

@@ -137,7 +137,7 @@ export class Reconciler {
     if (memo?.stamp === stamp) return memo.problems;
     const problems: Problem[] = [];
     let settled = true;
-    for (const obj of this.d.router.desiredObjects(r, { stableLabels: r.stable.labels, canaryLabels: r.canary.labels, canaryWeight: 0 })) {
+    for (const obj of this.d.router.objectsToVet(r)) {
       try {
         await this.d.client.applyDryRun(obj);
       } catch (err) {

@@ -4,9 +4,10 @@
  * to versions accordingly. What the mesh serves is then the controller's real output.
  */
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { isStickyRoute } from '../router/istio/affinity.ts';
 import type { MeshWorkload } from './mesh.ts';
 
-interface Route { route?: { destination?: { subset?: string }; weight?: number }[] }
+interface Route { name?: string; route?: { destination?: { subset?: string }; weight?: number }[] }
 interface Subset { name: string; labels?: Record<string, string> }
 
 export interface DataPlaneOptions {
@@ -43,8 +44,10 @@ export function followVirtualService(kc: KubeConfig, mesh: MeshWorkload, opts: D
       ]) as [{ spec?: { http?: Route[] } }, { spec?: { subsets?: Subset[] } }];
       const versionOf = new Map((dr.spec?.subsets ?? []).map((s) => [s.name, s.labels?.[label]]));
       const next: Record<string, number> = {};
-      // The first route is the weighted one; a catch-all to stable follows it when there is a match.
-      for (const d of vs.spec?.http?.[0]?.route ?? []) {
+      // The weighted route: the first one but sessionAffinity's cookie routes (the synthetic
+      // requests carry no cookies); a catch-all to stable follows it when there is a match.
+      const weighted = (vs.spec?.http ?? []).find((h) => !isStickyRoute(h.name));
+      for (const d of weighted?.route ?? []) {
         const version = versionOf.get(d.destination?.subset ?? '');
         if (version) next[version] = (next[version] ?? 0) + (d.weight ?? 0);
       }

@@ -2,6 +2,7 @@ import type { ResolvedRollout } from '../../api/resolve.ts';
 import type { Routing } from '../../plan/types.ts';
 import type { RoutingObjects } from '../types.ts';
 import { isDestination } from './adopt.ts';
+import { isStickyRoute } from './affinity.ts';
 import { routesOf, subsetsOf } from './shapes.ts';
 
 
@@ -18,7 +19,8 @@ export function liveRouting(r: ResolvedRollout, live: RoutingObjects): Routing |
   const stableLabels = subsets.find((s) => s.name === r.stable.subset)?.labels;
   const canaryLabels = subsets.find((s) => s.name === r.canary.subset)?.labels;
   const ns = vs.metadata.namespace ?? r.namespace;
-  const canaryWeight = routesOf(vs).map((h) => h.route?.find((d) => isDestination(r, ns, d, r.canary.subset))?.weight).find((w) => w !== undefined);
+  // sessionAffinity's cookie routes send all of a session to one side: not the step's weight.
+  const canaryWeight = routesOf(vs).filter((h) => !isStickyRoute(h.name)).map((h) => h.route?.find((d) => isDestination(r, ns, d, r.canary.subset))?.weight).find((w) => w !== undefined);
   if (!stableLabels || !canaryLabels || typeof canaryWeight !== 'number' || !Number.isInteger(canaryWeight) || canaryWeight < 0 || canaryWeight > 100) return undefined;
   return { stableLabels, canaryLabels, canaryWeight };
 }

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { API_VERSION, KIND, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ROLLOUT_LABEL } from '../../api/constants.ts';
 import type { KubeObject, ObjectMeta } from '../../api/object.ts';
 import type { ResolvedRollout } from '../../api/resolve.ts';
@@ -10,6 +11,7 @@ import { adoptedCoverageWarnings } from './offline.ts';
 import { hostOverlaps, ownershipProblems, routingVirtualService } from './conflicts.ts';
 import { canonicalHost } from './hosts.ts';
 import { DESTINATION_RULES, ISTIO_API_VERSION, ISTIO_GROUP, VIRTUAL_SERVICES } from './resources.ts';
+import { activeAffinity, cookieMatch, destinationHeaders, routingsToVet, STICKY_CANARY_ROUTE, STICKY_STABLE_ROUTE } from './affinity.ts';
 
 /** Route names Fledge gives the routes it generates; adopted VirtualServices keep their own. */
 export const PRIMARY_ROUTE = 'primary';
@@ -50,15 +52,23 @@ export function renderVirtualService(r: ResolvedRollout, routing: Routing): Kube
   const vs = r.virtualService;
   if (vs.mode !== 'generated') throw new Error('renderVirtualService: the VirtualService is adopted, not generated');
   const canary = clampWeight(routing.canaryWeight);
+  const sticky = activeAffinity(r, { ...routing, canaryWeight: canary });
   const weighted = {
     name: PRIMARY_ROUTE,
     ...(vs.match ? { match: vs.match } : {}),
     route: [
-      { destination: destination(r, r.stable.subset), weight: 100 - canary },
-      { destination: destination(r, r.canary.subset), weight: canary },
+      { destination: destination(r, r.stable.subset), weight: 100 - canary, ...(sticky ? destinationHeaders(sticky.stableCookieName, routing, sticky.maxAge) : {}) },
+      { destination: destination(r, r.canary.subset), weight: canary, ...(sticky ? destinationHeaders(sticky.cookieName, routing, sticky.maxAge) : {}) },
     ],
     ...(vs.http ?? {}),
   };
+  // Ahead of the weighted route, with its extras (timeout, retries...): the same traffic, pinned.
+  const stickyRoutes = sticky
+    ? [
+        { name: STICKY_CANARY_ROUTE, match: cookieMatch(sticky.cookieName, routing, vs.match), route: [{ destination: destination(r, r.canary.subset), weight: 100 }], ...(vs.http ?? {}) },
+        { name: STICKY_STABLE_ROUTE, match: cookieMatch(sticky.stableCookieName, routing, vs.match), route: [{ destination: destination(r, r.stable.subset), weight: 100 }], ...(vs.http ?? {}) },
+      ]
+    : [];
   // A matched route alone would leave every other request without a destination (Istio answers
   // 404): the fallback keeps them on stable.
   const fallback = { name: FALLBACK_ROUTE, route: [{ destination: destination(r, r.stable.subset), weight: 100 }] };
@@ -69,7 +79,7 @@ export function renderVirtualService(r: ResolvedRollout, routing: Routing): Kube
     spec: {
       hosts: [...vs.hosts],
       ...(vs.gateways ? { gateways: [...vs.gateways] } : {}),
-      http: vs.match ? [weighted, fallback] : [weighted],
+      http: [...stickyRoutes, weighted, ...(vs.match ? [fallback] : [])],
     },
   };
 }
@@ -89,6 +99,10 @@ export const istioRouter: TrafficRouter = {
     if (r.destinationRule.mode === 'generated') out.push(renderDestinationRule(r, routing));
     if (r.virtualService.mode === 'generated') out.push(renderVirtualService(r, routing));
     return out;
+  },
+  objectsToVet(r) {
+    const objects = routingsToVet(r).flatMap((routing) => this.desiredObjects(r, routing));
+    return objects.filter((o, i) => objects.findIndex((x) => isDeepStrictEqual(x, o)) === i);
   },
   checkAdopted(r, live) {
     return [
