@@ -212,6 +212,7 @@ describe('decide speaks only the TrafficRouter interface', () => {
     canonicalHost: (host) => host,
     objectHosts: () => [],
     desiredObjects: () => [],
+    objectsToVet: () => [],
     liveRouting: () => undefined,
     routedHosts: () => [],
     ownershipProblems: () => [],
