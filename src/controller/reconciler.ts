@@ -24,6 +24,7 @@ import type { QueueResult } from '../kube/workqueue.ts';
 import { planInvalid, planRoutingRefused, planWaiting } from '../plan/invalid.ts';
 import { analysisCheck, plan, routingOf } from '../plan/plan.ts';
 import { routingPath } from '../plan/transition.ts';
+import { stepExtras } from '../plan/step-routing.ts';
 import type { Routing } from '../plan/types.ts';
 import type { AdoptedObjects, TrafficRouter } from '../router/types.ts';
 import type { Analyzer } from './analyzer.ts';
@@ -31,6 +32,7 @@ import { planWarnings } from '../plan/warnings.ts';
 import { isDestination } from '../router/istio/adopt.ts';
 import { canonicalHost } from '../router/istio/hosts.ts';
 import { adoptedCoverageWarnings } from '../router/istio/offline.ts';
+import { MATCH_ROUTE } from '../router/istio/step-routes.ts';
 import { claimedVirtualService, hostOverlaps, ownershipProblems, routingVirtualService } from './conflicts.ts';
 import type { ControllerMetrics } from './metrics.ts';
 
@@ -130,7 +132,7 @@ export class Reconciler {
     // What the status says is live must be live before anything new is decided: a routing write
     // that failed (no permission, an admission webhook) must stop the rollout, not let the status
     // walk on to promotion without traffic ever moving.
-    const madeLive = previous?.release && previous.stableLabels ? routingOf(previous) : undefined;
+    const madeLive = previous?.release && previous.stableLabels ? routingOf(previous, r) : undefined;
     const restored = madeLive ? await this.refusable(raw, previous, now, () => this.writeRouting(r, madeLive, adopted.virtualService, confirm)) : [];
     let analysis: AnalysisResult | undefined;
     const requests = readRequests(raw.metadata.annotations);
@@ -182,7 +184,7 @@ export class Reconciler {
     if (memo?.stamp === stamp) return memo.problems;
     const problems: Problem[] = [];
     let settled = true;
-    for (const obj of this.d.router.desiredObjects(r, { stableLabels: r.stable.labels, canaryLabels: r.canary.labels, canaryWeight: 0 })) {
+    for (const { obj, step } of dryRunObjects(this.d.router, r)) {
       try {
         await this.d.client.applyDryRun(obj);
       } catch (err) {
@@ -200,7 +202,7 @@ export class Reconciler {
           continue;
         }
         if (!schema && !istio) throw err;
-        problems.push({ path: dryRunPath(r, obj.kind, err.message), message: `${istio ? 'Istio\'s validation' : 'Istio\'s schema'} refuses the ${obj.kind} it would make: ${err.message.slice(0, 400)}` });
+        problems.push({ path: step !== undefined ? `spec.strategy.steps[${step}]` : dryRunPath(r, obj.kind, err.message), message: `${istio ? 'Istio\'s validation' : 'Istio\'s schema'} refuses the ${obj.kind} it would make: ${err.message.slice(0, 400)}` });
       }
     }
     if (settled) this.vetted.set(key, { stamp, problems });
@@ -347,7 +349,8 @@ export class Reconciler {
     const subsets = Array.isArray(dr?.spec?.subsets) ? (dr.spec.subsets as { name?: string; labels?: Record<string, string> }[]) : [];
     const stableLabels = subsets.find((s) => s.name === r.stable.subset)?.labels;
     const canaryLabels = subsets.find((s) => s.name === r.canary.subset)?.labels;
-    const routes = Array.isArray(vs.spec?.http) ? (vs.spec.http as { route?: { destination?: { host?: string; subset?: string }; weight?: number }[] }[]) : [];
+    // A match step's route sends its requests to the canary whatever the weight: not the split.
+    const routes = (Array.isArray(vs.spec?.http) ? (vs.spec.http as { name?: string; route?: { destination?: { host?: string; subset?: string }; weight?: number }[] }[]) : []).filter((h) => h.name !== MATCH_ROUTE);
     const ns = vs.metadata.namespace ?? r.namespace;
     const canaryWeight = routes.map((h) => h.route?.find((d) => isDestination(r, ns, d, r.canary.subset))?.weight).find((w) => w !== undefined);
     if (!stableLabels || !canaryLabels || typeof canaryWeight !== 'number' || !Number.isInteger(canaryWeight) || canaryWeight < 0 || canaryWeight > 100) return undefined;
@@ -381,6 +384,26 @@ export class Reconciler {
     if (!wrote) this.d.metrics.writesSkipped.inc({ kind: 'VirtualService' });
     return wrote;
   }
+}
+
+/**
+ * The objects to dry-run: the routing of a plain weight step, and one VirtualService for each
+ * match or mirror step whose routes differ (tagged with its index), so that every shape Fledge
+ * may write has been judged by the API server before the first write.
+ */
+function dryRunObjects(router: TrafficRouter, r: ResolvedRollout): { obj: KubeObject; step?: number }[] {
+  const base: Routing = { stableLabels: r.stable.labels, canaryLabels: r.canary.labels, canaryWeight: 0 };
+  const out: { obj: KubeObject; step?: number }[] = router.desiredObjects(r, base).map((obj) => ({ obj }));
+  const seen = new Set<string>();
+  r.steps.forEach((s, i) => {
+    if (!s.match && s.mirror === undefined) return;
+    const extras = stepExtras(r.steps, i);
+    const key = JSON.stringify(extras);
+    if (seen.has(key)) return;
+    seen.add(key);
+    for (const obj of router.desiredObjects(r, { ...base, ...extras })) if (obj.kind === 'VirtualService') out.push({ obj, step: i });
+  });
+  return out;
 }
 
 /** The Rollout field behind the part of a generated object the API server's dry run refused. */

@@ -14,6 +14,7 @@ import { stepDisplay } from '../api/step.ts';
 import { sameLabels } from '../api/validate.ts';
 import { analysisCheckAt, elapsedMs, holdMs, msUntilCheck, pastInconclusiveLimit, stepClock } from './clock.ts';
 import { isHeld } from './invalid.ts';
+import { describeStep, markMirrored, statusExtras } from './step-routing.ts';
 import type { PlanInput, PlanResult, Routing } from './types.ts';
 
 interface Ctx {
@@ -44,7 +45,7 @@ export function plan(input: PlanInput): PlanResult {
   const status = finish(ctx, prev, next);
   return {
     status,
-    routing: routingOf(status),
+    routing: routingOf(status, r),
     events: ctx.events,
     ...(ctx.requeueAfterMs !== undefined ? { requeueAfterMs: Math.max(0, ctx.requeueAfterMs) } : {}),
   };
@@ -57,11 +58,13 @@ function carryOnFromHold(status: Status): Status {
   return { ...rest, phase: previousPhase ?? 'Pending' };
 }
 
-export function routingOf(status: Status): Routing {
+/** The routing a status implies: its labels and weight, and the current step's match or mirror. */
+export function routingOf(status: Status, r: ResolvedRollout): Routing {
   return {
     stableLabels: status.stableLabels ?? {},
     canaryLabels: status.canaryLabels ?? {},
     canaryWeight: status.canaryWeight ?? 0,
+    ...statusExtras(r, status),
   };
 }
 
@@ -151,6 +154,7 @@ function sameRelease(ctx: Ctx, prev: Status, q: OperatorRequests, analysis: Anal
   const clock = stepClock(r, st, ctx.now);
   let passedFinal = false;
   if (analysis && r.analysis) {
+    analysis = markMirrored(r.steps[idx], analysis);
     const final = analysis.final ?? clock.final;
     const before = st.lastAnalysis;
     st = { ...st, lastAnalysis: { ...analysis, final } };
@@ -265,8 +269,7 @@ function evidencePauseMessage(r: ResolvedRollout, idx: number, reason: string): 
 }
 
 function stepMessage(r: ResolvedRollout, idx: number): string {
-  const w = r.steps[idx]!.weight;
-  return `step ${idx + 1}/${r.steps.length}: ${r.stable.subset} ${100 - w} / ${r.canary.subset} ${w}`;
+  return `step ${idx + 1}/${r.steps.length}: ${describeStep(r, idx)}`;
 }
 
 function advance(ctx: Ctx, st: Status, idx: number): Status {

@@ -4,6 +4,7 @@ import type { ResolvedRollout } from '../../api/resolve.ts';
 import type { Routing } from '../../plan/types.ts';
 import type { TrafficRouter } from '../types.ts';
 import { checkAdoptedDestinationRule, selectRoutes, weightPatch } from './adopt.ts';
+import { combineMatches, MATCH_ROUTE } from './step-routes.ts';
 
 /** Route names Fledge gives the routes it generates; adopted VirtualServices keep their own. */
 export const PRIMARY_ROUTE = 'primary';
@@ -52,6 +53,7 @@ export function renderVirtualService(r: ResolvedRollout, routing: Routing): Kube
       { destination: destination(r, r.canary.subset), weight: canary },
     ],
     ...(vs.http ?? {}),
+    ...mirrorFields(r, routing),
   };
   // A matched route alone would leave every other request without a destination (Istio answers
   // 404): the fallback keeps them on stable.
@@ -63,9 +65,32 @@ export function renderVirtualService(r: ResolvedRollout, routing: Routing): Kube
     spec: {
       hosts: [...vs.hosts],
       ...(vs.gateways ? { gateways: [...vs.gateways] } : {}),
-      http: vs.match ? [weighted, fallback] : [weighted],
+      http: [...matchRoutes(r, routing), weighted, ...(vs.match ? [fallback] : [])],
     },
   };
+}
+
+/**
+ * A match step's route, ahead of the weighted one: its requests go to the canary alone. It takes
+ * the weighted route's extras (timeouts, retries...) so that a tester's request is treated as
+ * any other. Conflicting conditions were refused offline; any left are dropped by combineMatches.
+ */
+function matchRoutes(r: ResolvedRollout, routing: Routing): Record<string, unknown>[] {
+  const vs = r.virtualService;
+  if (vs.mode !== 'generated' || !routing.match || routing.match.length === 0) return [];
+  return [{
+    name: MATCH_ROUTE,
+    match: combineMatches(vs.match, routing.match).match,
+    route: [{ destination: destination(r, r.canary.subset), weight: 100 }],
+    ...(vs.http ?? {}),
+  }];
+}
+
+/** A mirror step: Istio copies this share of the weighted route's requests to the canary subset. */
+function mirrorFields(r: ResolvedRollout, routing: Routing): Record<string, unknown> {
+  const p = routing.mirrorPercent;
+  if (p === undefined || !(p > 0)) return {};
+  return { mirror: destination(r, r.canary.subset), mirrorPercentage: { value: Math.min(100, p) } };
 }
 
 /** Weights must be integers 0..100 whatever reaches here; the stable share is the remainder. */
