@@ -11,6 +11,7 @@ import type { AnalysisResult, RolloutStatus, Verdict } from '../../src/api/schem
 import { checkRollout } from '../../src/check/rollout.ts';
 import { analysisCheck, plan } from '../../src/plan/plan.ts';
 import { markMirrored, stepExtras } from '../../src/plan/step-routing.ts';
+import { routingPath } from '../../src/plan/transition.ts';
 import type { PlanResult, Routing } from '../../src/plan/types.ts';
 import { istioRouter, renderVirtualService } from '../../src/router/istio/render.ts';
 import { combineMatches } from '../../src/router/istio/step-routes.ts';
@@ -197,7 +198,10 @@ class Walk {
   status: RolloutStatus | undefined;
   now = 0;
   last!: PlanResult;
-  constructor(readonly r: ResolvedRollout) {}
+  readonly r: ResolvedRollout;
+  constructor(r: ResolvedRollout) {
+    this.r = r;
+  }
   step(after: number, v?: Verdict, requests: { paused: boolean; resume?: { release: string; stepIndex: number } } = { paused: false }): PlanResult {
     this.now += after;
     const analysis = v ? verdict(v, this.status, this.now) : undefined;
@@ -268,5 +272,29 @@ describe('the planner through match and mirror steps', () => {
     expect(markMirrored({ weight: 10 }, a)).toBe(a);
     expect(markMirrored({ weight: 0, match: [HEADER] }, a)).toBe(a);
     expect(markMirrored({ weight: 0, mirror: 5 }, a)).toMatchObject({ mirrored: true });
+  });
+});
+
+describe('routingPath keeps a step\'s routes on every write whose labels are final', () => {
+  const V = (v: string) => ({ version: v });
+  it.each<[string, Routing, Routing, Routing[]]>([
+    ['weights move, the match route rides along (no write drops it)',
+      { stableLabels: V('v1'), canaryLabels: V('v2'), canaryWeight: 0 },
+      { stableLabels: V('v1'), canaryLabels: V('v2'), canaryWeight: 10, match: [HEADER] },
+      [{ stableLabels: V('v1'), canaryLabels: V('v2'), canaryWeight: 10, match: [HEADER] }]],
+    ['only the match route changes', 
+      { stableLabels: V('v1'), canaryLabels: V('v2'), canaryWeight: 10, match: [HEADER] },
+      { stableLabels: V('v1'), canaryLabels: V('v2'), canaryWeight: 10, match: [COOKIE] },
+      [{ stableLabels: V('v1'), canaryLabels: V('v2'), canaryWeight: 10, match: [COOKIE] }]],
+    ['a mirror step ends: the next weight without the mirror',
+      { stableLabels: V('v1'), canaryLabels: V('v2'), canaryWeight: 0, mirrorPercent: 20 },
+      { stableLabels: V('v1'), canaryLabels: V('v2'), canaryWeight: 10 },
+      [{ stableLabels: V('v1'), canaryLabels: V('v2'), canaryWeight: 10 }]],
+    ['after a promotion, a new release starting on a match step: labels first, the match route with the final labels only',
+      { stableLabels: V('v1'), canaryLabels: V('v2'), canaryWeight: 100 },
+      { stableLabels: V('v2'), canaryLabels: V('v3'), canaryWeight: 0, match: [HEADER] },
+      [{ stableLabels: V('v2'), canaryLabels: V('v2'), canaryWeight: 100 }, { stableLabels: V('v2'), canaryLabels: V('v2'), canaryWeight: 0 }, { stableLabels: V('v2'), canaryLabels: V('v3'), canaryWeight: 0, match: [HEADER] }]],
+  ])('%s', (_, live, desired, path) => {
+    expect(routingPath(live, desired)).toEqual(path);
   });
 });
