@@ -125,6 +125,15 @@ describe('match and mirror steps against a real API server and Prometheus', { ti
     await waitForEvents(k, NS, 'ab', ['RolloutStarted', 'StepAdvanced', 'Promoted']);
   });
 
+  it('a match step with an adopted VirtualService is Invalid, naming the step and why', async () => {
+    await gitopsApply(k, rolloutManifest(NS, 'adopted', { ...spec('other', [{ match: [HEADER] }, 100], '5s'), trafficRouting: { virtualService: { ref: 'other-routes' } } }));
+    const r = await eventually(async () => {
+      const x = await rolloutOf('adopted');
+      return x?.status?.phase === 'Invalid' ? x : undefined;
+    }, 'Invalid', 30_000);
+    expect(r.status?.message).toMatch(/spec\.strategy\.steps\[0\]: match and mirror steps need a generated VirtualService: .*ignore rules/);
+  });
+
   it('a mirror step judged on the mirrored requests, failed, and rolled back: the mirror removed, users never served by the canary', async () => {
     await gitopsApply(k, rolloutManifest(NS, 'shadow', spec('shadow', [{ mirror: 50 }, 10, 100], '30s')));
     let mirrored: Route | undefined;

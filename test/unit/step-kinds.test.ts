@@ -9,6 +9,7 @@ import { releaseId } from '../../src/api/release.ts';
 import type { ResolvedRollout } from '../../src/api/resolve.ts';
 import type { AnalysisResult, RolloutStatus, Verdict } from '../../src/api/schema.ts';
 import { checkRollout } from '../../src/check/rollout.ts';
+import { scheduleText } from '../../src/cli/live.ts';
 import { analysisCheck, plan } from '../../src/plan/plan.ts';
 import { markMirrored, stepExtras } from '../../src/plan/step-routing.ts';
 import { routingPath } from '../../src/plan/transition.ts';
@@ -297,4 +298,9 @@ describe('routingPath keeps a step\'s routes on every write whose labels are fin
   ])('%s', (_, live, desired, path) => {
     expect(routingPath(live, desired)).toEqual(path);
   });
+});
+
+it('fledge status names the kind of each step in the schedule', () => {
+  const r = resolveValid(doc((d) => { d.spec.strategy.steps = [{ mirror: 20, pause: '10m' }, { match: [HEADER, COOKIE], pause: 'manual' }, 10, 100]; }));
+  expect(scheduleText(r.steps)).toBe('mirror 20% (pause 600s), match (2 conditions) (pause: manual), 10, 100');
 });
