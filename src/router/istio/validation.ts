@@ -201,9 +201,10 @@ const JWT_CLAIM = /^@request\.auth\.claims(\.[^.]+|\[[^\]]+\])+$/;
 /**
  * validateHTTPRouteMatchRequest for one HTTPMatchRequest, as istiod's webhook judges it, with
  * `path` as the prefix of each problem's field path: header names (ValidateHTTPHeaderNameOrJwtClaimRoute),
- * null header conditions, and regexes that RE2 cannot compile. One rule of Fledge's own: header
- * names in lowercase, as Istio's API reference asks (`headers`: "The header keys must be
- * lowercase"), since Envoy lowercases names on receipt and `X-Canary` would match nothing.
+ * null header conditions, and regexes that RE2 cannot compile. One rule istiod does not enforce:
+ * header names in lowercase, as Istio's API reference asks of HTTPMatchRequest.headers ("The
+ * header keys must be lowercase and use hyphen as the separator"; istio.io/api
+ * networking/v1alpha3/virtual_service.proto).
  * Regexes are judged approximately (JavaScript's engine, after RE2's inline flags; lookarounds
  * and backreferences, which RE2 lacks, refused): `istioctl validate` remains the exact gate.
  */
@@ -217,7 +218,7 @@ export function matchRequestProblems(m: Record<string, unknown>, path: string): 
       if (cond === null && field === 'headers') out.push({ path: at(field, name), message: `Istio refuses it: header match ${name} cannot be null` });
       if (name === '') out.push({ path: at(field), message: 'Istio refuses it: header name cannot be empty' });
       else if (!JWT_CLAIM.test(name) && !PSEUDO_HEADERS.has(name) && !HEADER_NAME.test(name)) out.push({ path: at(field, name), message: `Istio refuses it: header name ${name} is not a valid header name` });
-      else if (!JWT_CLAIM.test(name) && name !== name.toLowerCase()) out.push({ path: at(field, name), message: `header names must be lowercase (${name.toLowerCase()}): Envoy lowercases them, so ${name} would match no request` });
+      else if (!JWT_CLAIM.test(name) && name !== name.toLowerCase()) out.push({ path: at(field, name), message: `header names must be lowercase (${name.toLowerCase()}): Istio's API asks for lowercase header keys in a match, and HTTP/2 carries only lowercase names` });
       const regex = (cond as { regex?: unknown } | null)?.regex;
       if (typeof regex === 'string' && !(field === 'withoutHeaders' && regex === '*')) {
         const problem = re2Problem(regex);
