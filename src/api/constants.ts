@@ -6,10 +6,6 @@ export const PLURAL = 'rollouts';
 export const SINGULAR = 'rollout';
 export const SHORT_NAME = 'fro';
 
-export const ISTIO_GROUP = 'networking.istio.io';
-export const ISTIO_VERSION = 'v1';
-export const ISTIO_API_VERSION = `${ISTIO_GROUP}/${ISTIO_VERSION}`;
-
 /** Server-side apply field manager; GitOps tools are told to ignore fields owned by it. */
 export const FIELD_MANAGER = 'fledge';
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';

@@ -1,3 +1,6 @@
+/** Where the API server serves a kind: /apis/{group}/{version}/{plural}. */
+export interface ResourceRef { group: string; version: string; plural: string }
+
 /** The shape every Kubernetes object shares, as much of it as Fledge reads or writes. */
 export interface ObjectMeta {
   name: string;

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { parseDuration } from '../api/duration.ts';
 import type { PrometheusConfig } from '../metrics/provider-config.ts';
+import { CONTROLLER_DEFAULTS as D } from '../controller/defaults.ts';
 import { UsageError } from './usage-error.ts';
 import { examples, kubeFlags, type KubeFlags, type Outcome } from './flags.ts';
 
@@ -25,16 +26,14 @@ export function defineControllerCommand(program: Command, outcome: Outcome): voi
     .description('Run the operator until SIGTERM or SIGINT: watch Rollouts (all namespaces, or one with -n), write the DestinationRules and VirtualServices they need by server-side apply under the field manager fledge, judge each step from Prometheus. JSON logs on stdout.')
     .usage('[flags]'), { namespaceHelp: 'watch this namespace only; needs no cluster-wide permissions (default: all namespaces)' })
     .option('--leader-elect', 'take the Lease before acting, so that only one replica writes', false)
-    .option('--lease-namespace <namespace>', 'the Lease\'s namespace (default: fledge-system)')
-    .option('--lease-name <name>', 'the Lease\'s name (default: fledge-controller)')
-    .option('--metrics-bind-address <host:port>', '/metrics, /healthz and /readyz', '0.0.0.0:8080')
-    .option('--workers <n>', 'concurrent reconciles', '4')
-    .option('--resync <duration>', 'every Rollout is reconciled at least this often', '5m')
-    // When not given, the Controller's defaults: 500 and 1000, sized so that 5,000 Rollouts (4
-    // requests each at startup) converge in about a minute; the API server's priority and fairness
-    // does the protecting (bench:scale, docs/benchmarks.md).
-    .option('--qps <n>', 'client-side rate limit towards the API server (default: 500)')
-    .option('--burst <n>', 'burst of that rate limit (default: 1000)')
+    .option('--lease-namespace <namespace>', `the Lease's namespace (default: ${D.leaseNamespace})`)
+    .option('--lease-name <name>', `the Lease's name (default: ${D.leaseName})`)
+    .option('--metrics-bind-address <host:port>', '/metrics, /healthz and /readyz', D.metricsAddress)
+    .option('--workers <n>', 'concurrent reconciles', String(D.workers))
+    .option('--resync <duration>', 'every Rollout is reconciled at least this often', D.resync)
+    // When not given, the Controller's defaults (controller/defaults.ts).
+    .option('--qps <n>', `client-side rate limit towards the API server (default: ${D.qps})`)
+    .option('--burst <n>', `burst of that rate limit (default: ${D.burst})`)
     .option('--log-level <level>', 'debug, info, warn or error (default: $LOG_LEVEL, else info)')
     // The only Prometheus servers Rollouts may be judged from (docs/security.md).
     .option('--prometheus-address <url>', 'the default Prometheus provider: Rollouts without a prometheus block are judged from it')

@@ -4,7 +4,6 @@ import { resolveRollout } from '../api/resolve.ts';
 import { readRequests } from '../api/requests.ts';
 import { plan } from '../plan/plan.ts';
 import { istioRouter } from '../router/istio/render.ts';
-import { steeredWeightPointers } from '../router/istio/adopt.ts';
 import { checkRollout } from '../check/rollout.ts';
 import { loadRollouts, readInput, UsageError } from './documents.ts';
 
@@ -46,8 +45,7 @@ export async function renderCommand(opts: RenderOptions, out: (s: string) => voi
     }
     if (opts.argocdIgnore) {
       // Exactly the weights Fledge steers, so Argo CD ignores those and still syncs the rest.
-      const jsonPointers = steeredWeightPointers(r, vs);
-      patches.push(stringify({ ignoreDifferences: [{ group: 'networking.istio.io', kind: 'VirtualService', name: vs.metadata.name, namespace: r.namespace, jsonPointers }] }, { lineWidth: 0 }).trimEnd());
+      patches.push(stringify({ ignoreDifferences: istioRouter.argoCdIgnoreDifferences(r, vs) }, { lineWidth: 0 }).trimEnd());
       continue;
     }
     // The JSON patch (RFC 6902) Fledge would send, test operations included.

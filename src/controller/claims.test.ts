@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ClaimIndex } from './claims.ts';
-import { claimedVirtualService } from './conflicts.ts';
+import { claimedVirtualService } from '../api/rollout-object.ts';
 
 const rollout = (name: string, namespace: string, trafficRouting?: Record<string, unknown>) =>
   ({ metadata: { name, namespace }, spec: { ...(trafficRouting ? { trafficRouting } : {}) } });

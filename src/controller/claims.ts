@@ -1,14 +1,4 @@
-import { claimedVirtualService } from './conflicts.ts';
-
-interface RolloutLike {
-  metadata?: { name?: string; namespace?: string };
-  spec?: unknown;
-}
-
-interface TrafficRoutingLike {
-  virtualService?: { name?: string; ref?: string };
-  destinationRule?: { ref?: string };
-}
+import { adoptedDestinationRule, claimedVirtualService, type RawRollout } from '../api/rollout-object.ts';
 
 /**
  * Which Rollouts claim which VirtualService and adopt which DestinationRule, per namespace, kept
@@ -23,20 +13,20 @@ export class ClaimIndex {
   private readonly byRollout = new Map<string, { vs: string; dr: string | undefined }>();
 
   /** A Rollout was added or changed (its spec may name other objects now). */
-  update(r: RolloutLike): void {
+  update(r: RawRollout): void {
     const name = r.metadata?.name;
     if (!name) return;
     const ns = r.metadata?.namespace ?? '';
     this.delete(r);
-    const tr = (r.spec as { trafficRouting?: TrafficRoutingLike } | undefined)?.trafficRouting;
-    const vs = key(ns, claimedVirtualService({ metadata: { name }, spec: { trafficRouting: tr } }));
-    const dr = tr?.destinationRule?.ref !== undefined ? key(ns, tr.destinationRule.ref) : undefined;
+    const vs = key(ns, claimedVirtualService(r));
+    const adoptedDr = adoptedDestinationRule(r);
+    const dr = adoptedDr !== undefined ? key(ns, adoptedDr) : undefined;
     add(this.virtualServices, vs, name);
     if (dr !== undefined) add(this.destinationRules, dr, name);
     this.byRollout.set(key(ns, name), { vs, dr });
   }
 
-  delete(r: RolloutLike): void {
+  delete(r: RawRollout): void {
     const name = r.metadata?.name;
     if (!name) return;
     const k = key(r.metadata?.namespace ?? '', name);

@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { FIELD_MANAGER, GROUP, ISTIO_GROUP, ISTIO_VERSION, PLURAL, ROLLOUT_LABEL, VERSION } from '../api/constants.ts';
+import { FIELD_MANAGER, GROUP, PLURAL, ROLLOUT_LABEL, VERSION } from '../api/constants.ts';
+import { adoptedVirtualService, generatedHosts, type RolloutObject } from '../api/rollout-object.ts';
 import type { KubeObject } from '../api/object.ts';
 import { KubeClient, loadKubeConfig, type ResourceRef } from '../kube/client.ts';
 import { EventRecorder } from '../kube/events.ts';
@@ -13,13 +14,17 @@ import type { Logger } from '../kube/log.ts';
 import { WorkQueue, type Lane } from '../kube/workqueue.ts';
 import { policyOf, type PrometheusConfig } from '../metrics/provider-config.ts';
 import { istioRouter } from '../router/istio/render.ts';
+import type { TrafficRouter } from '../router/types.ts';
 import type { Analyzer } from './analyzer.ts';
 import { ClaimIndex } from './claims.ts';
-import { HostIndex, rolloutHosts, virtualServiceHosts } from './host-index.ts';
+import { CONTROLLER_DEFAULTS } from './defaults.ts';
+import { parseDuration } from '../api/duration.ts';
+import { HostIndex } from './host-index.ts';
 import { startHealthServer } from './health.ts';
 import { ControllerMetrics } from './metrics.ts';
 import { PrometheusAnalyzer } from './prometheus-analyzer.ts';
-import { Reconciler, isStaleWrite, type RolloutObject } from './reconciler.ts';
+import { isStaleWrite } from './executor.ts';
+import { Reconciler } from './reconciler.ts';
 
 export interface ControllerOptions {
   log: Logger;
@@ -45,10 +50,10 @@ export interface ControllerOptions {
    */
   prometheus?: PrometheusConfig;
   onLostLeadership?: () => void;
+  /** The mesh it steers, by the TrafficRouter interface only; default Istio. */
+  router?: TrafficRouter;
 }
 
-const VS_REF: ResourceRef = { group: ISTIO_GROUP, version: ISTIO_VERSION, plural: 'virtualservices' };
-const DR_REF: ResourceRef = { group: ISTIO_GROUP, version: ISTIO_VERSION, plural: 'destinationrules' };
 const ROLLOUTS: ResourceRef = { group: GROUP, version: VERSION, plural: PLURAL };
 
 export class Controller {
@@ -60,8 +65,9 @@ export class Controller {
   private readonly caches: { rollouts: FreshCache<RolloutObject & KubernetesObject>; vs: FreshCache<KubeObject & KubernetesObject>; dr: FreshCache<KubeObject & KubernetesObject> };
   private readonly claims = new ClaimIndex();
   /** Canonical host -> `namespace/name` of the VirtualServices, and of the Rollouts, naming it. */
-  private readonly vsHosts = new HostIndex();
-  private readonly rolloutHosts = new HostIndex();
+  private readonly vsHosts: HostIndex;
+  private readonly rolloutHosts: HostIndex;
+  private readonly router: TrafficRouter;
   private elector: LeaderElector | undefined;
   private server: Server | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -70,8 +76,11 @@ export class Controller {
 
   constructor(opts: ControllerOptions) {
     this.o = opts;
+    const router = (this.router = opts.router ?? istioRouter);
+    this.vsHosts = new HostIndex((h, ns) => router.canonicalHost(h, ns));
+    this.rolloutHosts = new HostIndex((h, ns) => router.canonicalHost(h, ns));
     const kc = loadKubeConfig({ file: opts.kubeconfig, context: opts.context });
-    this.client = new KubeClient(kc, { fieldManager: FIELD_MANAGER, qps: opts.qps ?? 500, burst: opts.burst ?? 1000 });
+    this.client = new KubeClient(kc, { fieldManager: FIELD_MANAGER, qps: opts.qps ?? CONTROLLER_DEFAULTS.qps, burst: opts.burst ?? CONTROLLER_DEFAULTS.burst });
     this.client.onRequest = (verb, resource) => this.metrics.apiRequests.inc({ verb, resource });
     this.client.onThrottled = (verb, resource, status, waitMs) => {
       this.metrics.apiThrottled.inc({ verb, resource });
@@ -99,8 +108,8 @@ export class Controller {
     });
     this.informers = {
       rollouts: informer('rollouts', ROLLOUTS),
-      vs: informer('virtualservices', VS_REF),
-      dr: informer('destinationrules', DR_REF),
+      vs: informer('virtualservices', router.resources.virtualService),
+      dr: informer('destinationrules', router.resources.destinationRule),
     };
     this.caches = { rollouts: new FreshCache(this.informers.rollouts), vs: new FreshCache(this.informers.vs), dr: new FreshCache(this.informers.dr) };
 
@@ -111,7 +120,7 @@ export class Controller {
       else this.claims.update(obj);
       const key = `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
       if (type === 'delete') this.rolloutHosts.delete(key);
-      else this.rolloutHosts.update(key, obj.metadata?.namespace ?? '', rolloutHosts(obj.spec));
+      else this.rolloutHosts.update(key, obj.metadata?.namespace ?? '', generatedHosts(obj));
       if (seen === 'news') this.enqueue(obj.metadata?.namespace, obj.metadata?.name);
     });
     this.caches.rollouts.onReleased = (_type, obj, echo) => {
@@ -161,7 +170,7 @@ export class Controller {
   private indexHosts(type: string, obj: KubeObject, wake: boolean): void {
     const ns = obj.metadata.namespace ?? '';
     const key = `${ns}/${obj.metadata.name}`;
-    const before = type === 'delete' ? this.vsHosts.delete(key) : this.vsHosts.update(key, ns, virtualServiceHosts(obj.spec));
+    const before = type === 'delete' ? this.vsHosts.delete(key) : this.vsHosts.update(key, ns, this.router.objectHosts(obj));
     if (!wake) return;
     const owner = obj.metadata.labels?.[ROLLOUT_LABEL];
     for (const r of this.rolloutHosts.naming([...new Set([...before, ...this.vsHosts.hostsOf(key)])])) {
@@ -188,7 +197,8 @@ export class Controller {
       return;
     }
     for (const r of this.claims.claimingVirtualService(ns, name)) {
-      const ref = (this.informers.rollouts.get(r, ns)?.spec as { trafficRouting?: { virtualService?: { ref?: string } } } | undefined)?.trafficRouting?.virtualService?.ref;
+      const rollout = this.informers.rollouts.get(r, ns);
+      const ref = rollout ? adoptedVirtualService(rollout) : undefined;
       if (!owner || ref === name) this.enqueue(ns, r);
     }
   }
@@ -201,7 +211,7 @@ export class Controller {
 
   async start(): Promise<void> {
     const { log } = this.o;
-    const health = await startHealthServer(this.o.metricsAddress ?? '0.0.0.0:8080', { registry: this.metrics.registry, ready: () => this.ready() });
+    const health = await startHealthServer(this.o.metricsAddress ?? CONTROLLER_DEFAULTS.metricsAddress, { registry: this.metrics.registry, ready: () => this.ready() });
     this.server = health.server;
     this.metricsPort = health.port;
     log.info({ port: health.port }, 'serving /metrics, /healthz, /readyz');
@@ -213,8 +223,8 @@ export class Controller {
     if (this.o.leaderElect) {
       const identity = this.o.identity ?? `${hostname()}-${process.pid}`;
       this.elector = new LeaderElector(this.client, {
-        namespace: this.o.leaseNamespace ?? this.o.namespace ?? 'fledge-system',
-        name: this.o.leaseName ?? 'fledge-controller',
+        namespace: this.o.leaseNamespace ?? this.o.namespace ?? CONTROLLER_DEFAULTS.leaseNamespace,
+        name: this.o.leaseName ?? CONTROLLER_DEFAULTS.leaseName,
         identity, log,
       });
       log.info({ identity }, 'waiting for leadership');
@@ -235,7 +245,7 @@ export class Controller {
       }),
       client: this.client,
       recorder: new EventRecorder(this.client, `${GROUP}/controller`, this.o.identity ?? `${hostname()}-${process.pid}`, log),
-      router: istioRouter,
+      router: this.router,
       prometheus: policyOf(prometheus),
       analyzer: this.o.analyzer ?? new PrometheusAnalyzer({
         log,
@@ -248,7 +258,7 @@ export class Controller {
       metrics: this.metrics,
       log,
     });
-    this.workers = this.queue.run(this.o.workers ?? 4, async (key) => {
+    this.workers = this.queue.run(this.o.workers ?? CONTROLLER_DEFAULTS.workers, async (key) => {
       const end = this.metrics.reconcileDuration.startTimer();
       try {
         const result = await reconciler.reconcile(key);
@@ -264,10 +274,10 @@ export class Controller {
     });
     this.sweep();
     // Level-triggered safety net: even a lost event or timer is healed within one period.
-    const resync = this.o.resyncMs ?? 300_000;
+    const resync = this.o.resyncMs ?? parseDuration(CONTROLLER_DEFAULTS.resync)!;
     this.resyncTimer = setInterval(() => this.sweep(), resync);
     this.resyncTimer.unref();
-    log.info({ workers: this.o.workers ?? 4, resyncMs: resync }, 'controller started');
+    log.info({ workers: this.o.workers ?? CONTROLLER_DEFAULTS.workers, resyncMs: resync }, 'controller started');
   }
 
   /** Set by `stop()`: a `start()` still waiting (caches, leadership) returns instead of starting workers. */

@@ -1,5 +1,3 @@
-import { canonicalHost } from '../router/istio/hosts.ts';
-
 /**
  * Which objects name which host (canonical: short names resolved in each object's namespace),
  * kept current from informer events: the VirtualServices, for the overlap check every reconcile
@@ -9,11 +7,17 @@ import { canonicalHost } from '../router/istio/hosts.ts';
 export class HostIndex {
   private readonly byHost = new Map<string, Set<string>>();
   private readonly byKey = new Map<string, string[]>();
+  /** The mesh's canonical form of a host named in `namespace` (the router's). */
+  private readonly canonical: (host: string, namespace: string) => string;
+
+  constructor(canonical: (host: string, namespace: string) => string) {
+    this.canonical = canonical;
+  }
 
   /** Sets the hosts `key` names (in `namespace`); returns the canonical hosts it named before. */
   update(key: string, namespace: string, hosts: readonly string[]): string[] {
     const before = this.delete(key);
-    const canonical = [...new Set(hosts.map((h) => canonicalHost(h, namespace)))];
+    const canonical = [...new Set(hosts.map((h) => this.canonical(h, namespace)))];
     for (const h of canonical) {
       let s = this.byHost.get(h);
       if (!s) this.byHost.set(h, (s = new Set()));
@@ -44,23 +48,4 @@ export class HostIndex {
   naming(canonicalHosts: readonly string[]): string[] {
     return [...new Set(canonicalHosts.flatMap((h) => [...(this.byHost.get(h) ?? [])]))];
   }
-}
-
-/** The hosts a VirtualService names, read leniently. */
-export function virtualServiceHosts(spec: Record<string, unknown> | undefined): string[] {
-  const hosts = spec?.hosts;
-  return Array.isArray(hosts) ? hosts.filter((h): h is string => typeof h === 'string') : [];
-}
-
-/**
- * The hosts a Rollout's generated VirtualService names, read leniently (the Rollout may be
- * invalid): `virtualService.hosts`, else the Service's name. An adopted VirtualService's hosts
- * are its own, and its changes wake the Rollout through the claim index.
- */
-export function rolloutHosts(spec: unknown): string[] {
-  const s = spec as { service?: { name?: unknown }; trafficRouting?: { virtualService?: { ref?: unknown; hosts?: unknown } } } | undefined;
-  const vs = s?.trafficRouting?.virtualService;
-  if (vs?.ref !== undefined) return [];
-  if (Array.isArray(vs?.hosts)) return vs.hosts.filter((h): h is string => typeof h === 'string');
-  return typeof s?.service?.name === 'string' ? [s.service.name] : [];
 }

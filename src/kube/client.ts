@@ -3,7 +3,7 @@ import {
   type KubernetesListObject, type KubernetesObject, type V1Lease, type EventsV1Event,
 } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { JsonPatchOp, KubeObject } from '../api/object.ts';
+import type { JsonPatchOp, KubeObject, ResourceRef } from '../api/object.ts';
 import { shareConnections } from './connections.ts';
 import { toKubeError } from './errors.ts';
 import { TokenBucket } from './rate-limit.ts';
@@ -30,7 +30,7 @@ export interface ClientOptions {
  */
 export const DEFAULT_THROTTLE_RETRIES = 5;
 
-export interface ResourceRef { group: string; version: string; plural: string }
+export type { ResourceRef } from '../api/object.ts';
 
 
 /** Counts requests by verb so benchmarks and /metrics can show exactly what the controller costs. */

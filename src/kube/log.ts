@@ -4,6 +4,8 @@ export interface Logger {
   info(obj: Record<string, unknown>, msg: string): void;
   warn(obj: Record<string, unknown>, msg: string): void;
   error(obj: Record<string, unknown>, msg: string): void;
+  /** A logger that adds `bindings` to every line it writes (pino's child loggers). */
+  child?(bindings: Record<string, unknown>): Logger;
 }
 
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

@@ -17,38 +17,83 @@ import { isHeld } from './invalid.ts';
 import { describeStep, markMirrored, statusExtras } from './step-routing.ts';
 import type { PlanInput, PlanResult, Routing } from './types.ts';
 
+/** What a plan's steps share: the inputs, and the Events they emit in order. */
 interface Ctx {
   r: ResolvedRollout;
   release: string;
   now: Date;
   events: PlannedEvent[];
-  requeueAfterMs?: number;
-  /** Set when a new release is held back by the guard; the phase stays what it was. */
-  blocked?: boolean;
 }
 
 type Status = RolloutStatus;
+
+/**
+ * When to reconcile again, said by the branch that decides it and computed once (`requeueAfter`):
+ * - `none`: only a change wakes it (a finished or held-back release, a rollback);
+ * - `at`: after `ms` (a step just entered, a restart);
+ * - `check`: when the analysis clock says the step is judged next (undefined without analysis);
+ * - `hold`: when the hold ends after `leftMs`, or the next check if that comes first;
+ * - `retry`: the hold is over and no passing judgement came: the next check interval after a
+ *   judgement, else RETRY_JUDGEMENT_MS (no judgement was made this time: none was due yet).
+ */
+type Wake =
+  | { kind: 'none' }
+  | { kind: 'at'; ms: number }
+  | { kind: 'check' }
+  | { kind: 'hold'; leftMs: number }
+  | { kind: 'retry'; judged: boolean };
+
+/** A branch's result: the next status, when to look again, and whether the guard held the release back. */
+interface Outcome {
+  status: Status;
+  wake: Wake;
+  /** A new release held back by the guard: the phase stays what it was, Ready says why. */
+  unsafe?: boolean;
+}
+
+/** How soon to look again when the hold is over and no judgement was due yet (the clock's next check is imminent). */
+const RETRY_JUDGEMENT_MS = 1000;
+
+const NONE: Wake = { kind: 'none' };
 
 export function plan(input: PlanInput): PlanResult {
   const { rollout: r, requests: q, now } = input;
   const prev = carryOnFromHold(input.status ?? {});
   const ctx: Ctx = { r, release: releaseId(r.stable.labels, r.canary.labels), now, events: [] };
 
-  let next: Status;
+  let out: Outcome;
   if (prev.release === undefined || prev.stableLabels === undefined || prev.canaryLabels === undefined) {
-    next = enterStep(ctx, freshRelease(ctx, prev), 0, REASONS.started);
+    out = enterStep(ctx, freshRelease(ctx, prev), 0, REASONS.started);
   } else if (prev.release !== ctx.release) {
-    next = newRelease(ctx, prev, q);
+    out = newRelease(ctx, prev, q);
   } else {
-    next = sameRelease(ctx, prev, q, input.analysis);
+    out = sameRelease(ctx, prev, q, input.analysis);
   }
-  const status = finish(ctx, prev, next);
+  const status = finish(ctx, prev, out.status, out.unsafe === true);
+  const requeueAfterMs = requeueAfter(r, out.wake, out.status, now);
   return {
     status,
     routing: routingOf(status, r),
     events: ctx.events,
-    ...(ctx.requeueAfterMs !== undefined ? { requeueAfterMs: Math.max(0, ctx.requeueAfterMs) } : {}),
+    ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}),
   };
+}
+
+/** The one place a plan's requeue is computed (see Wake); never negative. */
+function requeueAfter(r: ResolvedRollout, wake: Wake, st: Status, now: Date): number | undefined {
+  switch (wake.kind) {
+    case 'none': return undefined;
+    case 'at': return Math.max(0, wake.ms);
+    case 'check': {
+      const next = msUntilCheck(r, st, now);
+      return next === undefined ? undefined : Math.max(0, next);
+    }
+    case 'hold': {
+      const next = msUntilCheck(r, st, now);
+      return Math.max(0, next === undefined ? wake.leftMs : Math.min(wake.leftMs, Math.max(0, next)));
+    }
+    case 'retry': return wake.judged && r.analysis ? r.analysis.checkIntervalMs : RETRY_JUDGEMENT_MS;
+  }
 }
 
 /** After a hold (Invalid, or Pending on a missing object) the rollout resumes the phase it had. */
@@ -108,10 +153,10 @@ function servingLabels(prev: Status): Labels[] {
   return out;
 }
 
-function newRelease(ctx: Ctx, prev: Status, q: OperatorRequests): Status {
+function newRelease(ctx: Ctx, prev: Status, q: OperatorRequests): Outcome {
   const { r, release } = ctx;
-  if (q.abort === release) return rolledBack(ctx, freshRelease(ctx, prev), REASONS.aborted, 'aborted by `fledge abort`');
-  if (q.promote === release) return promoted(ctx, freshRelease(ctx, prev), 'promoted by `fledge promote`');
+  if (q.abort === release) return done(rolledBack(ctx, freshRelease(ctx, prev), REASONS.aborted, 'aborted by `fledge abort`'));
+  if (q.promote === release) return done(promoted(ctx, freshRelease(ctx, prev), 'promoted by `fledge promote`'));
 
   const serving = servingLabels(prev);
   if (!serving.some((l) => sameLabels(l, r.stable.labels))) {
@@ -120,128 +165,161 @@ function newRelease(ctx: Ctx, prev: Status, q: OperatorRequests): Status {
     const message = `spec.stable.labels ${fmtLabels(r.stable.labels)} select pods that serve no traffic now; ` +
       `set spec.stable.labels to ${fix} (the labels serving now), or override with \`fledge promote\` or \`fledge abort\``;
     if (prev.message !== message) ctx.events.push({ type: 'Warning', reason: REASONS.unsafeRelease, message });
-    ctx.blocked = true;
-    return { ...prev, message };
+    return { status: { ...prev, message }, wake: NONE, unsafe: true };
   }
   if ((prev.phase === 'Progressing' || prev.phase === 'Paused') && (prev.canaryWeight ?? 0) > 0) {
     // The canary changed under a running rollout: take traffic off the old canary first, then
     // start the schedule again for the new one on the next reconcile.
     ctx.events.push({ type: 'Normal', reason: REASONS.restarted, message: `release changed mid-rollout: all traffic back to ${r.stable.subset}, schedule restarts` });
-    ctx.requeueAfterMs = 0;
     return {
-      ...freshRelease(ctx, prev), phase: 'Progressing', stepIndex: -1, canaryWeight: 0,
-      stepStartedAt: ctx.now.toISOString(), message: 'restarting: all traffic on stable',
+      status: {
+        ...freshRelease(ctx, prev), phase: 'Progressing', stepIndex: -1, canaryWeight: 0,
+        stepStartedAt: ctx.now.toISOString(), message: 'restarting: all traffic on stable',
+      },
+      wake: { kind: 'at', ms: 0 },
     };
   }
   return enterStep(ctx, freshRelease(ctx, prev), 0, REASONS.started);
 }
 
-function sameRelease(ctx: Ctx, prev: Status, q: OperatorRequests, analysis: AnalysisResult | undefined): Status {
-  const { r, release } = ctx;
-  if (q.abort === release) {
-    return prev.phase === 'RolledBack' ? settled(prev) : rolledBack(ctx, prev, REASONS.aborted, 'aborted by `fledge abort`');
-  }
-  if (q.promote === release) {
-    return prev.phase === 'Promoted' ? settled(prev) : promoted(ctx, prev, 'promoted by `fledge promote`');
-  }
-  if (prev.phase === 'Promoted' || prev.phase === 'RolledBack') return settled(prev);
-
-  const last = r.steps.length - 1;
-  const idx = Math.min(prev.stepIndex ?? 0, last);
+/**
+ * The release the status works on is the spec's: an operator's request, else the judgement of
+ * the current step, then a pause (the user's or the analysis'), then the step's schedule.
+ */
+function sameRelease(ctx: Ctx, prev: Status, q: OperatorRequests, analysis: AnalysisResult | undefined): Outcome {
+  const requested = operatorRequest(ctx, prev, q);
+  if (requested) return requested;
+  const idx = Math.min(prev.stepIndex ?? 0, ctx.r.steps.length - 1);
   if (idx < 0) return enterStep(ctx, prev, 0, REASONS.stepAdvanced);
 
-  let st: Status = { ...prev, stepIndex: idx, canaryWeight: r.steps[idx]!.weight };
-  const clock = stepClock(r, st, ctx.now);
-  let passedFinal = false;
-  if (analysis && r.analysis) {
-    analysis = markMirrored(r.steps[idx], analysis);
-    const final = analysis.final ?? clock.final;
-    const before = st.lastAnalysis;
-    st = { ...st, lastAnalysis: { ...analysis, final } };
-    // Once per step (status is the memory): every check of a step without series says the same.
-    if (analysis.diagnosis && !(before?.stepIndex === idx && before.diagnosis === analysis.diagnosis)) {
-      ctx.events.push({ type: 'Warning', reason: REASONS.metricsMissing, message: `step ${idx + 1}: ${analysis.diagnosis}` });
-    }
-    if (analysis.verdict === 'fail') {
-      const failed = (st.failedChecks ?? 0) + 1;
-      st = { ...st, failedChecks: failed };
-      // The comparison's false-rollback rate is per release already: a second chance would only
-      // double the time a bad canary serves. failureLimit is for noisy threshold metrics.
-      if (analysis.decisive) return rolledBack(ctx, st, REASONS.rolledBack, `analysis failed on the evidence: ${analysis.reason}`);
-      if (failed > r.analysis.failureLimit) {
-        return rolledBack(ctx, st, REASONS.rolledBack, `analysis failed ${failed} time(s), limit ${r.analysis.failureLimit}: ${analysis.reason}`);
-      }
-      ctx.events.push({ type: 'Warning', reason: REASONS.analysisFailed, message: `step ${idx + 1}: ${analysis.reason} (${failed} of ${r.analysis.failureLimit} tolerated)` });
-      // The step's window is spent: the next threshold failure must come from new traffic.
-      st = { ...st, stepStartedAt: ctx.now.toISOString() };
-    } else if (analysis.verdict === 'inconclusive' && final) {
-      // The window keeps growing from the step's start, so a slow trickle of requests adds up.
-      const again = before?.verdict === 'inconclusive' && before.final === true && before.stepIndex === idx && Date.parse(before.at) >= Date.parse(st.stepStartedAt ?? '');
-      if (!again) ctx.events.push({ type: 'Normal', reason: REASONS.analysisInconclusive, message: `step ${idx + 1} held: ${analysis.reason}` });
-      st = { ...st, inconclusiveChecks: (st.inconclusiveChecks ?? 0) + 1 };
-      if (pastInconclusiveLimit(r, st, ctx.now, q.paused)) {
-        // Neither a rollback nor a promotion on missing evidence: a person decides.
-        const message = evidencePauseMessage(r, idx, analysis.reason);
-        if (!(q.resume?.release === release && q.resume.stepIndex === idx)) ctx.events.push({ type: 'Warning', reason: REASONS.paused, message });
-        st = { ...st, phase: 'Paused', pausedBy: 'analysis', message };
-      }
-    } else if (analysis.verdict === 'pass' && final) {
-      passedFinal = true;
-    }
-  }
-  const recheck = () => {
-    const next = msUntilCheck(r, st, ctx.now);
-    if (next !== undefined) ctx.requeueAfterMs = Math.max(0, next);
-  };
+  const current: Status = { ...prev, stepIndex: idx, canaryWeight: ctx.r.steps[idx]!.weight };
+  // A mirror step's judgement says it measured mirrored requests (no user saw the canary's answers).
+  if (analysis) analysis = markMirrored(ctx.r.steps[idx], analysis);
+  const judged = judge(ctx, current, idx, q, analysis);
+  if ('wake' in judged) return judged;
+  return paused(ctx, judged.st, idx, q, analysis, judged.passedFinal) ?? onSchedule(ctx, judged, idx, q, analysis !== undefined);
+}
 
+/** `fledge abort` and `fledge promote` of this release; a finished release stays finished. */
+function operatorRequest(ctx: Ctx, prev: Status, q: OperatorRequests): Outcome | undefined {
+  if (q.abort === ctx.release) {
+    return done(prev.phase === 'RolledBack' ? settled(prev) : rolledBack(ctx, prev, REASONS.aborted, 'aborted by `fledge abort`'));
+  }
+  if (q.promote === ctx.release) {
+    return done(prev.phase === 'Promoted' ? settled(prev) : promoted(ctx, prev, 'promoted by `fledge promote`'));
+  }
+  if (prev.phase === 'Promoted' || prev.phase === 'RolledBack') return done(settled(prev));
+  return undefined;
+}
+
+interface Judged {
+  st: Status;
+  /** The judgement passed at the end of the hold: it may advance the step. */
+  passedFinal: boolean;
+}
+
+/** The judgement of step `idx` applied to the status: recorded, counted, and a rollback when it fails for good. */
+function judge(ctx: Ctx, current: Status, idx: number, q: OperatorRequests, analysis: AnalysisResult | undefined): Judged | Outcome {
+  const { r, release } = ctx;
+  if (!analysis || !r.analysis) return { st: current, passedFinal: false };
+  const final = analysis.final ?? stepClock(r, current, ctx.now).final;
+  const before = current.lastAnalysis;
+  let st: Status = { ...current, lastAnalysis: { ...analysis, final } };
+  // Once per step (status is the memory): every check of a step without series says the same.
+  if (analysis.diagnosis && !(before?.stepIndex === idx && before.diagnosis === analysis.diagnosis)) {
+    ctx.events.push({ type: 'Warning', reason: REASONS.metricsMissing, message: `step ${idx + 1}: ${analysis.diagnosis}` });
+  }
+  if (analysis.verdict === 'fail') {
+    const failed = (st.failedChecks ?? 0) + 1;
+    st = { ...st, failedChecks: failed };
+    // The comparison's false-rollback rate is per release already: a second chance would only
+    // double the time a bad canary serves. failureLimit is for noisy threshold metrics.
+    if (analysis.decisive) return done(rolledBack(ctx, st, REASONS.rolledBack, `analysis failed on the evidence: ${analysis.reason}`));
+    if (failed > r.analysis.failureLimit) {
+      return done(rolledBack(ctx, st, REASONS.rolledBack, `analysis failed ${failed} time(s), limit ${r.analysis.failureLimit}: ${analysis.reason}`));
+    }
+    ctx.events.push({ type: 'Warning', reason: REASONS.analysisFailed, message: `step ${idx + 1}: ${analysis.reason} (${failed} of ${r.analysis.failureLimit} tolerated)` });
+    // The step's window is spent: the next threshold failure must come from new traffic.
+    return { st: { ...st, stepStartedAt: ctx.now.toISOString() }, passedFinal: false };
+  }
+  if (analysis.verdict === 'inconclusive' && final) {
+    // The window keeps growing from the step's start, so a slow trickle of requests adds up.
+    const again = before?.verdict === 'inconclusive' && before.final === true && before.stepIndex === idx && Date.parse(before.at) >= Date.parse(st.stepStartedAt ?? '');
+    if (!again) ctx.events.push({ type: 'Normal', reason: REASONS.analysisInconclusive, message: `step ${idx + 1} held: ${analysis.reason}` });
+    st = { ...st, inconclusiveChecks: (st.inconclusiveChecks ?? 0) + 1 };
+    if (pastInconclusiveLimit(r, st, ctx.now, q.paused)) {
+      // Neither a rollback nor a promotion on missing evidence: a person decides.
+      const message = evidencePauseMessage(r, idx, analysis.reason);
+      if (!(q.resume?.release === release && q.resume.stepIndex === idx)) ctx.events.push({ type: 'Warning', reason: REASONS.paused, message });
+      st = { ...st, phase: 'Paused', pausedBy: 'analysis', message };
+    }
+    return { st, passedFinal: false };
+  }
+  return { st, passedFinal: analysis.verdict === 'pass' && final };
+}
+
+/**
+ * `fledge pause`, or a pause by the analysis: the step holds, still judged. Undefined when neither
+ * holds it (a user's pause that was lifted resumes the step's hold from now).
+ */
+function paused(ctx: Ctx, st: Status, idx: number, q: OperatorRequests, analysis: AnalysisResult | undefined, passedFinal: boolean): Outcome | undefined {
+  const { r, release } = ctx;
   if (q.paused) {
-    // A final pass while paused starts a new window; otherwise it would be due again at once.
-    if (passedFinal) st = { ...st, stepStartedAt: ctx.now.toISOString() };
     if (st.pausedBy !== 'user') ctx.events.push({ type: 'Normal', reason: REASONS.paused, message: `paused by \`fledge pause\` at canary weight ${st.canaryWeight}` });
-    recheck();
-    return { ...st, phase: 'Paused', pausedBy: 'user', message: `paused by user at step ${idx + 1}/${r.steps.length}` };
+    return {
+      status: {
+        // A final pass while paused starts a new window; otherwise it would be due again at once.
+        ...st, ...(passedFinal ? { stepStartedAt: ctx.now.toISOString() } : {}),
+        phase: 'Paused', pausedBy: 'user', message: `paused by user at step ${idx + 1}/${r.steps.length}`,
+      },
+      wake: { kind: 'check' },
+    };
   }
-  if (st.pausedBy === 'analysis') {
-    if (q.resume?.release === release && q.resume.stepIndex === idx) {
-      ctx.events.push({ type: 'Normal', reason: REASONS.resumed, message: `step ${idx + 1} resumed by \`fledge resume\` without conclusive analysis` });
-      return advance(ctx, { ...st, pausedBy: undefined }, idx);
-    }
-    // Still judged while paused: a canary that turns out bad is rolled back, and one whose
-    // evidence arrives after all (traffic picked up) goes on, as it would have without the pause.
-    if (passedFinal) {
-      ctx.events.push({ type: 'Normal', reason: REASONS.resumed, message: `step ${idx + 1}: the analysis is conclusive now: ${analysis?.reason ?? ''}` });
-      return advance(ctx, { ...st, pausedBy: undefined }, idx);
-    }
-    recheck();
-    const message = analysis?.verdict === 'inconclusive' ? evidencePauseMessage(r, idx, analysis.reason) : (st.message ?? evidencePauseMessage(r, idx, 'no conclusive analysis'));
-    return { ...st, phase: 'Paused', message };
+  if (st.pausedBy !== 'analysis') return undefined;
+  if (q.resume?.release === release && q.resume.stepIndex === idx) {
+    ctx.events.push({ type: 'Normal', reason: REASONS.resumed, message: `step ${idx + 1} resumed by \`fledge resume\` without conclusive analysis` });
+    return advance(ctx, { ...st, pausedBy: undefined }, idx);
   }
+  // Still judged while paused: a canary that turns out bad is rolled back, and one whose
+  // evidence arrives after all (traffic picked up) goes on, as it would have without the pause.
+  if (passedFinal) {
+    ctx.events.push({ type: 'Normal', reason: REASONS.resumed, message: `step ${idx + 1}: the analysis is conclusive now: ${analysis?.reason ?? ''}` });
+    return advance(ctx, { ...st, pausedBy: undefined }, idx);
+  }
+  const message = analysis?.verdict === 'inconclusive' ? evidencePauseMessage(r, idx, analysis.reason) : (st.message ?? evidencePauseMessage(r, idx, 'no conclusive analysis'));
+  return { status: { ...st, phase: 'Paused', message }, wake: { kind: 'check' } };
+}
+
+/** The step's own schedule: a manual step waits for `fledge resume`, a timed one holds, then the step advances. */
+function onSchedule(ctx: Ctx, judged: Judged, idx: number, q: OperatorRequests, wasJudged: boolean): Outcome {
+  const { r, release } = ctx;
+  let { st, passedFinal } = judged;
   if (st.pausedBy === 'user') {
     ctx.events.push({ type: 'Normal', reason: REASONS.resumed, message: `resumed at step ${idx + 1}/${r.steps.length}` });
     st = { ...st, pausedBy: undefined, stepStartedAt: ctx.now.toISOString() };
     passedFinal = false;
   }
-
-  const step = r.steps[idx]!;
-  if (step.pause === 'manual') {
+  if (r.steps[idx]!.pause === 'manual') {
     if (q.resume?.release === release && q.resume.stepIndex === idx) return advance(ctx, st, idx);
     if (st.pausedBy !== 'step') ctx.events.push({ type: 'Normal', reason: REASONS.paused, message: `step ${idx + 1} waits for \`fledge resume\`` });
-    if (passedFinal) st = { ...st, stepStartedAt: ctx.now.toISOString() };
-    recheck();
-    return { ...st, phase: 'Paused', pausedBy: 'step', message: `step ${idx + 1}/${r.steps.length} waits for \`fledge resume\`` };
+    return {
+      status: {
+        ...st, ...(passedFinal ? { stepStartedAt: ctx.now.toISOString() } : {}),
+        phase: 'Paused', pausedBy: 'step', message: `step ${idx + 1}/${r.steps.length} waits for \`fledge resume\``,
+      },
+      wake: { kind: 'check' },
+    };
   }
-
   const left = remaining(ctx, st, holdMs(r, idx));
-  if (left > 0) {
-    ctx.requeueAfterMs = left;
-    recheck();
-    ctx.requeueAfterMs = Math.min(left, ctx.requeueAfterMs);
-    return progressing(st, r, idx);
-  }
+  if (left > 0) return { status: progressing(st, r, idx), wake: { kind: 'hold', leftMs: left } };
   if (!r.analysis || passedFinal) return advance(ctx, st, idx);
   // The hold is over but no passing judgement yet: look again at the next check.
-  ctx.requeueAfterMs = analysis ? r.analysis.checkIntervalMs : 1000;
-  return progressing(st, r, idx);
+  return { status: progressing(st, r, idx), wake: { kind: 'retry', judged: wasJudged } };
+}
+
+/** A finished outcome: only a change wakes it. */
+function done(status: Status): Outcome {
+  return { status, wake: NONE };
 }
 
 /**
@@ -272,12 +350,13 @@ function stepMessage(r: ResolvedRollout, idx: number): string {
   return `step ${idx + 1}/${r.steps.length}: ${describeStep(r, idx)}`;
 }
 
-function advance(ctx: Ctx, st: Status, idx: number): Status {
-  if (idx + 1 >= ctx.r.steps.length) return promoted(ctx, st, 'all steps passed');
+function advance(ctx: Ctx, st: Status, idx: number): Outcome {
+  if (idx + 1 >= ctx.r.steps.length) return done(promoted(ctx, st, 'all steps passed'));
   return enterStep(ctx, st, idx + 1, REASONS.stepAdvanced);
 }
 
-function enterStep(ctx: Ctx, st: Status, idx: number, reason: PlannedEvent['reason']): Status {
+/** Step `idx` begins: its weight, its clock; looked at again when its hold ends, or its first check is due. */
+function enterStep(ctx: Ctx, st: Status, idx: number, reason: PlannedEvent['reason']): Outcome {
   const { r } = ctx;
   const step = r.steps[idx]!;
   ctx.events.push({ type: 'Normal', reason, message: stepMessage(r, idx) });
@@ -288,11 +367,15 @@ function enterStep(ctx: Ctx, st: Status, idx: number, reason: PlannedEvent['reas
   };
   if (step.pause === 'manual') {
     ctx.events.push({ type: 'Normal', reason: REASONS.paused, message: `step ${idx + 1} waits for \`fledge resume\`` });
-    if (r.analysis) ctx.requeueAfterMs = Math.min(r.intervalMs, r.analysis.checkIntervalMs);
-    return { ...next, phase: 'Paused', pausedBy: 'step', message: `step ${idx + 1}/${r.steps.length} waits for \`fledge resume\`` };
+    return {
+      status: { ...next, phase: 'Paused', pausedBy: 'step', message: `step ${idx + 1}/${r.steps.length} waits for \`fledge resume\`` },
+      wake: r.analysis ? { kind: 'at', ms: Math.min(r.intervalMs, r.analysis.checkIntervalMs) } : NONE,
+    };
   }
-  ctx.requeueAfterMs = r.analysis ? Math.min(holdMs(r, idx), r.analysis.checkIntervalMs) : holdMs(r, idx);
-  return { ...next, phase: 'Progressing', message: stepMessage(r, idx) };
+  return {
+    status: { ...next, phase: 'Progressing', message: stepMessage(r, idx) },
+    wake: { kind: 'at', ms: r.analysis ? Math.min(holdMs(r, idx), r.analysis.checkIntervalMs) : holdMs(r, idx) },
+  };
 }
 
 function promoted(ctx: Ctx, st: Status, why: string): Status {
@@ -310,12 +393,12 @@ export function fmtLabels(labels: Labels): string {
 }
 
 /** Derived fields and conditions, recomputed from the phase so they can never disagree with it. */
-function finish(ctx: Ctx, prev: Status, st: Status): Status {
+function finish(ctx: Ctx, prev: Status, st: Status, unsafe: boolean): Status {
   const { r, now } = ctx;
   const g = r.generation;
   const phase: Phase = st.phase ?? 'Pending';
   let conditions = prev.conditions ?? [];
-  const ready = ctx.blocked
+  const ready = unsafe
     ? { status: 'False' as const, reason: REASONS.unsafeRelease }
     : phase === 'Pending' || phase === 'Invalid'
       ? { status: 'False' as const, reason: phase }

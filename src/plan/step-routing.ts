@@ -54,3 +54,23 @@ export function markMirrored(step: ResolvedStep | undefined, analysis: AnalysisR
     `mirrored responses are discarded, so users saw none of the canary's errors, but they count against it`;
   return { ...analysis, mirrored: true, reason: `${analysis.reason} (${note})` };
 }
+
+/**
+ * Every shape of routing the schedule can write, for the API server's dry run before the first
+ * write: a plain weight step's, then one per match or mirror step whose routes differ (with its
+ * index, the field to name if the shape is refused).
+ */
+export function routingShapes(r: ResolvedRollout): { routing: Routing; step?: number }[] {
+  const base: Routing = { stableLabels: r.stable.labels, canaryLabels: r.canary.labels, canaryWeight: 0 };
+  const out: { routing: Routing; step?: number }[] = [{ routing: base }];
+  const seen = new Set<string>();
+  r.steps.forEach((s, i) => {
+    if (!s.match && s.mirror === undefined) return;
+    const extras = stepExtras(r.steps, i);
+    const key = JSON.stringify(extras);
+    if (seen.has(key)) return;
+    seen.add(key);
+    out.push({ routing: { ...base, ...extras }, step: i });
+  });
+  return out;
+}

@@ -115,7 +115,15 @@ describe('match and mirror steps against a real API server and Prometheus', { ti
       if (vs && weightsOf(vs, names(vs).indexOf('primary')).canary === 0) testersServed = mesh.ab!.served().v2!.requests;
       return r?.status?.phase === 'Promoted' ? r : undefined;
     }, 'promotion', 120_000, 150);
-    expect(seen).toEqual(['fledge-match+primary@0', 'fledge-match+primary@10', 'fledge-match+primary@50', 'primary@100']);
+    // Status first, then routing: the promoted VirtualService follows.
+    const promoted = await eventually(async () => {
+      const vs = await vsOf('ab');
+      return vs && names(vs).join('+') === 'primary' ? vs : undefined;
+    }, 'the match route to be removed on promotion', 30_000, 150);
+    expectValidWeights(promoted);
+    expect(weightsOf(promoted)).toEqual({ stable: 0, canary: 100 });
+    expect(seen.slice(0, 3)).toEqual(['fledge-match+primary@0', 'fledge-match+primary@10', 'fledge-match+primary@50']);
+    expect(seen.slice(3).every((x) => x === 'primary@100')).toBe(true);
     // The match step passed on the canary's own requests: the testers', all of them live.
     expect(judgedMatchStep?.lastAnalysis?.canary?.requests).toBeGreaterThanOrEqual(20);
     expect(judgedMatchStep?.lastAnalysis?.mirrored).toBeUndefined();

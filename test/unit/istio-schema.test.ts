@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { pinnedIstioApiVersion } from '../../scripts/istio-schema-file.ts';
 import { HTTP_MATCH_SCHEMA, HTTP_ROUTE_SCHEMA, ISTIO_SCHEMA_VERSION, ISTIO_SCHEMAS, TRAFFIC_POLICY_SCHEMA, goDurationMs, schemaErrors } from '../../src/router/istio/crd-schema.ts';
-import { ISTIO_VERSION } from '../../src/api/constants.ts';
+import { ISTIO_VERSION } from '../../src/router/istio/resources.ts';
 import { HTTP_EXTRA_FIELDS } from '../../src/api/schema.ts';
 
 describe('the vendored Istio CRD schema', () => {

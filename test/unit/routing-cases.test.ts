@@ -11,7 +11,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../../src/api/object.ts';
 import type { ResolvedRollout } from '../../src/api/resolve.ts';
 import { checkRollout } from '../../src/check/rollout.ts';
-import { hostOverlaps, ownershipProblems, routingVirtualService } from '../../src/controller/conflicts.ts';
+import { hostOverlaps, ownershipProblems, routingVirtualService } from '../../src/router/istio/conflicts.ts';
 import { selectRoutes, steeredWeightPointers, weightPatch } from '../../src/router/istio/adopt.ts';
 import { canonicalGateway, canonicalHost, isServiceHost, serviceOfHost } from '../../src/router/istio/hosts.ts';
 import { adoptedCoverageWarnings } from '../../src/router/istio/offline.ts';

@@ -6,26 +6,13 @@
  */
 import type { JsonPatchOp, KubeObject } from '../../api/object.ts';
 import type { ResolvedRollout } from '../../api/resolve.ts';
-import type { Labels } from '../../api/schema.ts';
 import { sameLabels, type Problem } from '../../api/validate.ts';
 import { fmtLabels } from '../../plan/plan.ts';
 import { isServiceHost, serviceOfHost, type ServiceRef } from './hosts.ts';
+import { routesOf, subsetsOf, type Destination, type HttpRoute } from './shapes.ts';
 
-interface Destination { destination?: { host?: string; subset?: string; port?: { number?: number } }; weight?: number }
-interface HttpRoute { name?: string; route?: Destination[] }
-interface Subset { name?: string; labels?: Labels }
 
 const VS_PATH = 'spec.trafficRouting.virtualService';
-
-function httpRoutes(vs: KubeObject): HttpRoute[] {
-  const http = vs.spec?.http;
-  return Array.isArray(http) ? (http as HttpRoute[]) : [];
-}
-
-function otherRoutes(vs: KubeObject, kind: 'tcp' | 'tls'): HttpRoute[] {
-  const routes = vs.spec?.[kind];
-  return Array.isArray(routes) ? (routes as HttpRoute[]) : [];
-}
 
 const label = (route: HttpRoute, i: number) => (route.name ? `route "${route.name}"` : `route http[${i}]`);
 
@@ -47,13 +34,13 @@ export function isDestination(r: Pick<ResolvedRollout, 'service' | 'namespace'>,
 /** The indexes of the routes Fledge steers: the named ones, or every route that sends to both of the Rollout's subsets. */
 export function selectRoutes(r: ResolvedRollout, vs: KubeObject): { indexes: number[]; problems: Problem[] } {
   if (r.virtualService.mode !== 'adopted') return { indexes: [], problems: [] };
-  const routes = httpRoutes(vs);
+  const routes = routesOf(vs);
   const ns = vs.metadata.namespace ?? r.namespace;
   const subsets = [r.stable.subset, r.canary.subset];
   const sendsTo = (route: HttpRoute, subset: string) => (route.route ?? []).some((d) => isDestination(r, ns, d, subset));
   const mine = (d: Destination) => subsets.some((s) => isDestination(r, ns, d, s));
   const problems: Problem[] = [];
-  const nonHttp = (['tcp', 'tls'] as const).flatMap((kind) => otherRoutes(vs, kind).map((route, i) => ({ kind, route, i })));
+  const nonHttp = (['tcp', 'tls'] as const).flatMap((kind) => routesOf(vs, kind).map((route, i) => ({ kind, route, i })));
   const nonHttpNote = nonHttp.length > 0 ? `; Fledge steers http routes only, not ${[...new Set(nonHttp.map((x) => x.kind))].join(' or ')} routes` : '';
   let indexes: number[];
   if (r.virtualService.routes) {
@@ -113,7 +100,7 @@ export function steeredWeightPointers(r: ResolvedRollout, vs: KubeObject): strin
   const { indexes, problems } = selectRoutes(r, vs);
   if (problems.length > 0) return [];
   const ns = vs.metadata.namespace ?? r.namespace;
-  const routes = httpRoutes(vs);
+  const routes = routesOf(vs);
   return indexes.flatMap((i) => (routes[i]?.route ?? []).flatMap((d, j) => (
     [r.stable.subset, r.canary.subset].some((s) => isDestination(r, ns, d, s)) ? [`/spec/http/${i}/route/${j}/weight`] : []
   )));
@@ -121,7 +108,7 @@ export function steeredWeightPointers(r: ResolvedRollout, vs: KubeObject): strin
 
 /** An adopted DestinationRule must already define both subsets with the Rollout's labels. */
 export function checkAdoptedDestinationRule(r: ResolvedRollout, dr: KubeObject): Problem[] {
-  const subsets = Array.isArray(dr.spec?.subsets) ? (dr.spec.subsets as Subset[]) : [];
+  const subsets = subsetsOf(dr);
   const problems: Problem[] = [];
   for (const [side, want] of [['stable', r.stable.labels], ['canary', r.canary.labels]] as const) {
     const name = r[side].subset;
@@ -141,7 +128,7 @@ export function checkAdoptedDestinationRule(r: ResolvedRollout, dr: KubeObject):
  * present weight is tested at its current value.
  */
 export function weightPatch(r: ResolvedRollout, vs: KubeObject, indexes: number[], canaryWeight: number): JsonPatchOp[] {
-  const routes = httpRoutes(vs);
+  const routes = routesOf(vs);
   const ns = vs.metadata.namespace ?? r.namespace;
   const canary = Math.min(100, Math.max(0, Math.round(canaryWeight)));
   const ops: JsonPatchOp[] = [];

@@ -1,9 +1,15 @@
-import { API_VERSION, ISTIO_API_VERSION, KIND, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ROLLOUT_LABEL } from '../../api/constants.ts';
+import { API_VERSION, KIND, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ROLLOUT_LABEL } from '../../api/constants.ts';
 import type { KubeObject, ObjectMeta } from '../../api/object.ts';
 import type { ResolvedRollout } from '../../api/resolve.ts';
 import type { Routing } from '../../plan/types.ts';
 import type { TrafficRouter } from '../types.ts';
-import { checkAdoptedDestinationRule, selectRoutes, weightPatch } from './adopt.ts';
+import { checkAdoptedDestinationRule, selectRoutes, steeredWeightPointers, weightPatch } from './adopt.ts';
+import { admissionVerdict } from './admission.ts';
+import { liveRouting } from './live.ts';
+import { adoptedCoverageWarnings } from './offline.ts';
+import { hostOverlaps, ownershipProblems, routingVirtualService } from './conflicts.ts';
+import { canonicalHost } from './hosts.ts';
+import { DESTINATION_RULES, ISTIO_API_VERSION, ISTIO_GROUP, VIRTUAL_SERVICES } from './resources.ts';
 import { combineMatches, MATCH_ROUTE } from './step-routes.ts';
 
 /** Route names Fledge gives the routes it generates; adopted VirtualServices keep their own. */
@@ -100,6 +106,9 @@ function clampWeight(w: number): number {
 }
 
 export const istioRouter: TrafficRouter = {
+  resources: { virtualService: VIRTUAL_SERVICES, destinationRule: DESTINATION_RULES },
+  liveRouting,
+  admissionVerdict,
   desiredObjects(r, routing) {
     const out: KubeObject[] = [];
     if (r.destinationRule.mode === 'generated') out.push(renderDestinationRule(r, routing));
@@ -111,6 +120,27 @@ export const istioRouter: TrafficRouter = {
       ...(live.virtualService ? selectRoutes(r, live.virtualService).problems : []),
       ...(live.destinationRule ? checkAdoptedDestinationRule(r, live.destinationRule) : []),
     ];
+  },
+  canonicalHost,
+  objectHosts(vs) {
+    const hosts = vs.spec?.hosts;
+    return Array.isArray(hosts) ? hosts.filter((h): h is string => typeof h === 'string') : [];
+  },
+  routedHosts(r, live) {
+    return routingVirtualService(r, live.virtualService)?.hosts.map((h) => canonicalHost(h, r.namespace)) ?? [];
+  },
+  ownershipProblems(r, self, claimants, live) {
+    return ownershipProblems(self, r, claimants, live.virtualService, live.destinationRule);
+  },
+  hostOverlaps(r, live, others) {
+    const own = routingVirtualService(r, live.virtualService);
+    return own ? hostOverlaps(r, own, others) : { problems: [], warnings: [] };
+  },
+  argoCdIgnoreDifferences(r, vs) {
+    return [{ group: ISTIO_GROUP, kind: 'VirtualService', name: vs.metadata.name, namespace: r.namespace, jsonPointers: steeredWeightPointers(r, vs) }];
+  },
+  adoptedWarnings(r, live) {
+    return live.virtualService ? adoptedCoverageWarnings(r, live.virtualService) : [];
   },
   adoptedWeightPatch(r, vs, routing) {
     const { indexes, problems } = selectRoutes(r, vs);

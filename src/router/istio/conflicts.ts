@@ -1,25 +1,11 @@
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, ROLLOUT_LABEL } from '../api/constants.ts';
-import type { KubeObject } from '../api/object.ts';
-import type { ResolvedRollout } from '../api/resolve.ts';
-import type { Problem } from '../api/validate.ts';
-import { canonicalHost, gatewaysOf, isServiceHost, MESH_GATEWAY, serviceOfHost } from '../router/istio/hosts.ts';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, ROLLOUT_LABEL } from '../../api/constants.ts';
+import type { KubeObject } from '../../api/object.ts';
+import type { ResolvedRollout } from '../../api/resolve.ts';
+import type { Problem } from '../../api/validate.ts';
+import { claimedVirtualService, createdAt, type RolloutObject } from '../../api/rollout-object.ts';
+import { canonicalHost, gatewaysOf, isServiceHost, MESH_GATEWAY, serviceOfHost } from './hosts.ts';
+import { routesOf } from './shapes.ts';
 
-interface RolloutLike {
-  metadata: { name: string; namespace?: string; creationTimestamp?: string | Date };
-  spec?: { trafficRouting?: { virtualService?: { name?: string; ref?: string } } };
-  status?: { release?: string };
-}
-
-/** The VirtualService a rollout claims, read leniently: other rollouts may be invalid. */
-export function claimedVirtualService(r: RolloutLike): string {
-  const vs = r.spec?.trafficRouting?.virtualService;
-  return vs?.ref ?? vs?.name ?? r.metadata.name;
-}
-
-function created(r: RolloutLike): string {
-  const t = r.metadata.creationTimestamp;
-  return t instanceof Date ? t.toISOString() : (t ?? '');
-}
 
 /**
  * Two Rollouts never manage the same VirtualService. The claim in force wins: the Rollout whose
@@ -30,12 +16,12 @@ function created(r: RolloutLike): string {
  * else is never overwritten.
  */
 export function ownershipProblems(
-  self: RolloutLike, r: ResolvedRollout, others: readonly RolloutLike[],
+  self: RolloutObject, r: ResolvedRollout, others: readonly RolloutObject[],
   liveVs: KubeObject | undefined, liveDr: KubeObject | undefined,
 ): Problem[] {
   const problems: Problem[] = [];
   const mine = claimedVirtualService(self);
-  const rank = (x: RolloutLike) => `${x.status?.release ? 0 : 1}\0${created(x)}\0${x.metadata.name}`;
+  const rank = (x: RolloutObject) => `${x.status?.release ? 0 : 1}\0${createdAt(x)}\0${x.metadata.name}`;
   const claimants = others.filter((o) => o.metadata.name !== self.metadata.name && claimedVirtualService(o) === mine);
   const labels = liveVs?.metadata.labels ?? {};
   const holder = labels[MANAGED_BY_LABEL] === MANAGED_BY_VALUE ? labels[ROLLOUT_LABEL] : undefined;
@@ -100,8 +86,8 @@ function stringList(v: unknown): string[] {
 
 /** Istio's order among VirtualServices for one host: older first, then by name, then namespace (pilot/pkg/model/config.go, configCompareByCreationTime). */
 function istioOrder(a: VsLike, b: VsLike): number {
-  const ta = created(a);
-  const tb = created(b);
+  const ta = createdAt(a);
+  const tb = createdAt(b);
   if (ta !== tb) return ta < tb ? -1 : 1;
   if (a.metadata.name !== b.metadata.name) return a.metadata.name < b.metadata.name ? -1 : 1;
   const na = a.metadata.namespace ?? '';
@@ -168,7 +154,7 @@ export function hostOverlaps(r: ResolvedRollout, own: RoutingVirtualService, oth
 function subsetAdvice(r: ResolvedRollout, vs: VsLike): string {
   const service = serviceOfHost(r.service.name, r.namespace) ?? { name: r.service.name, namespace: r.namespace };
   const ns = vs.metadata.namespace ?? r.namespace;
-  const routes = Array.isArray(vs.spec?.http) ? (vs.spec.http as { route?: { destination?: { host?: string; subset?: string }; weight?: number }[] }[]) : [];
+  const routes = routesOf(vs);
   for (const route of routes) {
     const mine = (route.route ?? []).filter((d) => d.destination?.subset && isServiceHost(d.destination.host, ns, service));
     const names = [...new Set(mine.map((d) => d.destination!.subset!))];

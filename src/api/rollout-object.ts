@@ -1,0 +1,67 @@
+/**
+ * A Rollout as the API server returns it, before (or without) validation, and the one lenient
+ * reader of its raw fields. The controller's caches, the claim index, the conflict checks and the
+ * CLI read raw Rollouts through this, never through casts: another Rollout of the namespace may be
+ * invalid and must still be read for what it claims.
+ */
+import type { KubeObject } from './object.ts';
+import type { RolloutStatus } from './schema.ts';
+
+export type RolloutObject = KubeObject & {
+  status?: RolloutStatus;
+  metadata: KubeObject['metadata'] & { creationTimestamp?: string | Date };
+};
+
+/** The parts of a raw Rollout the lenient readers use (an informer's object may lack any of them). */
+export interface RawRollout {
+  metadata?: { name?: string; namespace?: string; creationTimestamp?: string | Date };
+  spec?: unknown;
+  status?: { release?: string };
+}
+
+interface RawTrafficRouting {
+  virtualService?: { name?: string; ref?: string };
+  destinationRule?: { ref?: string };
+}
+
+function trafficRouting(r: RawRollout): RawTrafficRouting | undefined {
+  const spec = r.spec;
+  if (typeof spec !== 'object' || spec === null) return undefined;
+  const tr = (spec as { trafficRouting?: unknown }).trafficRouting;
+  return typeof tr === 'object' && tr !== null ? (tr as RawTrafficRouting) : undefined;
+}
+
+/** The VirtualService a Rollout claims (by ref, by name, else its own name). */
+export function claimedVirtualService(r: RawRollout): string {
+  const vs = trafficRouting(r)?.virtualService;
+  return vs?.ref ?? vs?.name ?? r.metadata?.name ?? '';
+}
+
+/** The VirtualService a Rollout adopts by `ref`, if any. */
+export function adoptedVirtualService(r: RawRollout): string | undefined {
+  return trafficRouting(r)?.virtualService?.ref;
+}
+
+/** The DestinationRule a Rollout adopts by `ref`, if any. */
+export function adoptedDestinationRule(r: RawRollout): string | undefined {
+  return trafficRouting(r)?.destinationRule?.ref;
+}
+
+/** metadata.creationTimestamp as RFC 3339 text ('' when unknown): compared as text, second resolution. */
+export function createdAt(r: RawRollout): string {
+  const t = r.metadata?.creationTimestamp;
+  return t instanceof Date ? t.toISOString() : (t ?? '');
+}
+
+/**
+ * The hosts a Rollout's generated VirtualService names, read leniently (the Rollout may be
+ * invalid): `virtualService.hosts`, else the Service's name. An adopted VirtualService's hosts
+ * are its own, and its changes wake the Rollout through the claim index.
+ */
+export function generatedHosts(r: RawRollout): string[] {
+  const vs = trafficRouting(r)?.virtualService as { ref?: unknown; hosts?: unknown } | undefined;
+  if (vs?.ref !== undefined) return [];
+  if (Array.isArray(vs?.hosts)) return vs.hosts.filter((h): h is string => typeof h === 'string');
+  const service = typeof r.spec === 'object' && r.spec !== null ? (r.spec as { service?: { name?: unknown } }).service : undefined;
+  return typeof service?.name === 'string' ? [service.name] : [];
+}

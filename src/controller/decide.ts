@@ -1,0 +1,159 @@
+/**
+ * The reconcile's whole decision, as pure functions: from one snapshot of the world (the Rollout,
+ * the live routing objects, the other Rollouts and VirtualServices that bear on it, the API
+ * server's verdict on the objects it would write, the judgement if one was due) to the status and
+ * the ordered writes that carry it out. The reconciler reads the snapshot, the executor performs
+ * the actions; nothing here does I/O, so every path is tested table-driven with its action list
+ * (test/unit/decide.test.ts).
+ *
+ * Order matters, and is the contract with the executor: the routing the previous status says is
+ * live is made live first (a routing write that failed must stop the rollout, not let the status
+ * walk on to promotion without traffic ever moving); then the status; then the new routing (a
+ * crash between the two leaves a status that the next reconcile re-applies, never a weight the
+ * status does not remember); then the Events.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import type { PlannedEvent } from '../api/events.ts';
+import type { KubeObject } from '../api/object.ts';
+import type { OperatorRequests } from '../api/requests.ts';
+import type { ResolvedRollout } from '../api/resolve.ts';
+import type { AnalysisResult, RolloutStatus } from '../api/schema.ts';
+import type { Problem } from '../api/validate.ts';
+import type { CheckResult } from '../check/rollout.ts';
+import { planInvalid, planRoutingRefused, planWaiting } from '../plan/invalid.ts';
+import { analysisCheck, plan, routingOf } from '../plan/plan.ts';
+import type { Routing } from '../plan/types.ts';
+import { planWarnings } from '../plan/warnings.ts';
+import type { AnalysisCheck } from '../api/check.ts';
+import type { RoutingObjects, TrafficRouter } from '../router/types.ts';
+import type { RolloutObject } from '../api/rollout-object.ts';
+
+/** Everything one reconcile of one Rollout decides from, read once. */
+export interface Snapshot {
+  rollout: RolloutObject;
+  /** The offline check of `rollout` (the same as `fledge validate`'s), with the platform's providers. */
+  checked: CheckResult;
+  /** The live objects the Rollout names (generated or adopted), from the caches. */
+  live: RoutingObjects;
+  /** The other Rollouts of the namespace that claim the same VirtualService. */
+  claimants: readonly RolloutObject[];
+  /** The VirtualServices of any namespace that name a host of the Rollout's VirtualService. */
+  overlapping: readonly KubeObject[];
+  /** What the API server's dry run refused in the generated objects (read only when `admission` says `dryRun`). */
+  refusals: readonly Problem[];
+  requests: OperatorRequests;
+  /** The judgement of the current step, when `judgementDue` said one is due. */
+  analysis?: AnalysisResult;
+}
+
+/** One write, in the order the executor must perform them. */
+export type Action =
+  /** Server-side apply of the Rollout's status (skipped when it is what the server has). */
+  | { type: 'status'; status: RolloutStatus }
+  /**
+   * Make `routing` live: the router's objects applied, an adopted VirtualService's weights
+   * patched, in the order `routingPath` picks. `restore`: this is the routing the status says is
+   * live already, so what the write puts back was drift (an Event says so).
+   */
+  | { type: 'routing'; routing: Routing; restore: boolean }
+  | { type: 'event'; event: PlannedEvent }
+  /** Reconcile again after this long even if nothing changes (a step's hold ends, a check is due). */
+  | { type: 'requeue'; afterMs: number };
+
+export interface Decision {
+  /** The status the actions write: what the metrics report once they are done. */
+  status: RolloutStatus;
+  actions: Action[];
+  /** Why the Rollout is Invalid (logged), when it is. */
+  problems?: Problem[];
+}
+
+/** Where a snapshot stands before any planning: refused, waiting for an adopted object, or admitted. */
+export type Admission =
+  | { kind: 'invalid'; problems: Problem[] }
+  | { kind: 'waiting'; objectKind: 'VirtualService' | 'DestinationRule'; name: string }
+  /** `dryRun`: the generated objects must pass the API server's dry run before anything is written. */
+  | { kind: 'admitted'; r: ResolvedRollout; warnings: Problem[]; dryRun: boolean };
+
+type AdmissionInput = Pick<Snapshot, 'rollout' | 'checked' | 'live' | 'claimants' | 'overlapping'>;
+
+/**
+ * The checks that need the cluster's state, in the order they are reported: the offline check,
+ * the adopted objects' existence, ownership (two Rollouts never manage one VirtualService), the
+ * adopted objects' shape (the router's), other VirtualServices for the same hosts.
+ */
+export function admission(s: AdmissionInput, router: TrafficRouter): Admission {
+  if (!s.checked.ok) return { kind: 'invalid', problems: s.checked.problems };
+  const r = s.checked.resolved;
+  const adopted: RoutingObjects = {};
+  if (r.virtualService.mode === 'adopted') {
+    if (!s.live.virtualService) return { kind: 'waiting', objectKind: 'VirtualService', name: r.virtualService.name };
+    adopted.virtualService = s.live.virtualService;
+  }
+  if (r.destinationRule.mode === 'adopted') {
+    if (!s.live.destinationRule) return { kind: 'waiting', objectKind: 'DestinationRule', name: r.destinationRule.name };
+    adopted.destinationRule = s.live.destinationRule;
+  }
+  const overlaps = router.hostOverlaps(r, s.live, s.overlapping);
+  const problems = [
+    ...router.ownershipProblems(r, s.rollout, s.claimants, s.live),
+    ...router.checkAdopted(r, adopted),
+    ...overlaps.problems,
+  ];
+  if (problems.length > 0) return { kind: 'invalid', problems };
+  return {
+    kind: 'admitted',
+    r,
+    warnings: [...s.checked.warnings, ...router.adoptedWarnings(r, adopted), ...overlaps.warnings],
+    dryRun: r.virtualService.mode === 'generated' || r.destinationRule.mode === 'generated',
+  };
+}
+
+/** The check to run before `decide`, or undefined when no judgement is due. */
+export function judgementDue(a: Admission, s: Pick<Snapshot, 'rollout' | 'refusals' | 'requests'>, now: Date): AnalysisCheck | undefined {
+  if (a.kind !== 'admitted' || s.refusals.length > 0) return undefined;
+  return analysisCheck(a.r, s.rollout.status, now, s.requests.paused);
+}
+
+export function decide(s: Snapshot, now: Date, router: TrafficRouter): Decision {
+  const raw = s.rollout;
+  const generation = raw.metadata.generation ?? 0;
+  const a = admission(s, router);
+  if (a.kind === 'waiting') return held(planWaiting(a.objectKind, a.name, raw.status, generation, now));
+  if (a.kind === 'invalid') return { ...held(planInvalid(a.problems, raw.status, generation, now)), problems: a.problems };
+  if (s.refusals.length > 0) return { ...held(planInvalid([...s.refusals], raw.status, generation, now)), problems: [...s.refusals] };
+
+  const previous = raw.status;
+  const live = previous?.release && previous.stableLabels ? routingOf(previous, a.r) : undefined;
+  const planned = plan({ rollout: a.r, status: previous, requests: s.requests, ...(s.analysis ? { analysis: s.analysis } : {}), now });
+  const warned = planWarnings(planned.status, previous, a.warnings, generation, now);
+  const actions: Action[] = [];
+  if (live) actions.push({ type: 'routing', routing: live, restore: true });
+  actions.push({ type: 'status', status: warned.status });
+  // Most plans keep the routing the status had (every reconcile at rest): the restore above has
+  // made exactly that live, and a second write of it would write nothing.
+  if (!live || !isDeepStrictEqual(json(live), json(planned.routing))) actions.push({ type: 'routing', routing: planned.routing, restore: false });
+  for (const event of [...planned.events, ...warned.events]) actions.push({ type: 'event', event });
+  if (planned.requeueAfterMs !== undefined) actions.push({ type: 'requeue', afterMs: planned.requeueAfterMs });
+  return { status: warned.status, actions };
+}
+
+/**
+ * The API server refused a routing write for good (an admission policy or webhook, RBAC): the
+ * status goes back to the one read (whose routing is the live one: the status must not claim a
+ * weight that was never written), with Ready False saying why. The reconcile then fails, so the
+ * queue retries with back-off until the refusal is lifted.
+ */
+export function decideRefused(s: Pick<Snapshot, 'rollout'>, message: string, now: Date): Action[] {
+  const { status, events } = planRoutingRefused(s.rollout.status, `the API server refused a routing write: ${message.slice(0, 500)}`, now);
+  return [{ type: 'status', status }, ...events.map((event): Action => ({ type: 'event', event }))];
+}
+
+/** Status and Events only: an Invalid or Pending rollout writes nothing else. */
+function held({ status, events }: { status: RolloutStatus; events: PlannedEvent[] }): Decision {
+  return { status, actions: [{ type: 'status', status }, ...events.map((event): Action => ({ type: 'event', event }))] };
+}
+
+function json(v: unknown): unknown {
+  return JSON.parse(JSON.stringify(v));
+}

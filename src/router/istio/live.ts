@@ -1,0 +1,27 @@
+import type { ResolvedRollout } from '../../api/resolve.ts';
+import type { Routing } from '../../plan/types.ts';
+import type { RoutingObjects } from '../types.ts';
+import { isDestination } from './adopt.ts';
+import { routesOf, subsetsOf } from './shapes.ts';
+import { MATCH_ROUTE } from './step-routes.ts';
+
+
+/**
+ * What the mesh runs now, read from the live objects: the generated DestinationRule's subset
+ * labels (an adopted one is never written, so its labels count as already right) and the canary
+ * weight of the first route sending to the canary subset. Undefined when either object is missing
+ * or unreadable: then there is no traffic of ours to protect.
+ */
+export function liveRouting(r: ResolvedRollout, live: RoutingObjects): Routing | undefined {
+  const vs = live.virtualService;
+  if (!vs || r.destinationRule.mode !== 'generated') return undefined;
+  const subsets = subsetsOf(live.destinationRule);
+  const stableLabels = subsets.find((s) => s.name === r.stable.subset)?.labels;
+  const canaryLabels = subsets.find((s) => s.name === r.canary.subset)?.labels;
+  const ns = vs.metadata.namespace ?? r.namespace;
+  // A match step's route sends its requests to the canary whatever the weight: not the split.
+  const canaryWeight = routesOf(vs).filter((h) => h.name !== MATCH_ROUTE).map((h) => h.route?.find((d) => isDestination(r, ns, d, r.canary.subset))?.weight).find((w) => w !== undefined);
+  if (!stableLabels || !canaryLabels || typeof canaryWeight !== 'number' || !Number.isInteger(canaryWeight) || canaryWeight < 0 || canaryWeight > 100) return undefined;
+  return { stableLabels, canaryLabels, canaryWeight };
+}
+
