@@ -11,7 +11,7 @@ import type { AnalysisResult, RolloutStatus, Verdict } from '../../src/api/schem
 import { checkRollout } from '../../src/check/rollout.ts';
 import { scheduleText } from '../../src/cli/live.ts';
 import { analysisCheck, plan } from '../../src/plan/plan.ts';
-import { markMirrored, stepExtras } from '../../src/plan/step-routing.ts';
+import { markMirrored, routingShapes, stepExtras } from '../../src/plan/step-routing.ts';
 import { routingPath } from '../../src/plan/transition.ts';
 import type { PlanResult, Routing } from '../../src/plan/types.ts';
 import { istioRouter, renderVirtualService } from '../../src/router/istio/render.ts';
@@ -304,3 +304,27 @@ it('fledge status names the kind of each step in the schedule', () => {
   const r = resolveValid(doc((d) => { d.spec.strategy.steps = [{ mirror: 20, pause: '10m' }, { match: [HEADER, COOKIE], pause: 'manual' }, 10, 100]; }));
   expect(scheduleText(r.steps)).toBe('mirror 20% (pause 600s), match (2 conditions) (pause: manual), 10, 100');
 });
+
+describe('what the controller dry-runs and reads back', () => {
+  const r = resolveValid(doc((d) => { d.spec.strategy.steps = [{ mirror: 10 }, { match: [HEADER] }, 20, { match: [COOKIE] }, { match: [COOKIE] }, 50]; }));
+
+  it('routingShapes: the plain shape, then one per distinct match or mirror shape, with its step', () => {
+    expect(routingShapes(r).map((x) => [x.step, x.routing.match, x.routing.mirrorPercent])).toEqual([
+      [undefined, undefined, undefined],
+      [0, undefined, 10],
+      [1, [HEADER], undefined],
+      [3, [COOKIE], undefined],
+    ]);
+  });
+
+  it.each([0, 10, 50])('the Istio router reads the split at weight %i back past the fledge-match route', (w) => {
+    const routing = { ...routingOf(r, w), match: [HEADER] };
+    const objs = istioRouter.desiredObjects(r, routing);
+    const live = istioRouter.liveRouting(r, { virtualService: objs.find((o) => o.kind === 'VirtualService')!, destinationRule: objs.find((o) => o.kind === 'DestinationRule')! });
+    expect(live).toEqual({ stableLabels: r.stable.labels, canaryLabels: r.canary.labels, canaryWeight: w });
+  });
+});
+
+function routingOf(r: ResolvedRollout, canaryWeight: number): Routing {
+  return { stableLabels: r.stable.labels, canaryLabels: r.canary.labels, canaryWeight };
+}
