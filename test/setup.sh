@@ -24,4 +24,14 @@ if ! command -v go >/dev/null && [ ! -x /usr/local/go/bin/go ]; then
     exit 1
   fi
 fi
+if ! command -v "${LUA:-lua5.1}" >/dev/null; then
+  echo "test setup: Lua 5.1 is missing (the Argo CD health check is tested with it); install Debian's package: apt-get install -y lua5.1" >&2
+  exit 1
+fi
+if ! command -v git >/dev/null || [ ! -x /usr/lib/git-core/git-http-backend ]; then
+  echo "test setup: git (with git-http-backend) is missing (the Flux test serves a repository with it); install Debian's package: apt-get install -y git" >&2
+  exit 1
+fi
 bash "$here/cluster/build.sh"
+# Flux's source-controller and kustomize-controller for the GitOps end-to-end test (cached too).
+bash "$here/flux/build.sh"

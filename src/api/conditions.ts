@@ -2,6 +2,8 @@ import type { Condition } from './schema.ts';
 
 export const CONDITION_TYPES = {
   ready: 'Ready', progressing: 'Progressing', analysis: 'Analysis',
+  /** kstatus's abnormal-true conditions (src/plan/health.ts): present only while True. */
+  stalled: 'Stalled', reconciling: 'Reconciling',
   /** True while the routing works but leaves traffic unsteered (e.g. in-mesh callers of a gateway-only VirtualService); absent otherwise. */
   routingWarning: 'RoutingWarning',
 } as const;

@@ -22,6 +22,7 @@ export const ANNOTATIONS = {
   promote: 'fledge.dev/promote',
   abort: 'fledge.dev/abort',
   resume: 'fledge.dev/resume-step',
+  retry: 'fledge.dev/retry',
 } as const;
 
 export const DEFAULT_SUBSETS = { stable: 'stable', canary: 'canary' } as const;

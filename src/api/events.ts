@@ -8,6 +8,10 @@ export const REASONS = {
   paused: 'Paused',
   resumed: 'Resumed',
   restarted: 'Restarted',
+  /** A RolledBack release started again from its first step by `fledge retry`. */
+  retried: 'Retried',
+  /** A `fledge retry` the controller did not act on (another release's, or not RolledBack). */
+  retryIgnored: 'RetryIgnored',
   analysisFailed: 'AnalysisFailed',
   analysisInconclusive: 'AnalysisInconclusive',
   /** The canary has no Istio series, with the likely cause (status.lastAnalysis.diagnosis). */

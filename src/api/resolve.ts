@@ -3,7 +3,7 @@ import {
   DEFAULT_SUBSETS,
 } from './constants.ts';
 import { parseDuration } from './duration.ts';
-import type { Labels, MetricTemplate, Rollout } from './schema.ts';
+import { DEFAULT_COOKIE_AGE_SECONDS, type Labels, type MetricTemplate, type Rollout } from './schema.ts';
 import { versionLabel } from './validate.ts';
 
 export interface ResolvedStep {
@@ -22,6 +22,9 @@ export interface ResolvedSubset { subset: string; labels: Labels }
 export type ResolvedVirtualService =
   | { mode: 'generated'; name: string; hosts: string[]; gateways?: string[]; match?: Record<string, unknown>[]; http?: Record<string, unknown> }
   | { mode: 'adopted'; name: string; routes?: string[] };
+
+/** Sticky sessions: both cookie names and their lifetime (seconds), defaults filled in. */
+export interface ResolvedSessionAffinity { cookieName: string; stableCookieName: string; maxAge: number }
 
 export type ResolvedDestinationRule =
   | { mode: 'generated'; name: string; trafficPolicy?: Record<string, unknown> }
@@ -77,6 +80,7 @@ export interface ResolvedRollout {
   canary: ResolvedSubset;
   virtualService: ResolvedVirtualService;
   destinationRule: ResolvedDestinationRule;
+  sessionAffinity?: ResolvedSessionAffinity;
   steps: ResolvedStep[];
   intervalMs: number;
   analysis?: ResolvedAnalysis;
@@ -114,10 +118,16 @@ export function resolveRollout(rollout: Rollout): ResolvedRollout {
           name: dr.name ?? metadata.name,
           ...(dr.trafficPolicy && Object.keys(dr.trafficPolicy).length > 0 ? { trafficPolicy: dr.trafficPolicy } : {}),
         },
+    ...resolveSessionAffinity(spec.trafficRouting?.sessionAffinity),
     steps: resolveSteps(spec.strategy),
     intervalMs: parseDuration(spec.strategy.interval ?? DEFAULT_INTERVAL) ?? 60_000,
     ...resolveAnalysis(spec.analysis, metrics, { stable: spec.stable.labels, canary: spec.canary.labels }),
   };
+}
+
+function resolveSessionAffinity(a: NonNullable<Rollout['spec']['trafficRouting']>['sessionAffinity']): { sessionAffinity?: ResolvedSessionAffinity } {
+  if (!a) return {};
+  return { sessionAffinity: { cookieName: a.cookieName, stableCookieName: a.stableCookieName ?? `${a.cookieName}-stable`, maxAge: a.maxAge ?? DEFAULT_COOKIE_AGE_SECONDS } };
 }
 
 function resolveAnalysis(

@@ -102,6 +102,30 @@ export const VirtualServiceRefSchema = z.strictObject({
     .describe('With ref: the names of the HTTP routes whose weights Fledge steers. Default: every route that sends to both subsets.'),
 });
 
+/**
+ * A cookie name: RFC 6265 section 4.1.1 `cookie-name = token`, and a token (RFC 2616 section 2.2)
+ * is one or more CHARs other than controls and separators. It also keeps the name safe inside the
+ * Set-Cookie value and the cookie-header regex Fledge writes (regex characters are escaped there).
+ */
+export const COOKIE_NAME = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$";
+/** Set-Cookie's Max-Age is in seconds; RFC 6265bis caps what browsers keep at 400 days. */
+export const MAX_COOKIE_AGE_SECONDS = 400 * 24 * 3600;
+export const DEFAULT_COOKIE_AGE_SECONDS = 24 * 3600;
+
+const cookieName = (what: string) => z.string({ error: `${what} must be a cookie name` })
+  .min(1, `${what} must not be empty`).max(64, `${what} must be at most 64 characters`)
+  .regex(new RegExp(COOKIE_NAME), `${what} must be a cookie name (an RFC 6265 token): letters, digits and !#$%&'*+-.^_\`|~`);
+
+export const SessionAffinitySchema = z.strictObject({
+  cookieName: cookieName('cookieName')
+    .describe('Name of the cookie set on responses from the canary during a release; requests that carry it go to the canary until it expires (Flagger\'s sessionAffinity.cookieName).'),
+  stableCookieName: cookieName('stableCookieName').optional()
+    .describe('Name of the cookie set on responses from stable during a release, so users on stable stay there too. Default: cookieName followed by -stable.'),
+  maxAge: z.number({ error: 'must be a number of seconds' }).int('must be a whole number of seconds')
+    .min(1, `must be between 1 and ${MAX_COOKIE_AGE_SECONDS} seconds`).max(MAX_COOKIE_AGE_SECONDS, `must be between 1 and ${MAX_COOKIE_AGE_SECONDS} seconds (400 days)`).optional()
+    .describe(`Lifetime of both cookies in seconds (Set-Cookie Max-Age). Default: ${DEFAULT_COOKIE_AGE_SECONDS} (a day).`),
+}).describe('Sticky sessions during a release: a user who reached the canary stays on it, one who reached stable stays there; the step\'s weights split new sessions. Needs a generated VirtualService.');
+
 export const DestinationRuleRefSchema = z.strictObject({
   name: dnsSubdomain('name').optional().describe('Name of the generated DestinationRule. Default: the Rollout\'s name.'),
   trafficPolicy: passthrough.optional().describe('Istio TrafficPolicy of the generated DestinationRule (e.g. loadBalancer), passed through verbatim.'),
@@ -257,6 +281,7 @@ export const RolloutSpecSchema = z.strictObject({
       .describe('The VirtualService: generated (default, named after the Rollout) or adopted with ref.'),
     destinationRule: DestinationRuleRefSchema.optional()
       .describe('The DestinationRule: generated (default, named after the Rollout) or adopted with ref.'),
+    sessionAffinity: SessionAffinitySchema.optional(),
   }).optional().describe('The Istio objects that carry the split. Default: a generated VirtualService and DestinationRule.'),
   strategy: StrategySchema.describe('The schedule: the canary weight at each step and how long each is held.'),
   analysis: AnalysisSchema.optional()
@@ -351,6 +376,9 @@ export const RolloutStatusSchema = z.object({
     .describe('Start of the release\'s evidence (RFC 3339): when the canary first took traffic in this release.'),
   /** While Invalid, or Pending on a missing object: the phase to carry on from afterwards. */
   previousPhase: z.enum(PHASES).optional().describe('While Invalid, or Pending on a missing object: the phase to carry on from afterwards.'),
+  /** The last fledge.dev/retry request handled: each acts (or is reported ignored) once. */
+  handledRetry: z.string().optional()
+    .describe('The last `fledge retry` request (annotation fledge.dev/retry) the controller handled, acted on or ignored: each is handled once.'),
   lastAnalysis: AnalysisResultSchema.optional().describe('The last judgement of a step: verdict, reason, counts and each metric.'),
   conditions: z.array(ConditionSchema).optional().describe('Ready, Progressing and Analysis, in metav1.Condition shape.'),
 }).describe('Written by the controller only; it is the controller\'s memory, so a restarted controller carries on from it.');

@@ -88,6 +88,7 @@ export function crossFieldProblems(rollout: Rollout, opts: ParseOptions = {}): P
   checkSubsets(spec, add);
   checkStrategy(spec, add);
   checkRouting(spec, rollout.metadata.namespace ?? 'default', add);
+  checkSessionAffinity(spec, add);
   checkAnalysis(spec, add);
   problems.push(...prometheusProblems(spec, rollout.metadata.namespace ?? 'default', opts.prometheus));
   checkServiceNamespace(spec.service.name, rollout.metadata.namespace ?? 'default', add);
@@ -172,6 +173,34 @@ function checkRouting(spec: RolloutSpec, namespace: string, add: Add): void {
       if (dr[field] !== undefined) add(`spec.trafficRouting.destinationRule.${field}`, 'cannot be set with ref: an adopted DestinationRule keeps its own');
     }
   }
+}
+
+/**
+ * Sticky sessions are routes Fledge adds ahead of the weighted one, matched on the Cookie header
+ * (router/istio/affinity.ts): only in a VirtualService Fledge generates, and never beside a match
+ * of the Rollout's own on that header (an HTTPMatchRequest holds one condition per header).
+ */
+function checkSessionAffinity(spec: RolloutSpec, add: Add): void {
+  const a = spec.trafficRouting?.sessionAffinity;
+  if (!a) return;
+  const at = 'spec.trafficRouting.sessionAffinity';
+  const vs = spec.trafficRouting?.virtualService;
+  if (vs?.ref !== undefined) {
+    add(at, 'needs a generated VirtualService: Fledge adds its cookie routes ahead of the weighted one, and in an adopted VirtualService (virtualService.ref) it changes weights only, never routes; leave out ref, or keep sticky routes in your own VirtualService');
+  }
+  const stable = a.stableCookieName ?? `${a.cookieName}-stable`;
+  if (stable === a.cookieName) add(`${at}.stableCookieName`, 'must differ from cookieName: one cookie cannot pin users to both versions');
+  for (const [field, name] of [['cookieName', a.cookieName], ['stableCookieName', a.stableCookieName]] as const) {
+    if (name !== undefined && /^__(secure|host)-/i.test(name)) {
+      add(`${at}.${field}`, 'must not start with __Secure- or __Host-: browsers keep such cookies only with the Secure attribute, which plain-HTTP callers inside the mesh would never send back');
+    }
+  }
+  (vs?.match ?? []).forEach((m, i) => {
+    const headers = m.headers;
+    if (headers && typeof headers === 'object' && Object.keys(headers).some((h) => h.toLowerCase() === 'cookie')) {
+      add(`spec.trafficRouting.virtualService.match[${i}].headers.cookie`, 'cannot be matched with sessionAffinity: Fledge\'s sticky routes match the Cookie header themselves');
+    }
+  });
 }
 
 function checkAnalysis(spec: RolloutSpec, add: Add): void {

@@ -12,7 +12,7 @@ import { resolveRollout, type ResolvedRollout } from '../api/resolve.ts';
 import type { Rollout } from '../api/schema.ts';
 import { parseRollout, type ParseOptions, type Problem } from '../api/validate.ts';
 import { queryProblems } from '../metrics/templates.ts';
-import { coverageWarnings, generatedFieldProblems, passthroughProblems, stepMatchProblems } from '../router/istio/offline.ts';
+import { coverageWarnings, generatedFieldProblems, passthroughProblems, sessionAffinityProblems, stepMatchProblems } from '../router/istio/offline.ts';
 
 export type CheckResult =
   | { ok: true; rollout: Rollout; resolved: ResolvedRollout; warnings: Problem[] }
@@ -29,6 +29,8 @@ export function checkRollout(input: unknown, namespace?: string, opts: ParseOpti
   const rollout = namespace === undefined ? parsed.rollout : { ...parsed.rollout, metadata: { ...parsed.rollout.metadata, namespace } };
   const resolved = resolveRollout(rollout);
   const problems = [...queryProblems(resolved), ...generatedFieldProblems(resolved), ...passthroughProblems(resolved), ...stepMatchProblems(resolved)];
+  // Only once the rest is sound: it renders the VirtualService, whose other fields are judged above.
+  if (problems.length === 0) problems.push(...sessionAffinityProblems(resolved));
   const warnings = coverageWarnings(resolved);
   return problems.length > 0 ? { ok: false, problems, warnings } : { ok: true, rollout, resolved, warnings };
 }

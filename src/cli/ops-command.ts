@@ -21,6 +21,7 @@ const NAME_VERBS: { verb: string; summary: string; description: string; example:
   { verb: 'abort', summary: 'send 100 % back to stable now', description: 'Ask the controller to roll the current release back now: 100 % to stable. Written as the annotation fledge.dev/abort=RELEASE. A fixed canary is a new release: commit new spec.canary.labels.', example: 'roll back at once' },
   { verb: 'pause', summary: 'hold the current weights', description: 'Hold the current weights until `fledge resume`. Analysis still runs and still rolls back a failing canary. Written as the annotation fledge.dev/paused=true, which a GitOps sync leaves alone.', example: 'hold where it is' },
   { verb: 'resume', summary: 'undo pause; release a {pause: manual} step', description: 'Undo `fledge pause`, and release a step that waits for a person ({weight: N, pause: manual}) or that the analysis paused for want of evidence (past inconclusiveLimit). A release that has ended (Promoted or RolledBack) has nothing to resume: the command says so and what to do instead.', example: 'carry on' },
+  { verb: 'retry', summary: 'start a rolled-back release again from its first step', description: 'Ask the controller to start the current release again from its first step, with fresh analysis, after it was RolledBack (a transient failure: a dependency was down). Written as the annotation fledge.dev/retry=RELEASE/TIME (and fledge.dev/abort removed), so it acts once and never on a later release. A release that is not RolledBack has nothing to retry: the command says so, writes nothing and exits 1.', example: 'after a rollback, start again' },
 ];
 
 export function defineOpsCommands(program: Command, io: Io, outcome: Outcome): void {
@@ -85,15 +86,5 @@ export function defineOpsCommands(program: Command, io: Io, outcome: Outcome): v
         outcome.code = await requestCommand(verb, k, await getRollout(k, name), io);
       });
   }
-
-  kubeFlags(program.command('retry')
-    .summary('(reserved) start a rolled-back release again; not available yet')
-    .description('Reserved for starting a rolled-back release again from its first step. It is not implemented yet and changes nothing. Today a rolled-back release moves on with a new commit of spec.canary.labels (a fixed canary starts from the first step), or with `fledge promote NAME` to send 100 % to this canary anyway.')
-    .usage('NAME [-n NAMESPACE]')
-    .argument('<NAME>', 'the Rollout'))
-    .action((name: string) => {
-      io.err(`fledge retry: not available yet; nothing was changed. To release again, commit new spec.canary.labels (the new canary starts from the first step), or send 100 % to this canary with \`fledge promote ${name}\`.`);
-      outcome.code = 1;
-    });
 }
 

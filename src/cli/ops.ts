@@ -1,11 +1,12 @@
 /**
- * What `fledge list|status|promote|abort|pause|resume` do (their flags and help are in
+ * What `fledge list|status|promote|abort|pause|resume|retry` do (their flags and help are in
  * ops-command.ts). Requests are annotations the controller reads on its next reconcile
  * (level-triggered): the CLI never writes status or routing itself.
  */
 import { stringify } from 'yaml';
 import { ANNOTATIONS, GROUP, PLURAL, VERSION } from '../api/constants.ts';
-import { resumeValue } from '../api/requests.ts';
+import { resumeValue, retryValue } from '../api/requests.ts';
+import { RETRY_QUIET_MS } from '../plan/retry.ts';
 import { KubeApiError } from '../kube/errors.ts';
 import type { Io, KubeFlags } from './flags.ts';
 import { cliKube, type CliKube } from './kube-context.ts';
@@ -85,9 +86,39 @@ export async function requestCommand(verb: string, k: CliKube, r: LiveRollout, i
         ? `${id}: paused; release ${release} has already ended ${st.phase}, so the pause holds the next release at its first step until \`fledge resume\``
         : `${id}: paused; weights hold (analysis still rolls back a failing canary)`);
       return 0;
+    case 'retry':
+      return retry(k, r, v, io);
     default:
       return resume(k, r, v, io);
   }
+}
+
+/**
+ * Only a release that ended RolledBack starts again; anything else is said and nothing written.
+ * The abort request goes with it: left on the object, it would roll the retried release back.
+ */
+async function retry(k: CliKube, r: LiveRollout, v: ReturnType<typeof viewOf>, io: Io): Promise<number> {
+  const st = r.status ?? {};
+  const id = `Rollout ${k.namespace}/${r.metadata.name}`;
+  if (!v.current) {
+    io.err(`${id}: the controller has not yet seen release ${v.release} of the latest spec (generation ${r.metadata.generation ?? '?'}); nothing to retry, nothing was changed`);
+    return 1;
+  }
+  if (st.phase !== 'RolledBack') {
+    const where = st.phase === 'Promoted' ? 'is Promoted' : `is ${st.phase ?? 'Pending'}${v.step ? ` at step ${v.step}` : ''}`;
+    io.err(`${id}: release ${v.release} ${where}, not RolledBack; nothing to retry, nothing was changed (only a rolled-back release starts again)`);
+    return 1;
+  }
+  const set: Record<string, string | null> = { [ANNOTATIONS.retry]: retryValue(v.release, new Date()) };
+  if (r.metadata.annotations?.[ANNOTATIONS.abort] !== undefined) set[ANNOTATIONS.abort] = null;
+  await annotate(k, r, set, io.out);
+  const first = v.steps[0]?.weight;
+  const paused = r.metadata.annotations?.[ANNOTATIONS.paused] === 'true';
+  // plan/retry.ts: the canary takes traffic again once its failed requests are out of every analysis window.
+  io.out(`${id}: retry of release ${v.release} requested; the controller starts it again from step 1${first === undefined ? '' : ` (${v.canarySubset} ${first} %)`} with fresh analysis, ` +
+    `no sooner than ${RETRY_QUIET_MS / 1000} s after the rollback` +
+    (paused ? '; it is paused (`fledge pause`), so it holds at step 1 until `fledge resume`' : ''));
+  return 0;
 }
 
 async function resume(k: CliKube, r: LiveRollout, v: ReturnType<typeof viewOf>, io: Io): Promise<number> {
@@ -104,7 +135,7 @@ async function resume(k: CliKube, r: LiveRollout, v: ReturnType<typeof viewOf>, 
   if (v.current && st.phase === 'RolledBack') {
     // What is true, and what moves a rolled-back release on: nothing resumes it.
     io.err(`${id}: release ${v.release} was RolledBack${st.message ? ` (${st.message})` : ''}; it has nothing to resume and all traffic stays on ${v.stableSubset}. ` +
-      `To release again, commit new spec.canary.labels (the new canary starts from the first step), or send 100 % to this canary with \`fledge promote ${name}\`.`);
+      `To release again, commit new spec.canary.labels (the new canary starts from the first step), start this release again from its first step with \`fledge retry ${name}\`, or send 100 % to this canary with \`fledge promote ${name}\`.`);
     return Object.keys(set).length > 0 ? 0 : 1;
   }
   if (v.current && st.phase === 'Promoted') {

@@ -17,7 +17,6 @@ import { KubeApiError } from '../kube/errors.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import type { Logger } from '../kube/log.ts';
 import type { QueueResult } from '../kube/workqueue.ts';
-import { routingShapes } from '../plan/step-routing.ts';
 import type { RoutingObjects, TrafficRouter } from '../router/types.ts';
 import type { Analyzer } from './analyzer.ts';
 import { admission, decide, decideRefused, judgementDue, type Snapshot } from './decide.ts';
@@ -138,23 +137,15 @@ export class Reconciler {
     if (memo?.stamp === stamp) return memo.problems;
     const problems: Problem[] = [];
     let settled = true;
-    // Each shape the schedule can write (a match step adds a route, a mirror step route fields),
-    // the objects a plain weight step writes once.
-    const seen = new Set<string>();
-    for (const { routing, step } of routingShapes(r)) {
-      for (const obj of this.d.router.desiredObjects(r, routing)) {
-        const key = JSON.stringify(obj);
-        if (seen.has(key)) continue;
-        seen.add(key);
-        try {
-          await this.d.client.applyDryRun(obj);
-        } catch (err) {
-          if (!(err instanceof KubeApiError)) throw err;
-          const verdict = this.d.router.admissionVerdict(r, obj.kind, err.status, err.message);
-          if (verdict === undefined) throw err;
-          if (verdict === 'lifted') settled = false;
-          else problems.push(step === undefined ? verdict : { ...verdict, path: `spec.strategy.steps[${step}]` });
-        }
+    for (const obj of this.d.router.objectsToVet(r)) {
+      try {
+        await this.d.client.applyDryRun(obj);
+      } catch (err) {
+        if (!(err instanceof KubeApiError)) throw err;
+        const verdict = this.d.router.admissionVerdict(r, obj.kind, err.status, err.message);
+        if (verdict === undefined) throw err;
+        if (verdict === 'lifted') settled = false;
+        else problems.push(verdict);
       }
     }
     if (settled) this.vetted.set(key, { stamp, problems });

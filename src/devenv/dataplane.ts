@@ -4,6 +4,7 @@
  * to versions accordingly. What the mesh serves is then the controller's real output.
  */
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { isStickyRoute } from '../router/istio/affinity.ts';
 import { MATCH_ROUTE } from '../router/istio/step-routes.ts';
 import type { MeshWorkload } from './mesh.ts';
 
@@ -46,9 +47,10 @@ export function followVirtualService(kc: KubeConfig, mesh: MeshWorkload, opts: D
       ]) as [{ spec?: { http?: Route[] } }, { spec?: { subsets?: Subset[] } }];
       const versionOf = new Map((dr.spec?.subsets ?? []).map((s) => [s.name, s.labels?.[label]]));
       const next: Record<string, number> = {};
-      // The weighted route: the first but a match step's (the synthetic requests carry no headers,
-      // so none would match it); a catch-all to stable follows it when there is a match.
-      const weighted = (vs.spec?.http ?? []).find((h) => h.name !== MATCH_ROUTE);
+      // The weighted route: the first one but sessionAffinity's cookie routes (the synthetic
+      // requests carry no cookies) and a match step's (only the testers' requests take it, below);
+      // a catch-all to stable follows it when there is a match.
+      const weighted = (vs.spec?.http ?? []).find((h) => !isStickyRoute(h.name) && h.name !== MATCH_ROUTE);
       const mirrorVersion = weighted?.mirror ? versionOf.get(weighted.mirror.subset ?? '') : undefined;
       const mirror = mirrorVersion ? `${mirrorVersion}:${weighted?.mirrorPercentage?.value ?? 100}` : '';
       if (mirror !== mirroring) {

@@ -1,11 +1,12 @@
 import { CONDITION_TYPES, setCondition } from '../api/conditions.ts';
-import { REASONS, type PlannedEvent, type Reason } from '../api/events.ts';
+import { REASONS, type PlannedEvent } from '../api/events.ts';
 import type { RolloutStatus } from '../api/schema.ts';
 import type { Problem } from '../api/validate.ts';
+import { withHealth } from './health.ts';
 
 export interface Hold {
   phase: 'Invalid' | 'Pending';
-  reason: Reason;
+  reason: typeof REASONS.invalidSpec | typeof REASONS.waiting;
   message: string;
   eventType: 'Normal' | 'Warning';
 }
@@ -23,7 +24,7 @@ export function isHeld(status: RolloutStatus): boolean {
 export function planHeld(hold: Hold, prev: RolloutStatus | undefined, generation: number, now: Date): { status: RolloutStatus; events: PlannedEvent[] } {
   const base = prev ?? {};
   const { message } = hold;
-  let conditions = setCondition(base.conditions ?? [], { type: CONDITION_TYPES.ready, status: 'False', reason: hold.reason, message, observedGeneration: generation }, now);
+  let conditions = withHealth(base.conditions ?? [], hold.phase, hold.reason, message, generation, now);
   conditions = setCondition(conditions, { type: CONDITION_TYPES.progressing, status: 'False', reason: hold.reason, message, observedGeneration: generation }, now);
   const previousPhase = isHeld(base) ? base.previousPhase : base.phase;
   const changed = base.phase !== hold.phase || base.message !== message;
@@ -53,9 +54,7 @@ export function planWaiting(kind: string, name: string, prev: RolloutStatus | un
 export function planRoutingRefused(live: RolloutStatus | undefined, message: string, now: Date): { status: RolloutStatus; events: PlannedEvent[] } {
   const base = live ?? {};
   const ready = base.conditions?.find((c) => c.type === CONDITION_TYPES.ready);
-  const conditions = setCondition(base.conditions ?? [], {
-    type: CONDITION_TYPES.ready, status: 'False', reason: REASONS.routingRefused, message, observedGeneration: ready?.observedGeneration ?? base.observedGeneration ?? 0,
-  }, now);
+  const conditions = withHealth(base.conditions ?? [], base.phase ?? 'Pending', REASONS.routingRefused, message, ready?.observedGeneration ?? base.observedGeneration ?? 0, now);
   const changed = ready?.reason !== REASONS.routingRefused || ready.message !== message;
   return { status: { ...base, conditions }, events: changed ? [{ type: 'Warning', reason: REASONS.routingRefused, message }] : [] };
 }

@@ -13,8 +13,10 @@ import type { AnalysisResult, Labels, Phase, RolloutStatus } from '../api/schema
 import { stepDisplay } from '../api/step.ts';
 import { sameLabels } from '../api/validate.ts';
 import { analysisCheckAt, elapsedMs, holdMs, msUntilCheck, pastInconclusiveLimit, stepClock } from './clock.ts';
+import { withHealth } from './health.ts';
 import { isHeld } from './invalid.ts';
 import { describeStep, markMirrored, statusExtras } from './step-routing.ts';
+import { retryDecision, type RetryDecision } from './retry.ts';
 import type { PlanInput, PlanResult, Routing } from './types.ts';
 
 /** What a plan's steps share: the inputs, and the Events they emit in order. */
@@ -61,14 +63,18 @@ export function plan(input: PlanInput): PlanResult {
   const prev = carryOnFromHold(input.status ?? {});
   const ctx: Ctx = { r, release: releaseId(r.stable.labels, r.canary.labels), now, events: [] };
 
+  const retry = retryDecision(prev, q, ctx.release, now);
   let out: Outcome;
   if (prev.release === undefined || prev.stableLabels === undefined || prev.canaryLabels === undefined) {
     out = enterStep(ctx, freshRelease(ctx, prev), 0, REASONS.started);
+  } else if (retry?.kind === 'act') {
+    out = retried(ctx, prev);
   } else if (prev.release !== ctx.release) {
     out = newRelease(ctx, prev, q);
   } else {
     out = sameRelease(ctx, prev, q, input.analysis);
   }
+  out = withRetry(ctx, out, retry);
   const status = finish(ctx, prev, out.status, out.unsafe === true);
   const requeueAfterMs = requeueAfter(r, out.wake, out.status, now);
   return {
@@ -143,6 +149,24 @@ function freshRelease(ctx: Ctx, prev: Status): Status {
     analysisStartedAt: undefined,
     lastAnalysis: undefined,
   };
+}
+
+/** `fledge retry` of a RolledBack release: its first step again, with nothing of the last attempt's evidence. */
+function retried(ctx: Ctx, prev: Status): Outcome {
+  ctx.events.push({ type: 'Normal', reason: REASONS.retried, message: `release ${ctx.release} starts again from step 1 (\`fledge retry\`)` });
+  return enterStep(ctx, freshRelease(ctx, prev), 0, REASONS.started);
+}
+
+/**
+ * The retry request's mark on the outcome: handled (acted on, or ignored with a Warning), so it
+ * never acts again; or, while it waits for the failed attempt's requests to leave every analysis
+ * window, a wake when they have (the release is RolledBack then: nothing else wakes it).
+ */
+function withRetry(ctx: Ctx, out: Outcome, retry: RetryDecision | undefined): Outcome {
+  if (!retry) return out;
+  if (retry.kind === 'wait') return out.wake.kind === 'none' ? { ...out, wake: { kind: 'at', ms: retry.waitMs } } : out;
+  if (retry.kind === 'ignore') ctx.events.push({ type: 'Warning', reason: REASONS.retryIgnored, message: retry.why });
+  return { ...out, status: { ...out.status, handledRetry: retry.value } };
 }
 
 function servingLabels(prev: Status): Labels[] {
@@ -398,14 +422,7 @@ function finish(ctx: Ctx, prev: Status, st: Status, unsafe: boolean): Status {
   const g = r.generation;
   const phase: Phase = st.phase ?? 'Pending';
   let conditions = prev.conditions ?? [];
-  const ready = unsafe
-    ? { status: 'False' as const, reason: REASONS.unsafeRelease }
-    : phase === 'Pending' || phase === 'Invalid'
-      ? { status: 'False' as const, reason: phase }
-      : phase === 'RolledBack'
-      ? { status: 'False' as const, reason: 'RolledBack' }
-      : { status: 'True' as const, reason: phase };
-  conditions = setCondition(conditions, { type: CONDITION_TYPES.ready, ...ready, message: st.message ?? '', observedGeneration: g }, now);
+  conditions = withHealth(conditions, phase, unsafe ? REASONS.unsafeRelease : undefined, st.message ?? '', g, now);
   conditions = setCondition(conditions, {
     type: CONDITION_TYPES.progressing,
     status: phase === 'Progressing' ? 'True' : 'False',

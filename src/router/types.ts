@@ -37,6 +37,12 @@ export interface TrafficRouter {
   /** The objects Fledge owns for this rollout, complete, to be server-side applied. */
   desiredObjects(rollout: ResolvedRollout, routing: Routing): KubeObject[];
   /**
+   * Every shape of the generated objects a release of this rollout can write, each once: what
+   * the API server's dry run judges before anything is written (with Istio's sessionAffinity, a
+   * step's cookie routes, which the release's start does not have).
+   */
+  objectsToVet(rollout: ResolvedRollout): KubeObject[];
+  /**
    * The routing the live objects run now, or undefined when it cannot be read from them (an
    * object missing, a weight that is not an integer 0..100): then there is no traffic of ours to
    * protect.

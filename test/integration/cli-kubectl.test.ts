@@ -2,7 +2,7 @@
  * The CLI as a kubectl user meets it, on a real API server with the real controller: kubectl's
  * flags (--context, -n, -A), output formats, the step counted from 1 for any schedule, shell and
  * kubectl plugin completion with live Rollout names, `status --watch --timeout` as a CI gate, and
- * what `resume` says about a release that has ended.
+ * what `resume` and `retry` say and do about a release that has ended.
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -13,7 +13,7 @@ import type { LocalCluster } from '../../src/devenv/cluster.ts';
 import { cliTestFiles, fledge as run, fledgeAsync, lines } from '../support/cli.ts';
 import { startTestCluster } from '../support/cluster.ts';
 import { ControllerProcess } from '../support/controller-process.ts';
-import { ROLLOUTS, createNamespace, eventually, getObject, gitopsApply, rolloutManifest, testKube, waitForPhase, type TestKube } from '../support/kube.ts';
+import { ROLLOUTS, createNamespace, eventually, getObject, gitopsApply, rolloutManifest, testKube, waitForEvents, waitForPhase, type TestKube } from '../support/kube.ts';
 
 let cluster: LocalCluster;
 let k: TestKube;
@@ -253,6 +253,7 @@ describe('resume says what is true', () => {
     expect(r.stderr).toContain('was RolledBack');
     expect(r.stderr).toContain('commit new spec.canary.labels');
     expect(r.stderr).toContain('`fledge promote fallen`');
+    expect(r.stderr).toContain('`fledge retry fallen`');
     expect(r.stderr).not.toMatch(/\bresumed\b/);
   });
 
@@ -262,10 +263,29 @@ describe('resume says what is true', () => {
     expect(lines(r.stdout)).toEqual([`Rollout ${NS}/steady: not paused (Progressing, step 1/4); nothing to resume`]);
   });
 
-  it('retry is reserved: changes nothing, exits 1, says what to do today', () => {
-    const r = fledge('retry', 'fallen', '-n', NS);
+  it('retry on a release that is not RolledBack: says so, writes nothing, exits 1', async () => {
+    const before = await getObject<{ metadata: { resourceVersion: string } }>(k, ROLLOUTS, NS, 'steady');
+    const r = fledge('retry', 'steady', '-n', NS);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('not available yet; nothing was changed');
+    expect(r.stdout).toBe('');
+    expect(lines(r.stderr)).toEqual([expect.stringMatching(/^Rollout kc\/steady: release [0-9a-f]+ is Progressing at step 1\/4, not RolledBack; nothing to retry, nothing was changed/)]);
+    expect((await getObject<{ metadata: { resourceVersion: string } }>(k, ROLLOUTS, NS, 'steady'))?.metadata.resourceVersion).toBe(before?.metadata.resourceVersion);
+  });
+
+  it('retry on a RolledBack release: the abort request goes, the controller starts it again from step 1', async () => {
+    type Annotated = { metadata: { annotations?: Record<string, string> }; status?: { phase?: string; stepIndex?: number; canaryWeight?: number; handledRetry?: string } };
+    const r = fledge('retry', 'fallen', '-n', NS);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^set fledge\.dev\/retry=[0-9a-f]+\/\d{4}-\d\d-\d\dT[0-9:.]+Z$/m);
+    expect(r.stdout).toMatch(/^removed fledge\.dev\/abort \(was [0-9a-f]+\)$/m);
+    expect(r.stdout).toContain('starts it again from step 1 (canary 10 %)');
+    const started = await eventually(async () => {
+      const x = await getObject<Annotated>(k, ROLLOUTS, NS, 'fallen');
+      return x?.status?.phase === 'Progressing' ? x : undefined;
+    }, 'fallen to start again');
+    expect(started.metadata.annotations?.['fledge.dev/abort']).toBeUndefined();
+    expect(started.status).toMatchObject({ stepIndex: 0, canaryWeight: 10, handledRetry: started.metadata.annotations?.['fledge.dev/retry'] });
+    await waitForEvents(k, NS, 'fallen', ['Retried']);
   });
 });
 

@@ -53,7 +53,7 @@ describe.each(['render', 'validate', 'list', 'status', 'promote', 'abort', 'paus
     expect(run.stdout).toMatch(new RegExp(`^Usage: fledge ${cmd}( |\\|)`));
     expect(run.stdout).toContain('Options:');
     expect(run.stdout).toContain('-h, --help');
-    if (cmd !== 'retry') expect(run.stdout).toContain('Examples:');
+    expect(run.stdout).toContain('Examples:');
   });
 
   it('is what `fledge help CMD` prints too', () => {

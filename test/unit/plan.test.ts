@@ -521,6 +521,7 @@ describe('analysis', () => {
     expect(res.events[0]!.message).toContain('fail at step 1');
     expect(res.status.message).toContain('rolled back');
     expect(cond(res.status, 'Ready')).toMatchObject({ status: 'False', reason: 'RolledBack' });
+    expect(cond(res.status, 'Stalled')).toMatchObject({ status: 'True', reason: 'RolledBack' });
     expect(cond(res.status, 'Analysis')).toMatchObject({ status: 'False', reason: 'Failed' });
     expect(res.requeueAfterMs).toBeUndefined();
   });
@@ -1145,7 +1146,7 @@ describe('conditions', () => {
     expect(types).toContain('Progressing');
     for (const c of st.conditions ?? []) {
       expect(Object.keys(c).sort()).toEqual(['lastTransitionTime', 'message', 'observedGeneration', 'reason', 'status', 'type']);
-      expect(['Ready', 'Progressing', 'Analysis']).toContain(c.type);
+      expect(['Ready', 'Progressing', 'Analysis', 'Stalled', 'Reconciling']).toContain(c.type);
       expect(['True', 'False', 'Unknown']).toContain(c.status);
       expect(c.reason).toMatch(REASON);
       expect(typeof c.message).toBe('string');
@@ -1398,7 +1399,8 @@ describe('a routing write the API server refuses', () => {
     ['an empty status', {}],
   ])('with %s it only adds the condition', (_what, live) => {
     const refused = planRoutingRefused(live, why, at(0));
-    expect(refused.status).toEqual({ conditions: [{ type: 'Ready', status: 'False', reason: 'RoutingRefused', message: why, observedGeneration: 0, lastTransitionTime: iso(0) }] });
+    const condition = { reason: 'RoutingRefused', message: why, observedGeneration: 0, lastTransitionTime: iso(0) };
+    expect(refused.status).toEqual({ conditions: [{ type: 'Ready', status: 'False', ...condition }, { type: 'Stalled', status: 'True', ...condition }] });
     expect(refused.events).toHaveLength(1);
   });
 });

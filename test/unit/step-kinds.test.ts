@@ -328,3 +328,27 @@ describe('what the controller dry-runs and reads back', () => {
 function routingOf(r: ResolvedRollout, canaryWeight: number): Routing {
   return { stableLabels: r.stable.labels, canaryLabels: r.canary.labels, canaryWeight };
 }
+
+describe('match and mirror steps beside sessionAffinity', () => {
+  const r = resolveValid(doc((d) => {
+    d.spec.trafficRouting = { sessionAffinity: { cookieName: 'canary-session' } };
+    d.spec.strategy.steps = [{ mirror: 10 }, { match: [HEADER] }, 20, 100];
+  }));
+
+  it.each([[0], [1], [2]])('step %i: the match route first (a tester reaches the canary whatever their cookie), Istio\'s schema satisfied, the split read back', (idx) => {
+    const routing = { ...routingOf(r, r.steps[idx]!.weight), ...stepExtras(r.steps, idx) };
+    const objs = istioRouter.desiredObjects(r, routing);
+    const vs = objs.find((o) => o.kind === 'VirtualService')!;
+    const order = http(vs).map((x) => x.name);
+    if (routing.match) expect(order[0]).toBe('fledge-match');
+    expect(order[order.length - 1]).toBe('primary');
+    expect(istioProblems(vs)).toEqual([]);
+    expect(istioRouter.liveRouting(r, { virtualService: vs, destinationRule: objs.find((o) => o.kind === 'DestinationRule')! })?.canaryWeight).toBe(routing.canaryWeight);
+  });
+
+  it('the objects the controller dry-runs include each step shape', () => {
+    const vets = istioRouter.objectsToVet(r).filter((o) => o.kind === 'VirtualService').map((o) => http(o));
+    expect(vets.some((routes) => routes.some((x) => x.name === 'fledge-match'))).toBe(true);
+    expect(vets.some((routes) => routes.some((x) => x.mirror !== undefined))).toBe(true);
+  });
+});

@@ -25,6 +25,8 @@ function refusedField(r: ResolvedRollout, kind: string, message: string): string
   if (kind === 'DestinationRule') return r.destinationRule.mode === 'generated' && r.destinationRule.trafficPolicy && /trafficPolicy/.test(message) ? 'spec.trafficRouting.destinationRule.trafficPolicy' : 'spec.trafficRouting.destinationRule';
   const vs = r.virtualService;
   if (vs.mode !== 'generated') return 'spec.trafficRouting.virtualService';
+  // The cookie conditions and Set-Cookie headers are sessionAffinity's (router/istio/affinity.ts).
+  if (r.sessionAffinity && /headers\.(cookie|response)|set-cookie/i.test(message)) return 'spec.trafficRouting.sessionAffinity';
   if (/spec\.http\[[0-9]+\]\.match/.test(message) && vs.match) return 'spec.trafficRouting.virtualService.match';
   if (/spec\.hosts/.test(message)) return 'spec.trafficRouting.virtualService.hosts';
   if (/spec\.gateways/.test(message)) return 'spec.trafficRouting.virtualService.gateways';

@@ -10,8 +10,10 @@ import { dedupe, type Problem } from '../../api/validate.ts';
 import { HTTP_MATCH_SCHEMA, HTTP_ROUTE_SCHEMA, ISTIO_SCHEMA_VERSION, schemaErrors, TRAFFIC_POLICY_SCHEMA } from './crd-schema.ts';
 import { isServiceHost, MESH_GATEWAY } from './hosts.ts';
 import { rolloutService } from './adopt.ts';
+import { isStickyRoute } from './affinity.ts';
+import { PRIMARY_ROUTE, renderVirtualService } from './render.ts';
 import { combineMatches, MATCH_ROUTE, MAX_COMBINED_MATCHES } from './step-routes.ts';
-import { destinationRuleFieldErrors, matchRequestProblems, virtualServiceFieldErrors, type IstioFieldError } from './validation.ts';
+import { destinationRuleFieldErrors, headerMatchErrors, matchRequestProblems, responseHeaderErrors, virtualServiceFieldErrors, type IstioFieldError } from './validation.ts';
 
 const VS = 'spec.trafficRouting.virtualService';
 const DR = 'spec.trafficRouting.destinationRule';
@@ -48,6 +50,32 @@ export function generatedFieldProblems(r: ResolvedRollout): Problem[] {
 
 function subsetPath(r: ResolvedRollout, message: string): string {
   return message.endsWith(`: ${r.canary.subset}`) && !message.endsWith(`: ${r.stable.subset}`) ? 'spec.canary.subset' : 'spec.stable.subset';
+}
+
+/**
+ * sessionAffinity's routes and cookies, rendered at a step where both versions take new sessions,
+ * through Istio's validation of what they add (response headers, cookie header matches) and the
+ * CRD schema of an HTTPRoute: a cookie name Istio or Envoy would refuse is refused here, at the field.
+ */
+export function sessionAffinityProblems(r: ResolvedRollout): Problem[] {
+  if (!r.sessionAffinity || r.virtualService.mode !== 'generated') return [];
+  const at = 'spec.trafficRouting.sessionAffinity';
+  const problems: Problem[] = [];
+  const say = (message: string) => problems.push({ path: at, message: `Istio refuses it: ${message}` });
+  const vs = renderVirtualService(r, { stableLabels: r.stable.labels, canaryLabels: r.canary.labels, canaryWeight: 50 });
+  const routes = (vs.spec?.http ?? []) as Record<string, unknown>[];
+  routes.forEach((route, i) => {
+    if (route.name !== PRIMARY_ROUTE && !isStickyRoute(route.name)) return;
+    for (const e of schemaErrors(HTTP_ROUTE_SCHEMA, route, `http[${i}]`)) problems.push({ path: at, message: `${e.path}: ${e.message} (Istio ${ISTIO_SCHEMA_VERSION} CRD schema)` });
+    // Only the cookie condition is Fledge's; the Rollout's own conditions are Istio's to judge (RE2, pseudo-headers).
+    for (const m of (route.match ?? []) as { headers?: Record<string, { regex?: string }> }[]) {
+      if (m.headers?.cookie) headerMatchErrors('cookie', m.headers.cookie).forEach(say);
+    }
+    for (const d of (route.route ?? []) as { headers?: { response?: { add?: Record<string, string> } } }[]) {
+      for (const [name, value] of Object.entries(d.headers?.response?.add ?? {})) responseHeaderErrors(name, value).forEach(say);
+    }
+  });
+  return dedupe(problems);
 }
 
 /**

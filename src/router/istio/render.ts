@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { API_VERSION, KIND, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ROLLOUT_LABEL } from '../../api/constants.ts';
 import type { KubeObject, ObjectMeta } from '../../api/object.ts';
 import type { ResolvedRollout } from '../../api/resolve.ts';
@@ -10,6 +11,8 @@ import { adoptedCoverageWarnings } from './offline.ts';
 import { hostOverlaps, ownershipProblems, routingVirtualService } from './conflicts.ts';
 import { canonicalHost } from './hosts.ts';
 import { DESTINATION_RULES, ISTIO_API_VERSION, ISTIO_GROUP, VIRTUAL_SERVICES } from './resources.ts';
+import { activeAffinity, cookieMatch, destinationHeaders, routingsToVet, STICKY_CANARY_ROUTE, STICKY_STABLE_ROUTE } from './affinity.ts';
+import { routingShapes } from '../../plan/step-routing.ts';
 import { combineMatches, MATCH_ROUTE } from './step-routes.ts';
 
 /** Route names Fledge gives the routes it generates; adopted VirtualServices keep their own. */
@@ -51,16 +54,24 @@ export function renderVirtualService(r: ResolvedRollout, routing: Routing): Kube
   const vs = r.virtualService;
   if (vs.mode !== 'generated') throw new Error('renderVirtualService: the VirtualService is adopted, not generated');
   const canary = clampWeight(routing.canaryWeight);
+  const sticky = activeAffinity(r, { ...routing, canaryWeight: canary });
   const weighted = {
     name: PRIMARY_ROUTE,
     ...(vs.match ? { match: vs.match } : {}),
     route: [
-      { destination: destination(r, r.stable.subset), weight: 100 - canary },
-      { destination: destination(r, r.canary.subset), weight: canary },
+      { destination: destination(r, r.stable.subset), weight: 100 - canary, ...(sticky ? destinationHeaders(sticky.stableCookieName, routing, sticky.maxAge) : {}) },
+      { destination: destination(r, r.canary.subset), weight: canary, ...(sticky ? destinationHeaders(sticky.cookieName, routing, sticky.maxAge) : {}) },
     ],
     ...(vs.http ?? {}),
     ...mirrorFields(r, routing),
   };
+  // Ahead of the weighted route, with its extras (timeout, retries...): the same traffic, pinned.
+  const stickyRoutes = sticky
+    ? [
+        { name: STICKY_CANARY_ROUTE, match: cookieMatch(sticky.cookieName, routing, vs.match), route: [{ destination: destination(r, r.canary.subset), weight: 100 }], ...(vs.http ?? {}) },
+        { name: STICKY_STABLE_ROUTE, match: cookieMatch(sticky.stableCookieName, routing, vs.match), route: [{ destination: destination(r, r.stable.subset), weight: 100 }], ...(vs.http ?? {}) },
+      ]
+    : [];
   // A matched route alone would leave every other request without a destination (Istio answers
   // 404): the fallback keeps them on stable.
   const fallback = { name: FALLBACK_ROUTE, route: [{ destination: destination(r, r.stable.subset), weight: 100 }] };
@@ -71,7 +82,8 @@ export function renderVirtualService(r: ResolvedRollout, routing: Routing): Kube
     spec: {
       hosts: [...vs.hosts],
       ...(vs.gateways ? { gateways: [...vs.gateways] } : {}),
-      http: [...matchRoutes(r, routing), weighted, ...(vs.match ? [fallback] : [])],
+      // A match step's route first: a tester's header reaches the canary whatever their cookie says.
+      http: [...matchRoutes(r, routing), ...stickyRoutes, weighted, ...(vs.match ? [fallback] : [])],
     },
   };
 }
@@ -114,6 +126,12 @@ export const istioRouter: TrafficRouter = {
     if (r.destinationRule.mode === 'generated') out.push(renderDestinationRule(r, routing));
     if (r.virtualService.mode === 'generated') out.push(renderVirtualService(r, routing));
     return out;
+  },
+  objectsToVet(r) {
+    // Each of the schedule's shapes too: a match step adds a route, a mirror step route fields.
+    const shapes = routingShapes(r).map((s) => ({ ...(s.routing.match ? { match: s.routing.match } : {}), ...(s.routing.mirrorPercent !== undefined ? { mirrorPercent: s.routing.mirrorPercent } : {}) }));
+    const objects = routingsToVet(r).flatMap((base) => shapes.flatMap((extras) => this.desiredObjects(r, { ...base, ...extras })));
+    return objects.filter((o, i) => objects.findIndex((x) => isDeepStrictEqual(x, o)) === i);
   },
   checkAdopted(r, live) {
     return [

@@ -249,3 +249,39 @@ export function re2Problem(regex: string): string | undefined {
     return `"${regex}" is not a valid RE2 regex: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`;
   }
 }
+
+/** validation.go validHeaderNameRegex */
+const VALID_HEADER_NAME = /^[-_A-Za-z0-9]+$/;
+
+/**
+ * ValidateHTTPHeaderOperationName and ValidateHTTPHeaderValue (validation.go), for a response
+ * header Fledge adds. The `%` rule is stricter than Istio's (which accepts Envoy's `%VARIABLE%`
+ * forms): Fledge writes literals only, each `%` doubled (router/istio/affinity.ts envoyLiteral).
+ */
+export function responseHeaderErrors(name: string, value: string): string[] {
+  const errors: string[] = [];
+  if (name === '') errors.push('header name cannot be empty');
+  else if (name.toLowerCase() === 'host') errors.push(`invalid header "${name}": cannot set Host header`);
+  else if (name.startsWith(':')) errors.push(`invalid header "${name}": header cannot have ":" prefix`);
+  // eslint-disable-next-line no-control-regex
+  if (!/^[^\u0000-\u0008\u000A-\u001F\u007F]*$/.test(value)) errors.push(`header value configuration ${value} is invalid`);
+  if (value.replace(/%%/g, '').includes('%')) errors.push(`header value configuration: ${value} has a lone % (Envoy reads %...% as a variable)`);
+  return errors;
+}
+
+/**
+ * validateHTTPRouteMatchRequest for a header condition (ValidateHTTPHeaderNameOrJwtClaimRoute, and
+ * the regex compiled: Envoy runs RE2; Fledge's own regexes use only syntax RE2 and JavaScript share).
+ */
+export function headerMatchErrors(name: string, match: { regex?: string }): string[] {
+  const errors: string[] = [];
+  if (!VALID_HEADER_NAME.test(name)) errors.push(`header name ${name} is not a valid header name`);
+  if (match.regex !== undefined) {
+    try {
+      new RegExp(match.regex);
+    } catch (err) {
+      errors.push(`"${match.regex}" is not a valid regex: ${(err as Error).message}`);
+    }
+  }
+  return errors;
+}
