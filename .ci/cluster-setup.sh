@@ -14,3 +14,4 @@ fi
 
 bash "$here/test/cluster/build.sh"
 bash "$here/test/flux/build.sh"
+bash "$here/test/helm/build.sh"

@@ -35,3 +35,5 @@ fi
 bash "$here/cluster/build.sh"
 # Flux's source-controller and kustomize-controller for the GitOps end-to-end test (cached too).
 bash "$here/flux/build.sh"
+# Helm, for the chart tests (test/integration/helm-chart.test.ts): Go modules, cached like the above.
+bash "$here/helm/build.sh"

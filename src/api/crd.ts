@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { GROUP, KIND, PLURAL, SHORT_NAME, SINGULAR, VERSION } from './constants.ts';
+import { withCelRules } from './cel.ts';
 import { RolloutSpecSchema, RolloutStatusSchema } from './schema.ts';
 
 type Json = Record<string, unknown>;
@@ -70,7 +71,7 @@ export function rolloutCrd(): Json {
               apiVersion: { type: 'string' },
               kind: { type: 'string' },
               metadata: { type: 'object' },
-              spec: schemaOf(RolloutSpecSchema),
+              spec: withCelRules(schemaOf(RolloutSpecSchema)),
               status: schemaOf(RolloutStatusSchema),
             },
           },

@@ -7,6 +7,7 @@
  * none (offline), and both give the same messages.
  */
 import { parseDuration } from './duration.ts';
+import { MESSAGES } from './messages.ts';
 import type { RolloutSpec } from './schema.ts';
 
 /** The provider a Rollout gets when it names none. `--prometheus-address` configures it. */
@@ -70,10 +71,10 @@ export function prometheusProblems(spec: RolloutSpec, namespace: string, policy:
   const problems: PrometheusProblem[] = [];
   if (p?.auth) problems.push(authProblem(p.auth));
   if (p?.timeout !== undefined && (parseDuration(p.timeout) ?? 0) > MAX_ROLLOUT_TIMEOUT_MS) {
-    problems.push({ path: 'spec.analysis.prometheus.timeout', message: `must be at most ${MAX_ROLLOUT_TIMEOUT_MS / 1000}s` });
+    problems.push({ path: 'spec.analysis.prometheus.timeout', message: MESSAGES.atMost1m });
   }
   if (p?.provider !== undefined && p.address !== undefined) {
-    problems.push({ path: 'spec.analysis.prometheus', message: 'set provider or address, not both' });
+    problems.push({ path: 'spec.analysis.prometheus', message: MESSAGES.providerAndAddress });
     return problems;
   }
   const a = spec.analysis;
@@ -123,8 +124,7 @@ export function choosePrometheus(p: Pick<RolloutPrometheus, 'provider' | 'addres
 }
 
 function authProblem(auth: NonNullable<RolloutPrometheus['auth']>): PrometheusProblem {
-  const fix = 'credentials belong to a Prometheus provider the platform team configures (providers[].auth.file in the controller\'s --prometheus-config, mounted from a Secret); name that provider with spec.analysis.prometheus.provider';
-  if (auth.file !== undefined) return { path: 'spec.analysis.prometheus.auth.file', message: `a Rollout may not name a credential file: ${fix}` };
-  if (auth.secretRef !== undefined) return { path: 'spec.analysis.prometheus.auth.secretRef', message: `a Rollout's Secret is no longer read for Prometheus: ${fix}` };
-  return { path: 'spec.analysis.prometheus.auth', message: `is not accepted: ${fix}` };
+  if (auth.file !== undefined) return { path: 'spec.analysis.prometheus.auth.file', message: MESSAGES.authFile };
+  if (auth.secretRef !== undefined) return { path: 'spec.analysis.prometheus.auth.secretRef', message: MESSAGES.authSecret };
+  return { path: 'spec.analysis.prometheus.auth', message: MESSAGES.auth };
 }

@@ -25,9 +25,10 @@ const dnsLabel = (what: string) =>
 const dnsSubdomain = (what: string) =>
   z.string().min(1, `${what} must not be empty`).max(253, `${what} must be at most 253 characters`)
     .regex(new RegExp(DNS_SUBDOMAIN), `${what} must be lowercase letters, digits, '-' and '.'`);
+// At most 32 characters: the API server prices a CEL rule by the longest string it may see.
 const duration = (what: string) =>
   z.string().regex(new RegExp(DURATION_PATTERN), `${what} must be a duration such as 30s, 1m or 1h30m`)
-    .min(2, `${what} must be a duration such as 30s, 1m or 1h30m`);
+    .min(2, `${what} must be a duration such as 30s, 1m or 1h30m`).max(32, `${what} must be a duration such as 30s, 1m or 1h30m`);
 const weight = z.number({ error: 'must be an integer between 0 and 100' })
   .int('must be an integer between 0 and 100')
   .min(0, 'must be between 0 and 100').max(100, 'must be between 0 and 100');
@@ -57,7 +58,8 @@ export const LabelsSchema = z
   .record(
     z.string().regex(new RegExp(LABEL_KEY), 'label key must be a Kubernetes label name'),
     z.string({ error: 'label value must be a string' })
-      .regex(new RegExp(LABEL_VALUE), 'label value must be at most 63 letters, digits, "-", "_" or "."'),
+      .regex(new RegExp(LABEL_VALUE), 'label value must be at most 63 letters, digits, "-", "_" or "."')
+      .max(63, 'label value must be at most 63 letters, digits, "-", "_" or "."'),
     { error: 'must be a map of pod labels' },
   )
   .refine((l) => Object.keys(l).length > 0, 'must name at least one pod label')

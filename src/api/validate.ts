@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { DEFAULT_SUBSETS } from './constants.ts';
 import { parseDuration } from './duration.ts';
 import { prometheusProblems, type PrometheusPolicy } from './prometheus-policy.ts';
+import { MESSAGES, VERSION_LABELS } from './messages.ts';
 import { stepKindProblems } from './step-kinds.ts';
 import { HTTP_EXTRA_FIELDS, RolloutSchema, type Labels, type Rollout, type RolloutSpec } from './schema.ts';
 
@@ -100,16 +101,15 @@ type Add = (path: string, message: string) => void;
 function checkSubsets(spec: RolloutSpec, add: Add): void {
   const stableName = spec.stable.subset ?? DEFAULT_SUBSETS.stable;
   const canaryName = spec.canary.subset ?? DEFAULT_SUBSETS.canary;
-  if (stableName === canaryName) add('spec.canary.subset', `must differ from the stable subset name "${stableName}"`);
+  if (stableName === canaryName) add('spec.canary.subset', MESSAGES.subsetSameName(stableName));
   if (!labelsDisjoint(spec.stable.labels, spec.canary.labels)) {
     add('spec.canary.labels', sameLabels(spec.stable.labels, spec.canary.labels)
-      ? 'must differ from spec.stable.labels'
-      : 'must set a label that spec.stable.labels also sets, to a different value; otherwise one pod can match both subsets');
+      ? MESSAGES.labelsSame
+      : MESSAGES.labelsOverlap);
   }
 }
 
-/** Pod labels that Istio copies into its metrics, so a subset's traffic can be counted. */
-export const VERSION_LABELS = ['version', 'app.kubernetes.io/version', 'service.istio.io/canonical-revision'] as const;
+export { VERSION_LABELS };
 
 export function versionLabel(labels: Labels): { key: (typeof VERSION_LABELS)[number]; value: string } | undefined {
   for (const key of VERSION_LABELS) if (labels[key] !== undefined) return { key, value: labels[key]! };
@@ -128,26 +128,26 @@ export function sameLabels(a: Labels, b: Labels): boolean {
 
 function checkStrategy(spec: RolloutSpec, add: Add): void {
   const s = spec.strategy;
-  if (s.steps && s.stepWeight !== undefined) add('spec.strategy', 'set either steps or stepWeight, not both');
-  if (!s.steps && s.stepWeight === undefined) add('spec.strategy', 'set steps (a list of weights) or stepWeight');
-  if (s.maxWeight !== undefined && s.stepWeight === undefined) add('spec.strategy.maxWeight', 'needs stepWeight');
+  if (s.steps && s.stepWeight !== undefined) add('spec.strategy', MESSAGES.stepsAndStepWeight);
+  if (!s.steps && s.stepWeight === undefined) add('spec.strategy', MESSAGES.noSteps);
+  if (s.maxWeight !== undefined && s.stepWeight === undefined) add('spec.strategy.maxWeight', MESSAGES.maxWeightNeedsStepWeight);
   if (s.maxWeight !== undefined && s.stepWeight !== undefined && s.maxWeight < s.stepWeight) {
-    add('spec.strategy.maxWeight', `must not be lower than stepWeight (${s.stepWeight})`);
+    add('spec.strategy.maxWeight', MESSAGES.maxWeightBelowStepWeight(String(s.stepWeight)));
   }
   let previous = -1;
   (s.steps ?? []).forEach((step, i) => {
     if (typeof step !== 'number' && !('weight' in step)) return;
     const w = typeof step === 'number' ? step : step.weight;
-    if (w < previous) add(`spec.strategy.steps[${i}]`, `must not be lower than the step before (${previous}): steps ascend`);
+    if (w < previous) add(`spec.strategy.steps[${i}]`, MESSAGES.stepsDescend(previous));
     previous = Math.max(previous, w);
   });
   (s.steps ?? []).forEach((step, i) => {
     if (typeof step !== 'number' && step.pause !== undefined && step.pause !== 'manual' && !(parseDuration(step.pause)! > 0)) {
-      add(`spec.strategy.steps[${i}].pause`, 'must be "manual" or a duration longer than 0s');
+      add(`spec.strategy.steps[${i}].pause`, MESSAGES.pauseZero);
     }
   });
   for (const p of stepKindProblems(spec)) add(p.path, p.message);
-  if (s.interval !== undefined && !(parseDuration(s.interval)! >= 1000)) add('spec.strategy.interval', 'must be at least 1s');
+  if (s.interval !== undefined && !(parseDuration(s.interval)! >= 1000)) add('spec.strategy.interval', MESSAGES.atLeast1s);
 }
 
 function checkRouting(spec: RolloutSpec, namespace: string, add: Add): void {
@@ -155,22 +155,22 @@ function checkRouting(spec: RolloutSpec, namespace: string, add: Add): void {
   const base = 'spec.trafficRouting.virtualService';
   if (vs?.ref !== undefined) {
     for (const field of ['name', 'hosts', 'gateways', 'match', 'http'] as const) {
-      if (vs[field] !== undefined) add(`${base}.${field}`, 'cannot be set with ref: an adopted VirtualService keeps its own');
+      if (vs[field] !== undefined) add(`${base}.${field}`, MESSAGES.virtualServiceRefField);
     }
   } else if (vs?.routes !== undefined) {
-    add(`${base}.routes`, 'only applies to an adopted VirtualService (set ref)');
+    add(`${base}.routes`, MESSAGES.routesNeedRef);
   }
   for (const key of Object.keys(vs?.http ?? {})) {
     if (!(HTTP_EXTRA_FIELDS as readonly string[]).includes(key)) {
       add(`${base}.http.${key}`, `is not a route field Fledge passes through (allowed: ${HTTP_EXTRA_FIELDS.join(', ')})`);
     }
   }
-  if (vs?.routes && new Set(vs.routes).size !== vs.routes.length) add(`${base}.routes`, 'must not repeat a route');
+  if (vs?.routes && new Set(vs.routes).size !== vs.routes.length) add(`${base}.routes`, MESSAGES.routesRepeat);
   checkHosts(vs?.hosts ?? [], vs?.gateways, namespace, add);
   const dr = spec.trafficRouting?.destinationRule;
   if (dr?.ref !== undefined) {
     for (const field of ['name', 'trafficPolicy'] as const) {
-      if (dr[field] !== undefined) add(`spec.trafficRouting.destinationRule.${field}`, 'cannot be set with ref: an adopted DestinationRule keeps its own');
+      if (dr[field] !== undefined) add(`spec.trafficRouting.destinationRule.${field}`, MESSAGES.destinationRuleRefField);
     }
   }
 }
@@ -208,20 +208,20 @@ function checkAnalysis(spec: RolloutSpec, add: Add): void {
   if (!a) return;
   const metrics = a.metrics ?? [];
   for (const [path, text] of [['prometheus.timeout', a.prometheus?.timeout], ['checkInterval', a.checkInterval], ['comparison.baselineWindow', a.comparison?.baselineWindow]] as const) {
-    if (text !== undefined && !(parseDuration(text)! >= 1000)) add(`spec.analysis.${path}`, 'must be at least 1s');
+    if (text !== undefined && !(parseDuration(text)! >= 1000)) add(`spec.analysis.${path}`, MESSAGES.atLeast1s);
   }
   const needsVersionLabel = a.comparison?.enabled !== false || metrics.some((m) => m.template !== undefined);
   if (needsVersionLabel) {
     for (const side of ['stable', 'canary'] as const) {
       if (!versionLabel(spec[side].labels)) {
-        add(`spec.${side}.labels`, `Istio metrics tell versions apart by a label (${VERSION_LABELS.join(', ')}); set one, or judge by your own queries alone: metrics with query (no template) and comparison.enabled: false (minRequests then defaults to 0)`);
+        add(`spec.${side}.labels`, MESSAGES.versionLabelMissing);
       }
     }
     // Equal versions select the same series: the canary would be measured on stable's traffic too.
     const s = versionLabel(spec.stable.labels);
     const c = versionLabel(spec.canary.labels);
     if (s && c && s.value === c.value) {
-      add('spec.canary.labels', `${c.key}: ${c.value} is stable's version too (${s.key}); Istio metrics could not tell the canary's traffic from stable's: give the canary its own version`);
+      add('spec.canary.labels', MESSAGES.sameVersion(c.key, c.value, s.key));
     }
   }
   checkRequestCountsWithoutVersionLabels(spec, add);
@@ -229,11 +229,11 @@ function checkAnalysis(spec: RolloutSpec, add: Add): void {
   const names = new Set<string>();
   metrics.forEach((m, i) => {
     const at = `spec.analysis.metrics[${i}]`;
-    if (names.has(m.name)) add(`${at}.name`, `repeats the metric name "${m.name}"`);
+    if (names.has(m.name)) add(`${at}.name`, MESSAGES.metricNameRepeats(m.name));
     names.add(m.name);
-    if ((m.template === undefined) === (m.query === undefined)) add(at, 'set exactly one of template or query');
-    if (m.max === undefined && m.min === undefined) add(at, 'set max, min or both');
-    if (m.max !== undefined && m.min !== undefined && m.min > m.max) add(`${at}.min`, `must not be greater than max (${m.max})`);
+    if ((m.template === undefined) === (m.query === undefined)) add(at, MESSAGES.templateOrQuery);
+    if (m.max === undefined && m.min === undefined) add(at, MESSAGES.maxOrMin);
+    if (m.max !== undefined && m.min !== undefined && m.min > m.max) add(`${at}.min`, MESSAGES.minAboveMax);
   });
 }
 
@@ -244,7 +244,7 @@ function checkAnalysis(spec: RolloutSpec, add: Add): void {
 function checkRequestCountsWithoutVersionLabels(spec: RolloutSpec, add: Add): void {
   const n = spec.analysis?.minRequests;
   if (n === undefined || n === 0 || (versionLabel(spec.stable.labels) && versionLabel(spec.canary.labels))) return;
-  add('spec.analysis.minRequests', `must be 0 (its default here) when the subsets have no version label (${VERSION_LABELS.join(', ')}): Istio's request counts cannot be told apart by subset`);
+  add('spec.analysis.minRequests', MESSAGES.minRequestsWithoutVersion);
 }
 
 /** istio-slow-requests: `max` is the latency bound in ms (requests slower than it are counted). */
@@ -252,8 +252,8 @@ function checkSlowRequestsMetrics(spec: RolloutSpec, add: Add): void {
   (spec.analysis?.metrics ?? []).forEach((m, i) => {
     if (m.template !== 'istio-slow-requests') return;
     const at = `spec.analysis.metrics[${i}]`;
-    if (m.min !== undefined) add(`${at}.min`, 'does not apply to istio-slow-requests: max is the latency bound in ms, and the canary is compared with stable');
-    if (m.max === undefined || !(m.max > 0)) add(`${at}.max`, 'must be the latency bound in ms (> 0): requests slower than it are compared, canary against stable');
+    if (m.min !== undefined) add(`${at}.min`, MESSAGES.slowRequestsMin);
+    if (m.max === undefined || !(m.max > 0)) add(`${at}.max`, MESSAGES.slowRequestsMax);
   });
 }
 
@@ -274,11 +274,11 @@ function checkHosts(hosts: readonly string[], gateways: readonly string[] | unde
     const parts = host.toLowerCase().split('.');
     const svc = parts.indexOf('svc');
     if (host.startsWith('*') && onMesh) {
-      add(at, `the wildcard ${host} on the mesh would steer other Services' traffic (with the cluster domain, *.cluster.local is every Service); name this Service's host, or bind wildcards to a Gateway only`);
+      add(at, MESSAGES.meshWildcard(host));
     } else if (svc === 2 && parts[1] !== namespace) {
       add(at, `names a Service in namespace "${parts[1]}"; a Rollout in "${namespace}" may route only its own namespace`);
     } else if (svc >= 0 && (svc !== 2 || parts[0]!.includes('*'))) {
-      add(at, 'a cluster host must be name.namespace.svc.<cluster domain>, of this namespace');
+      add(at, MESSAGES.clusterHostShape);
     } else if (onMesh && parts.length === 2 && parts[1] !== namespace) {
       add(at, `on the mesh ${host} names Service "${parts[0]}" of namespace "${parts[1]}" (Kubernetes DNS and Istio's sidecars read name.namespace so); a Rollout in "${namespace}" may route only its own namespace (an external name of two labels can be bound to a Gateway only)`);
     }
@@ -291,7 +291,7 @@ function checkServiceNamespace(name: string, namespace: string, add: Add): void 
   if (parts.length < 2) return;
   const [, ns, svc] = parts;
   if (parts.length > 2 && svc !== 'svc') {
-    add('spec.service.name', 'must be a Service name, name.namespace, or name.namespace.svc.<cluster domain>');
+    add('spec.service.name', MESSAGES.serviceNameShape);
     return;
   }
   if (ns !== namespace) add('spec.service.name', `names a Service in namespace "${ns}"; a Rollout in "${namespace}" may route only its own namespace`);

@@ -26,7 +26,7 @@ export function defineControllerCommand(program: Command, outcome: Outcome): voi
     .description('Run the operator until SIGTERM or SIGINT: watch Rollouts (all namespaces, or one with -n), write the DestinationRules and VirtualServices they need by server-side apply under the field manager fledge, judge each step from Prometheus. JSON logs on stdout.')
     .usage('[flags]'), { namespaceHelp: 'watch this namespace only; needs no cluster-wide permissions (default: all namespaces)' })
     .option('--leader-elect', 'take the Lease before acting, so that only one replica writes', false)
-    .option('--lease-namespace <namespace>', `the Lease's namespace (default: ${D.leaseNamespace})`)
+    .option('--lease-namespace <namespace>', `the Lease's namespace (default: $POD_NAMESPACE, the pod's own namespace through the downward API; else the -n namespace; else ${D.leaseNamespace})`)
     .option('--lease-name <name>', `the Lease's name (default: ${D.leaseName})`)
     .option('--metrics-bind-address <host:port>', '/metrics, /healthz and /readyz', D.metricsAddress)
     .option('--workers <n>', 'concurrent reconciles', String(D.workers))
@@ -74,7 +74,9 @@ export async function runControllerCommand(values: ControllerFlags): Promise<num
     ...(values.context ? { context: values.context } : {}),
     ...(values.namespace ? { namespace: values.namespace } : {}),
     leaderElect: values.leaderElect,
-    ...(values.leaseNamespace ? { leaseNamespace: values.leaseNamespace } : {}),
+    // The pod's own namespace, not a fixed one: an overlay that moves the ServiceAccount and its
+    // Role moves the Lease with them (a fixed fledge-system was forbidden there, and never led).
+    ...(values.leaseNamespace || process.env.POD_NAMESPACE ? { leaseNamespace: values.leaseNamespace || process.env.POD_NAMESPACE } : {}),
     ...(values.leaseName ? { leaseName: values.leaseName } : {}),
     ...(process.env.POD_NAME ? { identity: process.env.POD_NAME } : {}),
     metricsAddress: values.metricsBindAddress,

@@ -88,6 +88,7 @@ export class Controller {
     };
     this.queue = new WorkQueue({
       isTransient: isStaleWrite,
+      metrics: this.metrics.queue,
       onError: (key, err, retryIn) => {
         this.metrics.reconcileErrors.inc();
         const level = isStaleWrite(err) ? 'debug' : 'warn';
@@ -154,7 +155,6 @@ export class Controller {
   private enqueue(namespace: string | undefined, name: string | undefined, lane: Lane = this.workers ? 'now' : 'background'): void {
     if (!namespace || !name) return;
     this.queue.add(`${namespace}/${name}`, lane);
-    this.metrics.queueDepth.set(this.queue.depth());
   }
 
   /** Every Rollout, behind any change someone is waiting on. */
@@ -225,7 +225,7 @@ export class Controller {
       this.elector = new LeaderElector(this.client, {
         namespace: this.o.leaseNamespace ?? this.o.namespace ?? CONTROLLER_DEFAULTS.leaseNamespace,
         name: this.o.leaseName ?? CONTROLLER_DEFAULTS.leaseName,
-        identity, log,
+        identity, log, metrics: this.metrics.leaderElection,
       });
       log.info({ identity }, 'waiting for leadership');
       const leading = await this.elector.run(() => this.o.onLostLeadership?.());
@@ -269,7 +269,6 @@ export class Controller {
         throw err;
       } finally {
         end();
-        this.metrics.queueDepth.set(this.queue.depth());
       }
     });
     this.sweep();

@@ -12,6 +12,13 @@ export interface LeaderElectionOptions {
   renewDeadlineMs?: number;
   retryPeriodMs?: number;
   log: Logger;
+  metrics?: LeaderMetrics;
+}
+
+/** What an elector reports; the controller names the metrics (leader_election_master_status, as client-go). */
+export interface LeaderMetrics {
+  /** Whether this instance leads the lease now; called at start (false) and at every change. */
+  leading(lease: string, isLeader: boolean): void;
 }
 
 /**
@@ -21,7 +28,7 @@ export interface LeaderElectionOptions {
  */
 export class LeaderElector {
   private readonly client: KubeClient;
-  private readonly o: Required<Omit<LeaderElectionOptions, 'log'>> & { log: Logger };
+  private readonly o: Required<Omit<LeaderElectionOptions, 'log' | 'metrics'>> & Pick<LeaderElectionOptions, 'log' | 'metrics'>;
   private timer: NodeJS.Timeout | undefined;
   private lastRenew = 0;
   private leading = false;
@@ -47,6 +54,7 @@ export class LeaderElector {
   run(onLost: () => void): Promise<boolean> {
     return new Promise((resolve) => {
       if (this.stopped) return resolve(false);
+      this.o.metrics?.leading(this.o.name, false);
       this.giveUp = () => resolve(false);
       const tick = async () => {
         if (this.stopped) return;
@@ -59,12 +67,14 @@ export class LeaderElector {
           this.lastRenew = now;
           if (!this.leading) {
             this.leading = true;
+            this.o.metrics?.leading(this.o.name, true);
             this.o.log.info({ lease: `${this.o.namespace}/${this.o.name}`, identity: this.o.identity }, 'became leader');
             this.giveUp = undefined;
             resolve(true);
           }
         } else if (this.leading && now - this.lastRenew > this.o.renewDeadlineMs) {
           this.leading = false;
+          this.o.metrics?.leading(this.o.name, false);
           this.o.log.error({ lease: this.o.name }, 'lost leadership');
           onLost();
           return;
@@ -126,6 +136,7 @@ export class LeaderElector {
     this.giveUp = undefined;
     if (!this.leading || !this.lease) return;
     this.leading = false;
+    this.o.metrics?.leading(this.o.name, false);
     try {
       await this.client.replaceLease(this.o.namespace, this.o.name, {
         ...this.lease,

@@ -127,3 +127,45 @@ describe('WorkQueue guarantees', () => {
     q.shutDown();
   });
 });
+
+describe('WorkQueue metrics (client-go\'s workqueue terms)', () => {
+  it('counts adds once per stay in the queue, depth, waits, work and retries', async () => {
+    const seen = { added: 0, depths: [] as number[], waited: [] as number[], worked: [] as number[], retried: 0 };
+    const q = new WorkQueue({
+      baseBackoffMs: 1,
+      metrics: {
+        added: () => { seen.added++; },
+        depth: (n) => { seen.depths.push(n); },
+        waited: (s) => { seen.waited.push(s); },
+        worked: (s) => { seen.worked.push(s); },
+        retried: () => { seen.retried++; },
+      },
+    });
+    q.add('a');
+    q.add('a');
+    q.add('b', 'background');
+    q.add('b', 'now');
+    expect(seen.added).toBe(2);
+    expect(seen.depths).toEqual([1, 2]);
+    let failures = 0;
+    const running = q.run(1, async (key) => {
+      if (key === 'a' && failures++ === 0) throw new Error('once');
+    });
+    await new Promise<void>((resolve, reject) => {
+      const deadline = setTimeout(() => reject(new Error('a was not retried')), 5_000);
+      const poll = setInterval(() => {
+        if (seen.worked.length >= 3) { clearTimeout(deadline); clearInterval(poll); resolve(); }
+      }, 5);
+    });
+    await q.drained();
+    q.shutDown();
+    await running;
+    // a, b, then a again after its failure: three takes, three pieces of work, one retry.
+    expect(seen.retried).toBe(1);
+    expect(seen.added).toBe(3);
+    expect(seen.waited).toHaveLength(3);
+    expect(seen.worked).toHaveLength(3);
+    for (const s of [...seen.waited, ...seen.worked]) expect(s).toBeGreaterThanOrEqual(0);
+    expect(seen.depths.at(-1)).toBe(0);
+  });
+});

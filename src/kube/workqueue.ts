@@ -15,6 +15,24 @@ export type Lane = 'now' | 'background';
 
 export type QueueHandler = (key: string) => Promise<QueueResult | void>;
 
+/**
+ * What a work queue reports, in client-go's terms (k8s.io/client-go/util/workqueue/metrics.go:
+ * workqueue_adds_total, workqueue_depth, workqueue_queue_duration_seconds,
+ * workqueue_work_duration_seconds, workqueue_retries_total); the controller names the metrics.
+ */
+export interface QueueMetrics {
+  /** A key entered the queue (not counted again while it waits). */
+  added(): void;
+  /** Keys waiting now, not the delayed ones. */
+  depth(n: number): void;
+  /** Seconds a key waited between entering the queue and a worker taking it. */
+  waited(seconds: number): void;
+  /** Seconds a worker spent on one key. */
+  worked(seconds: number): void;
+  /** A key queued again after its handler failed. */
+  retried(): void;
+}
+
 export interface WorkQueueOptions {
   baseBackoffMs?: number;
   maxBackoffMs?: number;
@@ -22,6 +40,7 @@ export interface WorkQueueOptions {
   /** Errors that mean "read again and retry" (a write raced a newer version): short fixed retry, no back-off. */
   isTransient?: (err: unknown) => boolean;
   transientRetryMs?: number;
+  metrics?: QueueMetrics;
 }
 
 /** The longest delay a Node.js timer supports. */
@@ -56,9 +75,11 @@ export class WorkQueue {
   private readonly delayed = new Map<string, { due: number; timer: NodeJS.Timeout }>();
   private readonly failures = new Map<string, number>();
   private readonly idle: (() => void)[] = [];
+  /** When each waiting key entered the queue (ms since the epoch), for the queue's wait time. */
+  private readonly since = new Map<string, number>();
   private wake: (() => void) | undefined;
   private stopped = false;
-  private readonly opts: Required<Omit<WorkQueueOptions, 'onError' | 'isTransient'>> & Pick<WorkQueueOptions, 'onError' | 'isTransient'>;
+  private readonly opts: Required<Omit<WorkQueueOptions, 'onError' | 'isTransient' | 'metrics'>> & Pick<WorkQueueOptions, 'onError' | 'isTransient' | 'metrics'>;
 
   constructor(opts: WorkQueueOptions = {}) {
     this.opts = { baseBackoffMs: 500, maxBackoffMs: 300_000, transientRetryMs: 100, ...opts };
@@ -76,6 +97,11 @@ export class WorkQueue {
     // New, or moving up from background: the old background entry goes stale.
     this.queued.set(key, lane);
     this.lanes[lane].push(key);
+    if (current === undefined) {
+      this.since.set(key, Date.now());
+      this.opts.metrics?.added();
+      this.opts.metrics?.depth(this.queued.size);
+    }
     this.wake?.();
   }
 
@@ -85,6 +111,12 @@ export class WorkQueue {
       for (let key = this.lanes[lane].shift(); key !== undefined; key = this.lanes[lane].shift()) {
         if (this.queued.get(key) !== lane) continue;
         this.queued.delete(key);
+        const m = this.opts.metrics;
+        if (m) {
+          m.waited((Date.now() - (this.since.get(key) ?? Date.now())) / 1000);
+          m.depth(this.queued.size);
+        }
+        this.since.delete(key);
         return key;
       }
     }
@@ -130,11 +162,13 @@ export class WorkQueue {
         continue;
       }
       this.processing.add(key);
+      const started = performance.now();
       try {
         const result = await handler(key);
         this.failures.delete(key);
         if (result?.requeueAfterMs !== undefined) this.addAfter(key, result.requeueAfterMs);
       } catch (err) {
+        this.opts.metrics?.retried();
         if (this.opts.isTransient?.(err)) {
           this.opts.onError?.(key, err, this.opts.transientRetryMs);
           this.addAfter(key, this.opts.transientRetryMs);
@@ -146,6 +180,7 @@ export class WorkQueue {
         this.opts.onError?.(key, err, retryIn);
         this.addAfter(key, retryIn);
       } finally {
+        this.opts.metrics?.worked((performance.now() - started) / 1000);
         this.processing.delete(key);
         const again = this.dirty.get(key);
         if (again) {

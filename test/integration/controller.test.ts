@@ -176,7 +176,15 @@ describe('fledge controller against a real API server', () => {
     expect(metrics).toMatch(/fledge_rollout_canary_weight\{namespace="shop",name="first"\} 10/);
     expect(metrics).toMatch(/fledge_rollout_phase\{namespace="shop",name="crash",phase="Promoted"\} 1/);
     expect(metrics).toContain('fledge_reconcile_duration_seconds_bucket');
-    expect(metrics).toContain('fledge_workqueue_depth');
+    // client-go's work-queue and leader-election names, prom-client's standard process metrics.
+    expect(metrics).toMatch(/^workqueue_depth\{name="rollouts"\} \d+$/m);
+    expect(metrics).toMatch(/^workqueue_adds_total\{name="rollouts"\} [1-9]/m);
+    expect(metrics).toMatch(/^workqueue_queue_duration_seconds_bucket\{le="10",name="rollouts"\} [1-9]/m);
+    expect(metrics).toMatch(/^workqueue_work_duration_seconds_count\{name="rollouts"\} [1-9]/m);
+    expect(metrics).toMatch(/^workqueue_retries_total\{name="rollouts"\} \d+$/m);
+    expect(metrics).toMatch(/^process_cpu_seconds_total \d/m);
+    expect(metrics).toMatch(/^nodejs_heap_size_used_bytes \d/m);
+    expect(metrics).not.toContain('fledge_process_');
   });
 
   it('shuts down cleanly on SIGTERM', async () => {

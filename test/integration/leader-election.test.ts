@@ -34,6 +34,12 @@ const wrote = (c: ControllerProcess) => c.logs.some((l) => l.msg === 'event');
 const weight = async () => (await getObject<RolloutLike>(k, ROLLOUTS, 'team', 'web'))?.status?.canaryWeight ?? 0;
 const readLease = (): Promise<V1Lease> => k.kc.makeApiClient(CoordinationV1Api).readNamespacedLease({ namespace: 'kube-system', name: 'fledge-controller' });
 const ms = (t: Date | string | undefined) => new Date(t ?? 0).getTime();
+/** leader_election_master_status and this instance's transitions, from its /metrics. */
+async function leaderMetrics(c: ControllerProcess): Promise<{ leading: number; transitions: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${c.port}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name}\\{name="fledge-controller"\\} (\\S+)$`, 'm').exec(text)?.[1]);
+  return { leading: value('leader_election_master_status'), transitions: value('fledge_leader_election_transitions_total') };
+}
 
 it('elects one leader; only it writes; the standby takes over once the lease expires', async () => {
   const a = await ControllerProcess.start({ kubeconfig: cluster.kubeconfigPath, args: ARGS });
@@ -56,6 +62,9 @@ it('elects one leader; only it writes; the standby takes over once the lease exp
 
   const held = await readLease();
   expect(held.spec?.holderIdentity).toContain(String(a.proc.pid));
+  // Leadership in metrics, by client-go's name: the leader 1, the standby 0, no change yet.
+  expect(await leaderMetrics(a)).toEqual({ leading: 1, transitions: 1 });
+  expect(await leaderMetrics(b)).toEqual({ leading: 0, transitions: 0 });
 
   const before = await weight();
   a.kill('SIGKILL');
@@ -67,6 +76,7 @@ it('elects one leader; only it writes; the standby takes over once the lease exp
   // by the lease protocol), never while a might still have been writing.
   const lastRenewOfA = ms(held.spec?.renewTime);
   expect(ms(taken.spec?.acquireTime)).toBeGreaterThanOrEqual(lastRenewOfA + LEASE_MS);
+  expect(await leaderMetrics(b)).toEqual({ leading: 1, transitions: 1 });
   await eventually(async () => (await weight()) > before, 'the new leader to carry on', 60_000);
   // Status is written first, then routing and Events: the log line follows.
   await b.waitForLog((l) => l.msg === 'event', 30_000);

@@ -48,6 +48,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- default .Release.Namespace .Values.leaderElection.leaseNamespace }}
 {{- end }}
 
+{{/* The Lease of this release: one per release, so that two releases never share a leader. */}}
+{{- define "fledge.leaseName" -}}
+{{- default (printf "%s-controller" (include "fledge.fullname" .) | trunc 63 | trimSuffix "-") .Values.leaderElection.leaseName }}
+{{- end }}
+
 {{/*
 The controller's --prometheus-config file: the providers of values.prometheus.providers, their
 credentials as the files the Deployment mounts from their Secrets, and the allowed addresses.
