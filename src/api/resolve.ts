@@ -7,7 +7,12 @@ import { DEFAULT_COOKIE_AGE_SECONDS, type Labels, type MetricTemplate, type Roll
 import { versionLabel } from './validate.ts';
 
 export interface ResolvedStep {
+  /** The canary's share of the weighted route; a match or mirror step keeps the step before's (0 at first). */
   weight: number;
+  /** A match step: Istio HTTPMatchRequests whose requests go to the canary from here on (see stepRouting). */
+  match?: Record<string, unknown>[];
+  /** A mirror step: percent of the (stable-bound) requests mirrored to the canary at this step. */
+  mirror?: number;
   /** 'manual' waits for `fledge resume`; a number holds the step that long instead of the interval. */
   pause?: 'manual' | number;
 }
@@ -169,10 +174,13 @@ function defaultMinRequests(subsets: { stable: Labels; canary: Labels }): number
 
 export function resolveSteps(strategy: Rollout['spec']['strategy']): ResolvedStep[] {
   if (strategy.steps) {
+    let weight = 0;
     return strategy.steps.map((s) => {
-      if (typeof s === 'number') return { weight: s };
-      if (s.pause === undefined) return { weight: s.weight };
-      return { weight: s.weight, pause: s.pause === 'manual' ? 'manual' : (parseDuration(s.pause) ?? 0) };
+      if (typeof s === 'number') return { weight: (weight = s) };
+      const pause = s.pause === undefined ? {} : { pause: s.pause === 'manual' ? 'manual' as const : (parseDuration(s.pause) ?? 0) };
+      if ('match' in s) return { weight, match: s.match, ...pause };
+      if ('mirror' in s) return { weight, mirror: s.mirror, ...pause };
+      return { weight: (weight = s.weight), ...pause };
     });
   }
   const step = strategy.stepWeight ?? 100;

@@ -143,13 +143,32 @@ export const StepObjectSchema = z.strictObject({
   weight: weight.describe('Percent of traffic on the canary at this step, 0..100.'),
   pause: PauseSchema.optional().describe('manual: wait at this step for `fledge resume`; a duration (10m): hold it that long instead of the interval.'),
 });
-export const StepSchema = z.union([weight, StepObjectSchema])
-  .describe('A canary weight (0..100), or {weight, pause}.');
+/** Most HTTPMatchRequests a match step may list (each becomes one condition of its route). */
+export const MAX_STEP_MATCHES = 16;
+/**
+ * A/B step: requests matching any of the Istio HTTPMatchRequests go to the canary (route
+ * `fledge-match`, ahead of the weighted one); the others keep the weight of the step before.
+ */
+export const MatchStepSchema = z.strictObject({
+  match: z.array(passthrough, { error: 'must be a list of Istio HTTPMatchRequest objects' })
+    .min(1, 'must list at least one HTTPMatchRequest').max(MAX_STEP_MATCHES, `must list at most ${MAX_STEP_MATCHES} HTTPMatchRequests`)
+    .describe('Istio HTTPMatchRequests (any one matches), e.g. [{headers: {x-canary: {exact: "true"}}}]: matching requests go to the canary from this step until the release ends (a later match step replaces them); the others keep the weight of the step before (0 at first).'),
+  pause: PauseSchema.optional().describe('manual: wait at this step for `fledge resume`; a duration (10m): hold it that long instead of the interval.'),
+});
+/** Mirror step: a copy of a share of the (all stable-bound) requests goes to the canary, responses discarded. */
+export const MirrorStepSchema = z.strictObject({
+  mirror: z.number({ error: 'must be a percentage between 1 and 100' }).int('must be an integer between 1 and 100')
+    .min(1, 'must be between 1 and 100').max(100, 'must be between 1 and 100')
+    .describe('Percent of the requests, all served by stable at this step, copied to the canary (Istio mirror and mirrorPercentage); the canary\'s responses are discarded. Only before any step that sends the canary live requests.'),
+  pause: PauseSchema.optional().describe('manual: wait at this step for `fledge resume`; a duration (10m): hold it that long instead of the interval.'),
+});
+export const StepSchema = z.union([weight, StepObjectSchema, MatchStepSchema, MirrorStepSchema])
+  .describe('A canary weight (0..100), {weight, pause}, {match: [HTTPMatchRequest...], pause} (A/B: matching requests to the canary) or {mirror: percent, pause} (a copy of stable\'s requests to the canary).');
 
 export const StrategySchema = z.strictObject({
   steps: z.array(StepSchema, { error: 'must be a list of weights' })
     .min(1, 'must have at least one step').max(MAX_STEPS, `must have at most ${MAX_STEPS} steps`).optional()
-    .describe('The canary weight at each step, in order, e.g. [10, 25, {weight: 50, pause: manual}, 100]. Set either steps or stepWeight.'),
+    .describe('The steps, in order: a canary weight (ascending), or a match or mirror step, e.g. [{mirror: 20}, {match: [{headers: {x-canary: {exact: "true"}}}]}, 10, {weight: 50, pause: manual}, 100]. Set either steps or stepWeight.'),
   stepWeight: z.number().int('must be an integer').min(1, 'must be between 1 and 100').max(100, 'must be between 1 and 100').optional()
     .describe('Instead of steps: add this much canary weight at each step (Flagger\'s stepWeight), up to maxWeight.'),
   maxWeight: z.number().int('must be an integer').min(1, 'must be between 1 and 100').max(100, 'must be between 1 and 100').optional()
@@ -324,6 +343,11 @@ export const AnalysisResultSchema = z.object({
   releaseSeconds: z.number().int().min(0).optional(),
   /** The evidence against the canary over the release so far: a Bayes factor (1 = none). */
   bayesFactor: z.number().min(1).optional(),
+  /**
+   * A mirror step's judgement: the canary's requests were mirrored copies, whose responses Istio
+   * discards (no user saw them), judged against stable's live ones all the same.
+   */
+  mirrored: z.boolean().optional(),
   /** Why the canary has no Istio series (no sidecar, no series at all...); also in reason. */
   diagnosis: z.string().optional(),
   metrics: z.array(MetricResultSchema),

@@ -3,6 +3,7 @@ import { DEFAULT_SUBSETS } from './constants.ts';
 import { parseDuration } from './duration.ts';
 import { prometheusProblems, type PrometheusPolicy } from './prometheus-policy.ts';
 import { MESSAGES, VERSION_LABELS } from './messages.ts';
+import { stepKindProblems } from './step-kinds.ts';
 import { HTTP_EXTRA_FIELDS, RolloutSchema, type Labels, type Rollout, type RolloutSpec } from './schema.ts';
 
 export interface Problem {
@@ -49,10 +50,12 @@ function issueProblems(issue: z.core.$ZodIssue, prefix: readonly PropertyKey[]):
   if (issue.code === 'invalid_union' && issue.errors.length > 0) {
     // A branch of the wrong base type is no candidate; one that failed only `.int()` is (zod 4
     // reports that as invalid_type too, with expected 'int').
-    const branches = issue.errors.filter((b) => !b.some((i) => i.code === 'invalid_type' && i.path.length === 0 && i.expected !== 'int'));
-    const chosen = branches.length === 1 ? branches[0] : undefined;
+    // An object branch that does not know one of the object's keys is another kind of step.
+    const branches = issue.errors.filter((b) => !b.some((i) => (i.code === 'invalid_type' && i.path.length === 0 && i.expected !== 'int') || (i.code === 'unrecognized_keys' && i.path.length === 0)));
+    // Several left (an object naming none of weight, match, mirror): the first, the plain weight step.
+    const chosen = branches[0];
     if (chosen) return chosen.flatMap((i) => issueProblems(i, path));
-    return [{ path: formatPath(path), message: 'must be a weight (0..100) or {weight, pause}' }];
+    return [{ path: formatPath(path), message: 'must be a weight (0..100), {weight, pause}, {match: [...], pause} or {mirror: percent, pause}' }];
   }
   if (issue.code === 'invalid_type' && issue.input === undefined) {
     return [{ path: formatPath(path), message: 'is required' }];
@@ -133,13 +136,17 @@ function checkStrategy(spec: RolloutSpec, add: Add): void {
   }
   let previous = -1;
   (s.steps ?? []).forEach((step, i) => {
+    if (typeof step !== 'number' && !('weight' in step)) return;
     const w = typeof step === 'number' ? step : step.weight;
     if (w < previous) add(`spec.strategy.steps[${i}]`, MESSAGES.stepsDescend(previous));
     previous = Math.max(previous, w);
+  });
+  (s.steps ?? []).forEach((step, i) => {
     if (typeof step !== 'number' && step.pause !== undefined && step.pause !== 'manual' && !(parseDuration(step.pause)! > 0)) {
       add(`spec.strategy.steps[${i}].pause`, MESSAGES.pauseZero);
     }
   });
+  for (const p of stepKindProblems(spec)) add(p.path, p.message);
   if (s.interval !== undefined && !(parseDuration(s.interval)! >= 1000)) add('spec.strategy.interval', MESSAGES.atLeast1s);
 }
 

@@ -12,7 +12,7 @@ import { resolveRollout, type ResolvedRollout } from '../api/resolve.ts';
 import type { Rollout } from '../api/schema.ts';
 import { parseRollout, type ParseOptions, type Problem } from '../api/validate.ts';
 import { queryProblems } from '../metrics/templates.ts';
-import { coverageWarnings, generatedFieldProblems, passthroughProblems, sessionAffinityProblems } from '../router/istio/offline.ts';
+import { coverageWarnings, generatedFieldProblems, passthroughProblems, sessionAffinityProblems, stepMatchProblems } from '../router/istio/offline.ts';
 
 export type CheckResult =
   | { ok: true; rollout: Rollout; resolved: ResolvedRollout; warnings: Problem[] }
@@ -28,7 +28,7 @@ export function checkRollout(input: unknown, namespace?: string, opts: ParseOpti
   if (!parsed.ok) return { ok: false, problems: parsed.problems, warnings: [] };
   const rollout = namespace === undefined ? parsed.rollout : { ...parsed.rollout, metadata: { ...parsed.rollout.metadata, namespace } };
   const resolved = resolveRollout(rollout);
-  const problems = [...queryProblems(resolved), ...generatedFieldProblems(resolved), ...passthroughProblems(resolved)];
+  const problems = [...queryProblems(resolved), ...generatedFieldProblems(resolved), ...passthroughProblems(resolved), ...stepMatchProblems(resolved)];
   // Only once the rest is sound: it renders the VirtualService, whose other fields are judged above.
   if (problems.length === 0) problems.push(...sessionAffinityProblems(resolved));
   const warnings = coverageWarnings(resolved);

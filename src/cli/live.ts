@@ -60,5 +60,6 @@ export function viewOf(r: LiveRollout): RolloutView {
 
 /** The schedule as a person reads it: "10, 25, 50, 100 (manual pause at 50)". */
 export function scheduleText(steps: readonly ResolvedStep[]): string {
-  return steps.map((s) => (s.pause === 'manual' ? `${s.weight} (pause: manual)` : s.pause !== undefined ? `${s.weight} (pause ${Math.round(s.pause / 1000)}s)` : String(s.weight))).join(', ');
+  const kind = (s: ResolvedStep) => (s.mirror !== undefined ? `mirror ${s.mirror}%` : s.match ? `match (${s.match.length} condition${s.match.length === 1 ? '' : 's'})` : String(s.weight));
+  return steps.map((s) => (s.pause === 'manual' ? `${kind(s)} (pause: manual)` : s.pause !== undefined ? `${kind(s)} (pause ${Math.round(s.pause / 1000)}s)` : kind(s))).join(', ');
 }

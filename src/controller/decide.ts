@@ -131,7 +131,7 @@ export function decide(s: Snapshot, now: Date, router: TrafficRouter): Decision 
   if (s.refusals.length > 0) return { ...held(planInvalid([...s.refusals], raw.status, generation, now)), problems: [...s.refusals] };
 
   const previous = raw.status;
-  const live = previous?.release && previous.stableLabels ? routingOf(previous) : undefined;
+  const live = previous?.release && previous.stableLabels ? routingOf(previous, a.r) : undefined;
   const planned = plan({ rollout: a.r, status: previous, requests: s.requests, ...(s.analysis ? { analysis: s.analysis } : {}), now });
   const warned = planWarnings(planned.status, previous, a.warnings, generation, now);
   const actions: Action[] = [];

@@ -5,9 +5,10 @@
  */
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { isStickyRoute } from '../router/istio/affinity.ts';
+import { MATCH_ROUTE } from '../router/istio/step-routes.ts';
 import type { MeshWorkload } from './mesh.ts';
 
-interface Route { name?: string; route?: { destination?: { subset?: string }; weight?: number }[] }
+interface Route { name?: string; match?: Record<string, unknown>[]; route?: { destination?: { subset?: string }; weight?: number }[]; mirror?: { subset?: string }; mirrorPercentage?: { value?: number } }
 interface Subset { name: string; labels?: Record<string, string> }
 
 export interface DataPlaneOptions {
@@ -31,6 +32,8 @@ export function followVirtualService(kc: KubeConfig, mesh: MeshWorkload, opts: D
   const ref = { group: 'networking.istio.io', version: 'v1', namespace: opts.namespace };
   const label = opts.versionLabel ?? 'version';
   let weights: Record<string, number> = {};
+  let mirroring = '';
+  let matched: string | undefined;
   let stopped = false;
   let busy = false;
 
@@ -45,8 +48,21 @@ export function followVirtualService(kc: KubeConfig, mesh: MeshWorkload, opts: D
       const versionOf = new Map((dr.spec?.subsets ?? []).map((s) => [s.name, s.labels?.[label]]));
       const next: Record<string, number> = {};
       // The weighted route: the first one but sessionAffinity's cookie routes (the synthetic
-      // requests carry no cookies); a catch-all to stable follows it when there is a match.
-      const weighted = (vs.spec?.http ?? []).find((h) => !isStickyRoute(h.name));
+      // requests carry no cookies) and a match step's (only the testers' requests take it, below);
+      // a catch-all to stable follows it when there is a match.
+      const weighted = (vs.spec?.http ?? []).find((h) => !isStickyRoute(h.name) && h.name !== MATCH_ROUTE);
+      const mirrorVersion = weighted?.mirror ? versionOf.get(weighted.mirror.subset ?? '') : undefined;
+      const mirror = mirrorVersion ? `${mirrorVersion}:${weighted?.mirrorPercentage?.value ?? 100}` : '';
+      if (mirror !== mirroring) {
+        mirroring = mirror;
+        mesh.setMirror(mirrorVersion, weighted?.mirrorPercentage?.value ?? 100);
+      }
+      const matchRoute = (vs.spec?.http ?? []).find((h) => h.name === MATCH_ROUTE);
+      const matchedVersion = matchRoute && matchesTesters(matchRoute.match ?? [], mesh.testerHeaders) ? versionOf.get(matchRoute.route?.[0]?.destination?.subset ?? '') : undefined;
+      if (matchedVersion !== matched) {
+        matched = matchedVersion;
+        mesh.setMatched(matchedVersion);
+      }
       for (const d of weighted?.route ?? []) {
         const version = versionOf.get(d.destination?.subset ?? '');
         if (version) next[version] = (next[version] ?? 0) + (d.weight ?? 0);
@@ -71,4 +87,31 @@ export function followVirtualService(kc: KubeConfig, mesh: MeshWorkload, opts: D
       clearInterval(timer);
     },
   };
+}
+
+/**
+ * Whether the testers' requests (`GET /` with `headers`) meet one of a route's HTTPMatchRequests,
+ * as Envoy would judge them: header exact, prefix or regex (a full match), uri on the path `/`.
+ * Conditions on anything else (queryParams, sourceLabels...) are not simulated: no match.
+ */
+export function matchesTesters(match: readonly Record<string, unknown>[], headers: Readonly<Record<string, string>>): boolean {
+  type StringMatch = { exact?: string; prefix?: string; regex?: string } | undefined;
+  const meets = (value: string | undefined, m: StringMatch): boolean => {
+    if (value === undefined || !m) return false;
+    if (m.exact !== undefined) return value === m.exact;
+    if (m.prefix !== undefined) return value.startsWith(m.prefix);
+    if (m.regex !== undefined) {
+      try {
+        return new RegExp(`^(?:${m.regex})$`).test(value);
+      } catch {
+        return false;
+      }
+    }
+    return true;
+  };
+  return match.some((entry) => Object.entries(entry).every(([field, cond]) => {
+    if (field === 'headers') return Object.entries(cond as Record<string, StringMatch>).every(([name, m]) => meets(headers[name], m));
+    if (field === 'uri') return meets('/', cond as StringMatch);
+    return false;
+  }));
 }

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ISTIO_DURATION_BUCKETS, startMeshWorkload, type MeshWorkload } from './mesh.ts';
 import { mulberry32 } from '../analysis/prng.ts';
 import { LATENCY_SPREAD, RateAccumulator, TrafficModel } from './traffic.ts';
+import { matchesTesters } from './dataplane.ts';
 
 /** Requests due when `seconds` of simulated time pass in 100 ms ticks, like the mesh's timer. */
 function simulate(rps: number, seconds: number): number {
@@ -28,6 +29,39 @@ describe('RateAccumulator', () => {
 });
 
 describe('TrafficModel', () => {
+  it('sends the testers\' share to the version a match route names, and by the weights otherwise', () => {
+    const m = new TrafficModel(['v1', 'v2'], 3);
+    m.setTesters(0.3, 'v2');
+    let v2 = 0;
+    for (let i = 0; i < 4000; i++) if (m.next()!.version === 'v2') v2++;
+    expect(v2).toBeGreaterThan(1100);
+    expect(v2).toBeLessThan(1300);
+    m.setTesters(0.3, undefined);
+    for (let i = 0; i < 1000; i++) expect(m.next()!.version).toBe('v1');
+    expect(() => m.setTesters(1.5, 'v2')).toThrow(/0..1/);
+  });
+
+  it('mirrors the set share of live requests to the mirror version, with its behaviour, leaving the live draws as they were', () => {
+    const plain = new TrafficModel(['v1', 'v2'], 7);
+    const m = new TrafficModel(['v1', 'v2'], 7);
+    m.setBehaviour('v2', { errorRate: 1, latencyMs: 5 });
+    m.setMirror('v2', 25);
+    let copies = 0;
+    for (let i = 0; i < 4000; i++) {
+      expect(m.next()).toEqual(plain.next());
+      const c = m.mirrored();
+      if (c) {
+        copies++;
+        expect(c).toMatchObject({ version: 'v2', code: 503 });
+      }
+    }
+    expect(copies).toBeGreaterThan(900);
+    expect(copies).toBeLessThan(1100);
+    m.setMirror(undefined);
+    expect(m.mirrored()).toBeUndefined();
+    expect(() => m.setMirror('v3', 10)).toThrow(/unknown version/);
+  });
+
   const draw = (m: TrafficModel, n: number) => Array.from({ length: n }, () => m.next());
 
   it('sends all traffic to the first version until weights are set', () => {
@@ -182,5 +216,22 @@ describe('startMeshWorkload', () => {
     expect(s.v1?.requests).toBe(0);
     expect(s.v2?.requests).toBeGreaterThanOrEqual(40);
     expect(s.v2?.requests).toBeLessThanOrEqual(60);
+  });
+});
+
+describe('matchesTesters: the data plane\'s reading of a match route', () => {
+  const testers = { 'x-canary': 'true', cookie: 'theme=dark; user=beta' };
+  it.each<[string, Record<string, unknown>[], boolean]>([
+    ['an exact header', [{ headers: { 'x-canary': { exact: 'true' } } }], true],
+    ['another value', [{ headers: { 'x-canary': { exact: 'false' } } }], false],
+    ['a cookie regex, matched in full', [{ headers: { cookie: { regex: '^(.*?;)?( ?user=beta)(;.*)?$' } } }], true],
+    ['a regex that matches only part', [{ headers: { cookie: { regex: 'user=beta' } } }], false],
+    ['a prefix', [{ headers: { cookie: { prefix: 'theme=' } } }], true],
+    ['a header the testers lack', [{ headers: { 'x-user': { exact: 'a' } } }], false],
+    ['one of several entries', [{ headers: { 'x-user': { exact: 'a' } } }, { headers: { 'x-canary': { exact: 'true' } } }], true],
+    ['with the uri prefix /', [{ uri: { prefix: '/' }, headers: { 'x-canary': { exact: 'true' } } }], true],
+    ['a condition not simulated', [{ queryParams: { beta: { exact: '1' } } }], false],
+  ])('%s', (_, match, expected) => {
+    expect(matchesTesters(match, testers)).toBe(expected);
   });
 });

@@ -30,6 +30,15 @@ export interface MeshWorkload {
   setRate(rps: number): void;
   /** Share of traffic per version, e.g. {v1: 90, v2: 10}; versions left out get none. */
   setWeights(w: Record<string, number>): void;
+  /**
+   * Istio's mirror: `percent` of the requests copied to `version` too, reported by its sidecar
+   * (reporter="destination", its own labels) as any request, answers discarded and not in served().
+   */
+  setMirror(version: string | undefined, percent?: number): void;
+  /** The headers the testers' requests carry (MeshOptions.testers), for the data plane to match routes against. */
+  readonly testerHeaders: Readonly<Record<string, string>>;
+  /** Where a match route sends the testers' requests: a version, or undefined (they follow the weights). */
+  setMatched(version: string | undefined): void;
   /** Requests served so far per version (synthetic and HTTP); errors: failed or unanswered. */
   served(): Record<string, { requests: number; errors: number }>;
   stop(): Promise<void>;
@@ -53,6 +62,11 @@ export interface MeshOptions {
    * (reporter="source"), and it cannot read their labels: destination_version "unknown".
    */
   sidecars?: boolean;
+  /**
+   * A share (0..1) of the synthetic requests sent by testers with these headers (say
+   * `{'x-canary': 'true'}`), which a match step's route may send to the canary. Default: none.
+   */
+  testers?: { share: number; headers: Record<string, string> };
 }
 
 /** grpc_response_status of a failed call on a gRPC mesh: UNAVAILABLE. */
@@ -66,6 +80,8 @@ const LABELS = [
 
 export async function startMeshWorkload(opts: MeshOptions): Promise<MeshWorkload> {
   const model = new TrafficModel(opts.versions, opts.seed ?? 1);
+  const testerShare = opts.testers?.share ?? 0;
+  model.setTesters(testerShare, undefined);
   for (const [v, b] of Object.entries(opts.behaviour ?? {})) model.setBehaviour(v, b);
   const rate = new RateAccumulator(opts.rps ?? 0);
   const counts = new Map(opts.versions.map((v) => [v, { requests: 0, errors: 0 }]));
@@ -105,6 +121,11 @@ export async function startMeshWorkload(opts: MeshOptions): Promise<MeshWorkload
   const record = (r: SyntheticRequest): void => {
     requests.inc(labels(r.version, r.code));
     duration.observe(labels(r.version, r.code), r.latencyMs);
+    const m = model.mirrored();
+    if (m) {
+      requests.inc(labels(m.version, m.code));
+      duration.observe(labels(m.version, m.code), m.latencyMs);
+    }
     const c = counts.get(r.version);
     if (c) {
       c.requests++;
@@ -172,6 +193,15 @@ export async function startMeshWorkload(opts: MeshOptions): Promise<MeshWorkload
     setWeights: (w) => {
       tick(); // requests already due were routed by the old weights
       model.setWeights(w);
+    },
+    testerHeaders: { ...(opts.testers?.headers ?? {}) },
+    setMatched: (v) => {
+      tick();
+      model.setTesters(testerShare, v);
+    },
+    setMirror: (v, percent) => {
+      tick();
+      model.setMirror(v, percent);
     },
     served: () => Object.fromEntries([...counts].map(([v, c]) => [v, { ...c }])),
     stop: () => {

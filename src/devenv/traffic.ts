@@ -36,11 +36,19 @@ export class TrafficModel {
   private readonly rng: () => number;
   private readonly behaviours = new Map<string, VersionBehaviour>();
   private weights = new Map<string, number>();
+  private mirror: { version: string; percent: number } | undefined;
+  /** Share of requests sent by testers (they carry the headers a match step names), and where a match route sends them. */
+  private testers = { share: 0, version: undefined as string | undefined };
+  private readonly testerRng: () => number;
+  /** Mirror draws have their own stream, so a seed gives the same live requests with or without a mirror. */
+  private readonly mirrorRng: () => number;
 
   constructor(versions: readonly string[], seed: number) {
     if (versions.length === 0) throw new Error('at least one version is needed');
     this.versions = [...versions];
     this.rng = mulberry32(seed);
+    this.mirrorRng = mulberry32(seed ^ 0x5f3759df);
+    this.testerRng = mulberry32(seed ^ 0x2545f491);
     for (const v of versions) this.behaviours.set(v, { ...DEFAULT_BEHAVIOUR });
     // Until told otherwise all traffic goes to the first (stable) version, as before a rollout.
     this.setWeights({ [versions[0] as string]: 100 });
@@ -66,16 +74,51 @@ export class TrafficModel {
     this.weights = next;
   }
 
+  /**
+   * Istio's mirror of the route: `percent` of the requests are copied to `version` as well (its
+   * answers discarded); undefined: no mirror.
+   */
+  setMirror(version: string | undefined, percent = 100): void {
+    if (version === undefined) {
+      this.mirror = undefined;
+      return;
+    }
+    this.checkVersion(version);
+    if (!(percent >= 0 && percent <= 100)) throw new Error(`mirror percent must be in 0..100, got ${percent}`);
+    this.mirror = { version, percent };
+  }
+
+  /** Called once per live request: its mirrored copy (the mirror's version's behaviour), or undefined. */
+  mirrored(): SyntheticRequest | undefined {
+    const m = this.mirror;
+    if (!m || this.mirrorRng() * 100 >= m.percent) return undefined;
+    return this.draw(m.version, this.mirrorRng);
+  }
+
+  /** `share` (0..1) of the requests come from testers; a match route sends theirs to `version` (undefined: none). */
+  setTesters(share: number, version: string | undefined): void {
+    if (!(share >= 0 && share <= 1)) throw new Error(`tester share must be in 0..1, got ${share}`);
+    if (version !== undefined) this.checkVersion(version);
+    this.testers = { share, version };
+  }
+
   /** Draws one request, or undefined when every weight is zero (nowhere to route). */
   next(): SyntheticRequest | undefined {
+    const t = this.testers;
+    // Drawn only when testers exist, so that seeds give the same requests as before testers did.
+    if (t.share > 0 && this.testerRng() < t.share && t.version !== undefined) return this.draw(t.version, this.rng);
     const version = this.pickVersion();
     if (version === undefined) return undefined;
+    return this.draw(version, this.rng);
+  }
+
+  private draw(version: string, rng: () => number): SyntheticRequest {
     const b = this.behaviours.get(version) ?? DEFAULT_BEHAVIOUR;
     // One draw decides the outcome, so seeds give the same requests as before unansweredRate existed.
-    const u = this.rng();
+    const u = rng();
     const code = u < b.errorRate ? ERROR_CODE : u < b.errorRate + (b.unansweredRate ?? 0) ? NO_RESPONSE_CODE : OK_CODE;
     // Sum of two uniforms: triangular around 1, within [1 - SPREAD, 1 + SPREAD].
-    const factor = 1 + LATENCY_SPREAD * (this.rng() + this.rng() - 1);
+    const factor = 1 + LATENCY_SPREAD * (rng() + rng() - 1);
     return { version, code, latencyMs: b.latencyMs * factor };
   }
 

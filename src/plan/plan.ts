@@ -15,6 +15,7 @@ import { sameLabels } from '../api/validate.ts';
 import { analysisCheckAt, elapsedMs, holdMs, msUntilCheck, pastInconclusiveLimit, stepClock } from './clock.ts';
 import { withHealth } from './health.ts';
 import { isHeld } from './invalid.ts';
+import { describeStep, markMirrored, statusExtras } from './step-routing.ts';
 import { retryDecision, type RetryDecision } from './retry.ts';
 import type { PlanInput, PlanResult, Routing } from './types.ts';
 
@@ -78,7 +79,7 @@ export function plan(input: PlanInput): PlanResult {
   const requeueAfterMs = requeueAfter(r, out.wake, out.status, now);
   return {
     status,
-    routing: routingOf(status),
+    routing: routingOf(status, r),
     events: ctx.events,
     ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}),
   };
@@ -108,11 +109,13 @@ function carryOnFromHold(status: Status): Status {
   return { ...rest, phase: previousPhase ?? 'Pending' };
 }
 
-export function routingOf(status: Status): Routing {
+/** The routing a status implies: its labels and weight, and the current step's match or mirror. */
+export function routingOf(status: Status, r: ResolvedRollout): Routing {
   return {
     stableLabels: status.stableLabels ?? {},
     canaryLabels: status.canaryLabels ?? {},
     canaryWeight: status.canaryWeight ?? 0,
+    ...statusExtras(r, status),
   };
 }
 
@@ -214,6 +217,8 @@ function sameRelease(ctx: Ctx, prev: Status, q: OperatorRequests, analysis: Anal
   if (idx < 0) return enterStep(ctx, prev, 0, REASONS.stepAdvanced);
 
   const current: Status = { ...prev, stepIndex: idx, canaryWeight: ctx.r.steps[idx]!.weight };
+  // A mirror step's judgement says it measured mirrored requests (no user saw the canary's answers).
+  if (analysis) analysis = markMirrored(ctx.r.steps[idx], analysis);
   const judged = judge(ctx, current, idx, q, analysis);
   if ('wake' in judged) return judged;
   return paused(ctx, judged.st, idx, q, analysis, judged.passedFinal) ?? onSchedule(ctx, judged, idx, q, analysis !== undefined);
@@ -366,8 +371,7 @@ function evidencePauseMessage(r: ResolvedRollout, idx: number, reason: string): 
 }
 
 function stepMessage(r: ResolvedRollout, idx: number): string {
-  const w = r.steps[idx]!.weight;
-  return `step ${idx + 1}/${r.steps.length}: ${r.stable.subset} ${100 - w} / ${r.canary.subset} ${w}`;
+  return `step ${idx + 1}/${r.steps.length}: ${describeStep(r, idx)}`;
 }
 
 function advance(ctx: Ctx, st: Status, idx: number): Outcome {

@@ -40,6 +40,22 @@ function same(a: Routing, b: Routing): boolean {
  */
 export function routingPath(live: Routing | undefined, desired: Routing): Routing[] {
   if (!live || same(live, desired)) return [desired];
+  // A match or mirror step's routes ride along with the weights, but only in states whose subset
+  // labels are already the desired ones (never toward pods the end state does not name), so the
+  // last state is `desired` itself and no write on the way drops them.
+  const { match, mirrorPercent, ...base } = desired;
+  const extras = { ...(match ? { match } : {}), ...(mirrorPercent !== undefined ? { mirrorPercent } : {}) };
+  return weightAndLabelPath(strip(live), base).map((s) => (
+    sameLabels(s.stableLabels, desired.stableLabels) && sameLabels(s.canaryLabels, desired.canaryLabels) ? { ...s, ...extras } : s
+  ));
+}
+
+function strip(r: Routing): Routing {
+  return { stableLabels: r.stableLabels, canaryLabels: r.canaryLabels, canaryWeight: r.canaryWeight };
+}
+
+function weightAndLabelPath(live: Routing, desired: Routing): Routing[] {
+  if (same(live, desired)) return [desired];
   const now = sharesOf(live);
   const end = sharesOf(desired);
   const excess = (r: Routing) => Math.max(0, ...[...sharesOf(r)].map(([k, w]) => w - Math.max(now.get(k) ?? 0, end.get(k) ?? 0)));

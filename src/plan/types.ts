@@ -8,6 +8,10 @@ export interface Routing {
   stableLabels: Labels;
   canaryLabels: Labels;
   canaryWeight: number;
+  /** Requests matching these Istio HTTPMatchRequests go to the canary whatever the weight (a match step's). */
+  match?: Record<string, unknown>[];
+  /** Percent of the weighted route's requests mirrored to the canary (a mirror step's). */
+  mirrorPercent?: number;
 }
 
 export interface PlanInput {

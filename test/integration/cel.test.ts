@@ -72,6 +72,7 @@ const REFUSED_BY_POLICY: [string, Spec][] = [
   ['a pause of 0s', withSpec({ strategy: { steps: [10, { weight: 20, pause: '0h0m' }, 100] } })],
   ['steps and stepWeight', withSpec({ strategy: { steps: [10, 100], stepWeight: 10 } })],
   ['neither steps nor stepWeight', withSpec({ strategy: { interval: '1m' } })],
+  ['a match step with a pause of 0s', withSpec({ strategy: { steps: [{ match: [{ headers: { 'x-canary': { exact: 'true' } } }], pause: '0s' }, 100] } })],
 ];
 
 /** Refused by `fledge validate` and the controller, accepted by the API server: CEL cannot say it (src/api/cel.ts). */
@@ -80,6 +81,7 @@ const CONTROLLER_ONLY: [string, Spec][] = [
   ['a Service of another namespace (CEL does not see metadata.namespace)', withSpec({ service: { name: 'payments.other' } })],
   ['a Rollout\'s own Prometheus address (the controller\'s configuration decides)', withAnalysis(analysis({ prometheus: { address: 'http://169.254.169.254' } }))],
   ['an unknown query placeholder', withAnalysis({ metrics: [{ name: 'q', query: 'sum(up{x="{{secrets.token}}"})', max: 1 }] })],
+  ['a mirror step after a weight (the order of step kinds; the policy leaves schedules with match or mirror steps to the controller)', withSpec({ strategy: { steps: [10, { mirror: 20 }, 100] } })],
 ];
 
 let cluster: LocalCluster;
@@ -135,6 +137,12 @@ describe('CEL rules in the CRD, against a real API server', () => {
     });
     expect(checkRollout(rolloutManifest(NS, 'good', spec), NS)).toMatchObject({ ok: true });
     expect(await create('good', spec)).toEqual({ ok: true });
+  });
+
+  it('a Rollout with mirror and match steps between weights is accepted', async () => {
+    const spec = withSpec({ strategy: { steps: [{ mirror: 20, pause: '5m' }, { match: [{ headers: { cookie: { regex: '^(.*?;)?( ?user=beta)(;.*)?$' } } }], pause: 'manual' }, 10, { weight: 50, pause: 'manual' }, 100] } });
+    expect(checkRollout(rolloutManifest(NS, 'steps', spec), NS)).toMatchObject({ ok: true });
+    expect(await create('steps', spec)).toEqual({ ok: true });
   });
 
   it.each(REFUSED)('refuses %s with the field paths and messages of fledge validate', async (_what, spec) => {

@@ -6,7 +6,7 @@ import { resolveRollout, type ResolvedRollout } from '../../src/api/resolve.ts';
 import { parseRollout } from '../../src/api/validate.ts';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
-export const EXAMPLES = ['httpping-mesh.yaml', 'product-service.yaml', 'staff-safe-risky.yaml'] as const;
+export const EXAMPLES = ['httpping-mesh.yaml', 'product-service.yaml', 'staff-safe-risky.yaml', 'ab-testers.yaml'] as const;
 export type ExampleName = (typeof EXAMPLES)[number];
 
 export function exampleText(name: ExampleName): string {

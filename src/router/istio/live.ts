@@ -4,6 +4,7 @@ import type { RoutingObjects } from '../types.ts';
 import { isDestination } from './adopt.ts';
 import { isStickyRoute } from './affinity.ts';
 import { routesOf, subsetsOf } from './shapes.ts';
+import { MATCH_ROUTE } from './step-routes.ts';
 
 
 /**
@@ -19,8 +20,9 @@ export function liveRouting(r: ResolvedRollout, live: RoutingObjects): Routing |
   const stableLabels = subsets.find((s) => s.name === r.stable.subset)?.labels;
   const canaryLabels = subsets.find((s) => s.name === r.canary.subset)?.labels;
   const ns = vs.metadata.namespace ?? r.namespace;
-  // sessionAffinity's cookie routes send all of a session to one side: not the step's weight.
-  const canaryWeight = routesOf(vs).filter((h) => !isStickyRoute(h.name)).map((h) => h.route?.find((d) => isDestination(r, ns, d, r.canary.subset))?.weight).find((w) => w !== undefined);
+  // sessionAffinity's cookie routes send all of a session to one side, and a match step's route its
+  // requests to the canary, whatever the weight: neither is the step's split.
+  const canaryWeight = routesOf(vs).filter((h) => !isStickyRoute(h.name) && h.name !== MATCH_ROUTE).map((h) => h.route?.find((d) => isDestination(r, ns, d, r.canary.subset))?.weight).find((w) => w !== undefined);
   if (!stableLabels || !canaryLabels || typeof canaryWeight !== 'number' || !Number.isInteger(canaryWeight) || canaryWeight < 0 || canaryWeight > 100) return undefined;
   return { stableLabels, canaryLabels, canaryWeight };
 }

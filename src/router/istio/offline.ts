@@ -12,7 +12,8 @@ import { isServiceHost, MESH_GATEWAY } from './hosts.ts';
 import { rolloutService } from './adopt.ts';
 import { isStickyRoute } from './affinity.ts';
 import { PRIMARY_ROUTE, renderVirtualService } from './render.ts';
-import { destinationRuleFieldErrors, headerMatchErrors, responseHeaderErrors, virtualServiceFieldErrors, type IstioFieldError } from './validation.ts';
+import { combineMatches, MATCH_ROUTE, MAX_COMBINED_MATCHES } from './step-routes.ts';
+import { destinationRuleFieldErrors, headerMatchErrors, matchRequestProblems, responseHeaderErrors, virtualServiceFieldErrors, type IstioFieldError } from './validation.ts';
 
 const VS = 'spec.trafficRouting.virtualService';
 const DR = 'spec.trafficRouting.destinationRule';
@@ -134,4 +135,32 @@ function routingCoverage(r: ResolvedRollout, hosts: readonly string[], gateways:
     : `${which}'s hosts (${hosts.join(', ')}) do not include the Service's host ${r.service.name}`;
   const fix = `to split them too, set hosts: [${[...new Set([...hosts, service.name])].join(', ')}] and gateways: [${[...new Set([...(gateways ?? []), MESH_GATEWAY])].join(', ')}]${generated ? '' : ' in it'}`;
   return [{ path: VS, message: `in-mesh calls to Service ${r.service.name} are not steered: ${why}, so other workloads reach the canary by its share of the pods, not by the step's weight; ${fix}` }];
+}
+
+/**
+ * Match steps against Istio: each HTTPMatchRequest by Istio's CRD schema and by the checks of
+ * istiod's webhook (validation.ts matchRequestProblems), and its combination with the weighted
+ * route's `virtualService.match` (step-routes.ts): two conditions on one field cannot be ANDed.
+ * Adopted VirtualServices take no match step (api/step-kinds.ts says why).
+ */
+export function stepMatchProblems(r: ResolvedRollout): Problem[] {
+  const problems: Problem[] = [];
+  const vs = r.virtualService;
+  r.steps.forEach((step, i) => {
+    if (!step.match) return;
+    const base = `spec.strategy.steps[${i}].match`;
+    step.match.forEach((m, j) => {
+      for (const e of schemaErrors(HTTP_MATCH_SCHEMA, m, `${base}[${j}]`)) problems.push({ path: e.path, message: `${e.message} (Istio ${ISTIO_SCHEMA_VERSION} CRD schema)` });
+      problems.push(...matchRequestProblems(m, `${base}[${j}]`));
+    });
+    if (vs.mode !== 'generated') return;
+    const { match, conflicts } = combineMatches(vs.match, step.match);
+    for (const c of conflicts) {
+      problems.push({ path: `${base}[${c.index}].${c.field}`, message: `conflicts with ${VS}.match[${c.baseIndex}], which sets ${c.field} too: a request reaches the ${MATCH_ROUTE} route only if it meets both, and one HTTPMatchRequest holds one condition per field; drop one, or make them equal` });
+    }
+    if (match.length > MAX_COMBINED_MATCHES) {
+      problems.push({ path: base, message: `${step.match.length} conditions times the ${vs.match?.length ?? 0} of ${VS}.match make ${match.length}, more than ${MAX_COMBINED_MATCHES} in the ${MATCH_ROUTE} route` });
+    }
+  });
+  return dedupe(problems);
 }

@@ -12,6 +12,8 @@ import { hostOverlaps, ownershipProblems, routingVirtualService } from './confli
 import { canonicalHost } from './hosts.ts';
 import { DESTINATION_RULES, ISTIO_API_VERSION, ISTIO_GROUP, VIRTUAL_SERVICES } from './resources.ts';
 import { activeAffinity, cookieMatch, destinationHeaders, routingsToVet, STICKY_CANARY_ROUTE, STICKY_STABLE_ROUTE } from './affinity.ts';
+import { routingShapes } from '../../plan/step-routing.ts';
+import { combineMatches, MATCH_ROUTE } from './step-routes.ts';
 
 /** Route names Fledge gives the routes it generates; adopted VirtualServices keep their own. */
 export const PRIMARY_ROUTE = 'primary';
@@ -61,6 +63,7 @@ export function renderVirtualService(r: ResolvedRollout, routing: Routing): Kube
       { destination: destination(r, r.canary.subset), weight: canary, ...(sticky ? destinationHeaders(sticky.cookieName, routing, sticky.maxAge) : {}) },
     ],
     ...(vs.http ?? {}),
+    ...mirrorFields(r, routing),
   };
   // Ahead of the weighted route, with its extras (timeout, retries...): the same traffic, pinned.
   const stickyRoutes = sticky
@@ -79,9 +82,33 @@ export function renderVirtualService(r: ResolvedRollout, routing: Routing): Kube
     spec: {
       hosts: [...vs.hosts],
       ...(vs.gateways ? { gateways: [...vs.gateways] } : {}),
-      http: [...stickyRoutes, weighted, ...(vs.match ? [fallback] : [])],
+      // A match step's route first: a tester's header reaches the canary whatever their cookie says.
+      http: [...matchRoutes(r, routing), ...stickyRoutes, weighted, ...(vs.match ? [fallback] : [])],
     },
   };
+}
+
+/**
+ * A match step's route, ahead of the weighted one: its requests go to the canary alone. It takes
+ * the weighted route's extras (timeouts, retries...) so that a tester's request is treated as
+ * any other. Conflicting conditions were refused offline; any left are dropped by combineMatches.
+ */
+function matchRoutes(r: ResolvedRollout, routing: Routing): Record<string, unknown>[] {
+  const vs = r.virtualService;
+  if (vs.mode !== 'generated' || !routing.match || routing.match.length === 0) return [];
+  return [{
+    name: MATCH_ROUTE,
+    match: combineMatches(vs.match, routing.match).match,
+    route: [{ destination: destination(r, r.canary.subset), weight: 100 }],
+    ...(vs.http ?? {}),
+  }];
+}
+
+/** A mirror step: Istio copies this share of the weighted route's requests to the canary subset. */
+function mirrorFields(r: ResolvedRollout, routing: Routing): Record<string, unknown> {
+  const p = routing.mirrorPercent;
+  if (p === undefined || !(p > 0)) return {};
+  return { mirror: destination(r, r.canary.subset), mirrorPercentage: { value: Math.min(100, p) } };
 }
 
 /** Weights must be integers 0..100 whatever reaches here; the stable share is the remainder. */
@@ -101,7 +128,9 @@ export const istioRouter: TrafficRouter = {
     return out;
   },
   objectsToVet(r) {
-    const objects = routingsToVet(r).flatMap((routing) => this.desiredObjects(r, routing));
+    // Each of the schedule's shapes too: a match step adds a route, a mirror step route fields.
+    const shapes = routingShapes(r).map((s) => ({ ...(s.routing.match ? { match: s.routing.match } : {}), ...(s.routing.mirrorPercent !== undefined ? { mirrorPercent: s.routing.mirrorPercent } : {}) }));
+    const objects = routingsToVet(r).flatMap((base) => shapes.flatMap((extras) => this.desiredObjects(r, { ...base, ...extras })));
     return objects.filter((o, i) => objects.findIndex((x) => isDeepStrictEqual(x, o)) === i);
   },
   checkAdopted(r, live) {

@@ -191,6 +191,65 @@ function dedupe(errors: IstioFieldError[]): IstioFieldError[] {
   });
 }
 
+/** RFC 7230 token characters: Istio's validHeaderNameRegex (pkg/config/validation/validation.go). */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~A-Za-z0-9]+$/;
+/** HTTP/2 pseudo-headers a match may name (validation.go pseudoHeaders). */
+const PSEUDO_HEADERS = new Set([':method', ':scheme', ':authority', ':path', ':status']);
+/** The JWT claim form of a header match (`@request.auth.claims.groups`), pilot/pkg/security/authz/model/jwt. */
+const JWT_CLAIM = /^@request\.auth\.claims(\.[^.]+|\[[^\]]+\])+$/;
+
+/**
+ * validateHTTPRouteMatchRequest for one HTTPMatchRequest, as istiod's webhook judges it, with
+ * `path` as the prefix of each problem's field path: header names (ValidateHTTPHeaderNameOrJwtClaimRoute),
+ * null header conditions, and regexes that RE2 cannot compile. One rule istiod does not enforce:
+ * header names in lowercase, as Istio's API reference asks of HTTPMatchRequest.headers ("The
+ * header keys must be lowercase and use hyphen as the separator"; istio.io/api
+ * networking/v1alpha3/virtual_service.proto).
+ * Regexes are judged approximately (JavaScript's engine, after RE2's inline flags; lookarounds
+ * and backreferences, which RE2 lacks, refused): `istioctl validate` remains the exact gate.
+ */
+export function matchRequestProblems(m: Record<string, unknown>, path: string): { path: string; message: string }[] {
+  const out: { path: string; message: string }[] = [];
+  const at = (...parts: string[]) => `${path}${parts.map((p) => (/^[A-Za-z_][A-Za-z0-9_]*$/.test(p) ? `.${p}` : `[${JSON.stringify(p)}]`)).join('')}`;
+  for (const field of ['headers', 'withoutHeaders'] as const) {
+    const headers = m[field];
+    if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) continue;
+    for (const [name, cond] of Object.entries(headers as Record<string, unknown>)) {
+      if (cond === null && field === 'headers') out.push({ path: at(field, name), message: `Istio refuses it: header match ${name} cannot be null` });
+      if (name === '') out.push({ path: at(field), message: 'Istio refuses it: header name cannot be empty' });
+      else if (!JWT_CLAIM.test(name) && !PSEUDO_HEADERS.has(name) && !HEADER_NAME.test(name)) out.push({ path: at(field, name), message: `Istio refuses it: header name ${name} is not a valid header name` });
+      else if (!JWT_CLAIM.test(name) && name !== name.toLowerCase()) out.push({ path: at(field, name), message: `header names must be lowercase (${name.toLowerCase()}): Istio's API asks for lowercase header keys in a match, and HTTP/2 carries only lowercase names` });
+      const regex = (cond as { regex?: unknown } | null)?.regex;
+      if (typeof regex === 'string' && !(field === 'withoutHeaders' && regex === '*')) {
+        const problem = re2Problem(regex);
+        if (problem) out.push({ path: at(field, name, 'regex'), message: `Istio refuses it: ${problem}` });
+      }
+    }
+  }
+  for (const field of ['uri', 'scheme', 'method', 'authority'] as const) {
+    const regex = (m[field] as { regex?: unknown } | undefined)?.regex;
+    if (typeof regex !== 'string') continue;
+    const problem = re2Problem(regex);
+    if (problem) out.push({ path: at(field, 'regex'), message: `Istio refuses it: ${problem}` });
+  }
+  return out;
+}
+
+/** Why RE2 (Go's regexp.Compile) would refuse the regex, approximately; undefined when it compiles. */
+export function re2Problem(regex: string): string | undefined {
+  if (regex === '') return 'regex string match should not be empty';
+  if (/\(\?<?[=!]/.test(regex)) return `"${regex}" is not a valid RE2 regex: lookarounds are not supported`;
+  if (/(^|[^\\])(\\\\)*\\[1-9]/.test(regex)) return `"${regex}" is not a valid RE2 regex: backreferences are not supported`;
+  // RE2's inline flags ((?i), (?s:...)) are no JavaScript syntax: drop them before compiling.
+  const js = regex.replace(/\(\?[imsU-]+\)/g, '').replace(/\(\?[imsU-]+:/g, '(?:').replace(/\(\?P</g, '(?<');
+  try {
+    new RegExp(js);
+    return undefined;
+  } catch (err) {
+    return `"${regex}" is not a valid RE2 regex: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`;
+  }
+}
+
 /** validation.go validHeaderNameRegex */
 const VALID_HEADER_NAME = /^[-_A-Za-z0-9]+$/;
 
