@@ -4,7 +4,7 @@ import {
 } from './constants.ts';
 import { parseDuration } from './duration.ts';
 import { DEFAULT_COOKIE_AGE_SECONDS, type Labels, type MetricTemplate, type Rollout } from './schema.ts';
-import { versionLabel } from './validate.ts';
+import { versionLabel, type Problem } from './validate.ts';
 
 export interface ResolvedStep {
   /** The canary's share of the weighted route; a match or mirror step keeps the step before's (0 at first). */
@@ -78,7 +78,12 @@ export interface ResolvedRollout {
   service: { name: string; port?: number };
   stable: ResolvedSubset;
   canary: ResolvedSubset;
+  /** The VirtualService whose live weights are read back: `virtualServices[0]`. */
   virtualService: ResolvedVirtualService;
+  /** Every VirtualService steered, in the order each step is written to them (adopted ones when more than one). */
+  virtualServices: ResolvedVirtualService[];
+  /** Whether the spec lists them (`trafficRouting.virtualServices`) rather than naming one. */
+  virtualServicesListed?: boolean;
   destinationRule: ResolvedDestinationRule;
   sessionAffinity?: ResolvedSessionAffinity;
   steps: ResolvedStep[];
@@ -90,6 +95,19 @@ export interface ResolvedRollout {
 export function resolveRollout(rollout: Rollout): ResolvedRollout {
   const { metadata, spec } = rollout;
   const vs = spec.trafficRouting?.virtualService ?? {};
+  const list = spec.trafficRouting?.virtualServices;
+  const virtualServices: ResolvedVirtualService[] = list
+    ? list.map((e) => ({ mode: 'adopted', name: e.ref, ...(e.routes ? { routes: e.routes } : {}) }))
+    : [vs.ref
+        ? { mode: 'adopted', name: vs.ref, ...(vs.routes ? { routes: vs.routes } : {}) }
+        : {
+            mode: 'generated',
+            name: vs.name ?? metadata.name,
+            hosts: vs.hosts ?? [spec.service.name],
+            ...(vs.gateways ? { gateways: vs.gateways } : {}),
+            ...(vs.match && vs.match.length > 0 ? { match: vs.match } : {}),
+            ...(vs.http && Object.keys(vs.http).length > 0 ? { http: vs.http } : {}),
+          }];
   const dr = spec.trafficRouting?.destinationRule ?? {};
   const metrics = spec.analysis?.metrics ?? [];
   return {
@@ -101,16 +119,9 @@ export function resolveRollout(rollout: Rollout): ResolvedRollout {
     service: { name: spec.service.name, ...(spec.service.port ? { port: spec.service.port } : {}) },
     stable: { subset: spec.stable.subset ?? DEFAULT_SUBSETS.stable, labels: spec.stable.labels },
     canary: { subset: spec.canary.subset ?? DEFAULT_SUBSETS.canary, labels: spec.canary.labels },
-    virtualService: vs.ref
-      ? { mode: 'adopted', name: vs.ref, ...(vs.routes ? { routes: vs.routes } : {}) }
-      : {
-          mode: 'generated',
-          name: vs.name ?? metadata.name,
-          hosts: vs.hosts ?? [spec.service.name],
-          ...(vs.gateways ? { gateways: vs.gateways } : {}),
-          ...(vs.match && vs.match.length > 0 ? { match: vs.match } : {}),
-          ...(vs.http && Object.keys(vs.http).length > 0 ? { http: vs.http } : {}),
-        },
+    virtualService: virtualServices[0]!,
+    virtualServices,
+    ...(list ? { virtualServicesListed: true } : {}),
     destinationRule: dr.ref
       ? { mode: 'adopted', name: dr.ref }
       : {
@@ -189,4 +200,30 @@ export function resolveSteps(strategy: Rollout['spec']['strategy']): ResolvedSte
   for (let w = step; w < max; w += step) steps.push({ weight: w });
   steps.push({ weight: max });
   return steps;
+}
+
+/**
+ * The Rollout as seen from its `index`th VirtualService: what the router's single-VirtualService
+ * functions (ownership, adopted shape, weights patch) are given once per entry.
+ */
+export function withVirtualService(r: ResolvedRollout, index: number): ResolvedRollout {
+  const vs = r.virtualServices[index];
+  if (!vs) throw new RangeError(`no VirtualService ${index}`);
+  return index === 0 ? r : { ...r, virtualService: vs };
+}
+
+/**
+ * Problems the router found about the Rollout's `index`th VirtualService, named by the field that
+ * holds it: `spec.trafficRouting.virtualServices[index]` in the list form (the router speaks of
+ * `spec.trafficRouting.virtualService`, the singular form).
+ */
+export function atVirtualService(r: ResolvedRollout, index: number, problems: readonly Problem[]): Problem[] {
+  if (!r.virtualServicesListed) return [...problems];
+  const singular = 'spec.trafficRouting.virtualService';
+  const entry = `spec.trafficRouting.virtualServices[${index}]`;
+  return problems.map((p) => {
+    const rest = p.path.slice(singular.length);
+    if (!p.path.startsWith(singular) || (rest !== '' && !rest.startsWith('.'))) return p;
+    return { ...p, path: entry + rest };
+  });
 }

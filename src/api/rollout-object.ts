@@ -21,6 +21,7 @@ export interface RawRollout {
 
 interface RawTrafficRouting {
   virtualService?: { name?: string; ref?: string };
+  virtualServices?: unknown;
   destinationRule?: { ref?: string };
 }
 
@@ -31,15 +32,33 @@ function trafficRouting(r: RawRollout): RawTrafficRouting | undefined {
   return typeof tr === 'object' && tr !== null ? (tr as RawTrafficRouting) : undefined;
 }
 
-/** The VirtualService a Rollout claims (by ref, by name, else its own name). */
+/** The (first) VirtualService a Rollout claims (by ref, by name, else its own name). */
 export function claimedVirtualService(r: RawRollout): string {
-  const vs = trafficRouting(r)?.virtualService;
-  return vs?.ref ?? vs?.name ?? r.metadata?.name ?? '';
+  return claimedVirtualServices(r)[0]!;
 }
 
-/** The VirtualService a Rollout adopts by `ref`, if any. */
-export function adoptedVirtualService(r: RawRollout): string | undefined {
-  return trafficRouting(r)?.virtualService?.ref;
+/**
+ * Every VirtualService a Rollout claims: the `ref`s of `virtualServices` when it lists them
+ * (read leniently: entries without a string ref are skipped), else `claimedVirtualService`.
+ */
+export function claimedVirtualServices(r: RawRollout): string[] {
+  const tr = trafficRouting(r);
+  if (Array.isArray(tr?.virtualServices) && tr.virtualService === undefined) {
+    const refs = tr.virtualServices.flatMap((e: unknown) => {
+      const ref = typeof e === 'object' && e !== null ? (e as { ref?: unknown }).ref : undefined;
+      return typeof ref === 'string' ? [ref] : [];
+    });
+    if (refs.length > 0) return [...new Set(refs)];
+  }
+  const vs = tr?.virtualService;
+  return [vs?.ref ?? vs?.name ?? r.metadata?.name ?? ''];
+}
+
+/** The VirtualServices a Rollout adopts: its `virtualService.ref`, or the refs of its `virtualServices`. */
+export function adoptedVirtualServices(r: RawRollout): string[] {
+  const tr = trafficRouting(r);
+  if (tr?.virtualService !== undefined) return tr.virtualService.ref !== undefined ? [tr.virtualService.ref] : [];
+  return Array.isArray(tr?.virtualServices) ? claimedVirtualServices(r) : [];
 }
 
 /** The DestinationRule a Rollout adopts by `ref`, if any. */
@@ -60,7 +79,7 @@ export function createdAt(r: RawRollout): string {
  */
 export function generatedHosts(r: RawRollout): string[] {
   const vs = trafficRouting(r)?.virtualService as { ref?: unknown; hosts?: unknown } | undefined;
-  if (vs?.ref !== undefined) return [];
+  if (vs?.ref !== undefined || (vs === undefined && trafficRouting(r)?.virtualServices !== undefined)) return [];
   if (Array.isArray(vs?.hosts)) return vs.hosts.filter((h): h is string => typeof h === 'string');
   const service = typeof r.spec === 'object' && r.spec !== null ? (r.spec as { service?: { name?: unknown } }).service : undefined;
   return typeof service?.name === 'string' ? [service.name] : [];

@@ -104,6 +104,20 @@ export const VirtualServiceRefSchema = z.strictObject({
     .describe('With ref: the names of the HTTP routes whose weights Fledge steers. Default: every route that sends to both subsets.'),
 });
 
+/** At most this many VirtualServices in `trafficRouting.virtualServices` (each is patched at every step). */
+export const MAX_VIRTUAL_SERVICES = 8;
+
+/**
+ * One entry of `trafficRouting.virtualServices` (Argo Rollouts' `virtualServices: [{name, routes}]`,
+ * whose `name` is Fledge's `ref`): an existing VirtualService whose routes get the release's
+ * weights. Only adopted ones: each generated VirtualService would be a copy of one spec.
+ */
+export const AdoptedVirtualServiceSchema = z.strictObject({
+  ref: dnsSubdomain('ref').describe('Name of an existing VirtualService in the Rollout\'s namespace: Fledge changes only the weights of the stable and canary destinations of its routes.'),
+  routes: z.array(z.string().min(1).max(253), { error: 'must be a list of route names' }).min(1).max(64).optional()
+    .describe('The names of its HTTP routes whose weights Fledge steers. Default: every route that sends to both subsets.'),
+});
+
 /**
  * A cookie name: RFC 6265 section 4.1.1 `cookie-name = token`, and a token (RFC 2616 section 2.2)
  * is one or more CHARs other than controls and separators. It also keeps the name safe inside the
@@ -281,6 +295,9 @@ export const RolloutSpecSchema = z.strictObject({
   trafficRouting: z.strictObject({
     virtualService: VirtualServiceRefSchema.optional()
       .describe('The VirtualService: generated (default, named after the Rollout) or adopted with ref.'),
+    virtualServices: z.array(AdoptedVirtualServiceSchema, { error: 'must be a list of {ref, routes}' })
+      .min(1, 'must list at least one VirtualService').max(MAX_VIRTUAL_SERVICES, `must list at most ${MAX_VIRTUAL_SERVICES} VirtualServices`).optional()
+      .describe(`Instead of virtualService: several existing VirtualServices (say, an ingress gateway's and the mesh's) steered together to the same weights, each step written to every one in list order; the first one's live weights are what Fledge reads back. At most ${MAX_VIRTUAL_SERVICES}.`),
     destinationRule: DestinationRuleRefSchema.optional()
       .describe('The DestinationRule: generated (default, named after the Rollout) or adopted with ref.'),
     sessionAffinity: SessionAffinitySchema.optional(),

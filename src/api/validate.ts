@@ -166,6 +166,14 @@ function checkRouting(spec: RolloutSpec, namespace: string, add: Add): void {
     }
   }
   if (vs?.routes && new Set(vs.routes).size !== vs.routes.length) add(`${base}.routes`, MESSAGES.routesRepeat);
+  const list = spec.trafficRouting?.virtualServices;
+  if (list && vs) add('spec.trafficRouting.virtualServices', 'cannot be set with virtualService: name one VirtualService there, or list them all here');
+  const seen = new Set<string>();
+  list?.forEach((e, i) => {
+    if (seen.has(e.ref)) add(`spec.trafficRouting.virtualServices[${i}].ref`, `repeats VirtualService ${e.ref}: list each VirtualService once`);
+    seen.add(e.ref);
+    if (e.routes && new Set(e.routes).size !== e.routes.length) add(`spec.trafficRouting.virtualServices[${i}].routes`, MESSAGES.routesRepeat);
+  });
   checkHosts(vs?.hosts ?? [], vs?.gateways, namespace, add);
   const dr = spec.trafficRouting?.destinationRule;
   if (dr?.ref !== undefined) {
@@ -187,6 +195,9 @@ function checkSessionAffinity(spec: RolloutSpec, add: Add): void {
   const vs = spec.trafficRouting?.virtualService;
   if (vs?.ref !== undefined) {
     add(at, 'needs a generated VirtualService: Fledge adds its cookie routes ahead of the weighted one, and in an adopted VirtualService (virtualService.ref) it changes weights only, never routes; leave out ref, or keep sticky routes in your own VirtualService');
+  }
+  if (spec.trafficRouting?.virtualServices) {
+    add(at, 'needs a generated VirtualService: the VirtualServices of virtualServices are adopted, and in those Fledge changes weights only, never routes; keep sticky routes in your own VirtualServices');
   }
   const stable = a.stableCookieName ?? `${a.cookieName}-stable`;
   if (stable === a.cookieName) add(`${at}.stableCookieName`, 'must differ from cookieName: one cookie cannot pin users to both versions');

@@ -39,7 +39,7 @@ rolled-back release with --watch), 2 on a usage error. \`fledge COMMAND --help\`
     .usage('-f FILE [flags]')
     .requiredOption('-f, --file <file>', FILE_HELP)
     .option('-w, --weight <percent>', 'the canary weight to render, 0..100 (default: the first step\'s)')
-    .option('--virtual-service <file>', 'the adopted VirtualService (YAML): print the JSON patch Fledge would send')
+    .option('--virtual-service <file>', 'the adopted VirtualService (YAML; with virtualServices, one file holding each of them): print the JSON patch Fledge would send')
     .option('--destination-rule <file>', 'the adopted DestinationRule (YAML), checked against the Rollout\'s subsets')
     .option('--argocd-ignore-differences', 'print the Argo CD ignoreDifferences for the weights Fledge steers', false)
     .addHelpText('after', examples(

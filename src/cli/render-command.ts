@@ -1,6 +1,6 @@
 import { parseAllDocuments, stringify } from 'yaml';
 import type { KubeObject } from '../api/object.ts';
-import { resolveRollout } from '../api/resolve.ts';
+import { atVirtualService, resolveRollout, withVirtualService } from '../api/resolve.ts';
 import { readRequests } from '../api/requests.ts';
 import { plan } from '../plan/plan.ts';
 import { istioRouter } from '../router/istio/render.ts';
@@ -32,24 +32,34 @@ export async function renderCommand(opts: RenderOptions, out: (s: string) => voi
     const routing = weight === undefined ? first : { ...first, canaryWeight: weight };
     for (const obj of istioRouter.desiredObjects(r, routing)) yamlDocs.push(stringify(obj, { lineWidth: 0 }));
     if (r.virtualService.mode !== 'adopted') continue;
+    const names = r.virtualServices.map((vs) => vs.name).join(', ');
     if (!opts.virtualService) {
-      err(`${d.label}: VirtualService ${r.virtualService.name} is adopted: Fledge changes only its weights; pass --virtual-service FILE to see the patch`);
+      err(r.virtualServicesListed
+        ? `${d.label}: VirtualServices ${names} are adopted: Fledge changes only their weights; pass --virtual-service FILE (holding each of them) to see the patches`
+        : `${d.label}: VirtualService ${names} is adopted: Fledge changes only its weights; pass --virtual-service FILE to see the patch`);
       continue;
     }
-    const vs = await loadObject(opts.virtualService, 'VirtualService', r.virtualService.name);
     const dr = opts.destinationRule ? await loadObject(opts.destinationRule, 'DestinationRule', r.destinationRule.name) : undefined;
-    const problems = istioRouter.checkAdopted(r, { virtualService: vs, ...(dr ? { destinationRule: dr } : {}) });
-    if (problems.length > 0) {
-      for (const p of problems) err(`${d.label}: ${p.path}: ${p.message}`);
-      return 1;
+    const ignore: Record<string, unknown>[] = [];
+    for (const [i, entry] of r.virtualServices.entries()) {
+      const ri = withVirtualService(r, i);
+      // A list's VirtualServices are told apart by name: one FILE may hold them all.
+      const vs = await loadObject(opts.virtualService, 'VirtualService', entry.name, r.virtualServicesListed === true);
+      const problems = atVirtualService(r, i, istioRouter.checkAdopted(ri, { virtualService: vs, ...(dr ? { destinationRule: dr } : {}) }));
+      if (problems.length > 0) {
+        for (const p of problems) err(`${d.label}: ${p.path}: ${p.message}`);
+        return 1;
+      }
+      if (opts.argocdIgnore) {
+        // Exactly the weights Fledge steers, so Argo CD ignores those and still syncs the rest.
+        ignore.push(...istioRouter.argoCdIgnoreDifferences(ri, vs));
+        continue;
+      }
+      // The JSON patch (RFC 6902) Fledge would send, test operations included.
+      const patch = JSON.stringify(istioRouter.adoptedWeightPatch(ri, vs, routing), null, 2);
+      patches.push(r.virtualServicesListed ? `# VirtualService ${entry.name}\n${patch}` : patch);
     }
-    if (opts.argocdIgnore) {
-      // Exactly the weights Fledge steers, so Argo CD ignores those and still syncs the rest.
-      patches.push(stringify({ ignoreDifferences: istioRouter.argoCdIgnoreDifferences(r, vs) }, { lineWidth: 0 }).trimEnd());
-      continue;
-    }
-    // The JSON patch (RFC 6902) Fledge would send, test operations included.
-    patches.push(JSON.stringify(istioRouter.adoptedWeightPatch(r, vs, routing), null, 2));
+    if (opts.argocdIgnore) patches.push(stringify({ ignoreDifferences: ignore }, { lineWidth: 0 }).trimEnd());
   }
   if (patches.length > 0) {
     out(patches.join('\n'));
@@ -60,10 +70,10 @@ export async function renderCommand(opts: RenderOptions, out: (s: string) => voi
 }
 
 /** The object of that kind (and name) in a YAML file the user keeps in git. */
-async function loadObject(file: string, kind: string, name: string): Promise<KubeObject> {
+async function loadObject(file: string, kind: string, name: string, byName = false): Promise<KubeObject> {
   const docs = parseAllDocuments(await readInput(file)).map((d) => d.toJS() as KubeObject | null).filter((o): o is KubeObject => o !== null && typeof o === 'object');
-  const found = docs.find((o) => o.kind === kind && o.metadata?.name === name) ?? docs.find((o) => o.kind === kind);
-  if (!found) throw new UsageError(`${file}: no ${kind} in the file`);
+  const found = docs.find((o) => o.kind === kind && o.metadata?.name === name) ?? (byName ? undefined : docs.find((o) => o.kind === kind));
+  if (!found) throw new UsageError(byName ? `${file}: no ${kind} ${name} in the file` : `${file}: no ${kind} in the file`);
   return found;
 }
 

@@ -1,4 +1,4 @@
-import { adoptedDestinationRule, claimedVirtualService, type RawRollout } from '../api/rollout-object.ts';
+import { adoptedDestinationRule, claimedVirtualServices, type RawRollout } from '../api/rollout-object.ts';
 
 /**
  * Which Rollouts claim which VirtualService and adopt which DestinationRule, per namespace, kept
@@ -10,7 +10,7 @@ import { adoptedDestinationRule, claimedVirtualService, type RawRollout } from '
 export class ClaimIndex {
   private readonly virtualServices = new Map<string, Set<string>>();
   private readonly destinationRules = new Map<string, Set<string>>();
-  private readonly byRollout = new Map<string, { vs: string; dr: string | undefined }>();
+  private readonly byRollout = new Map<string, { vs: string[]; dr: string | undefined }>();
 
   /** A Rollout was added or changed (its spec may name other objects now). */
   update(r: RawRollout): void {
@@ -18,10 +18,10 @@ export class ClaimIndex {
     if (!name) return;
     const ns = r.metadata?.namespace ?? '';
     this.delete(r);
-    const vs = key(ns, claimedVirtualService(r));
+    const vs = claimedVirtualServices(r).map((n) => key(ns, n));
     const adoptedDr = adoptedDestinationRule(r);
     const dr = adoptedDr !== undefined ? key(ns, adoptedDr) : undefined;
-    add(this.virtualServices, vs, name);
+    for (const k of vs) add(this.virtualServices, k, name);
     if (dr !== undefined) add(this.destinationRules, dr, name);
     this.byRollout.set(key(ns, name), { vs, dr });
   }
@@ -32,12 +32,12 @@ export class ClaimIndex {
     const k = key(r.metadata?.namespace ?? '', name);
     const entry = this.byRollout.get(k);
     if (!entry) return;
-    remove(this.virtualServices, entry.vs, name);
+    for (const k of entry.vs) remove(this.virtualServices, k, name);
     if (entry.dr !== undefined) remove(this.destinationRules, entry.dr, name);
     this.byRollout.delete(k);
   }
 
-  /** Names of the Rollouts in `namespace` whose claimed VirtualService is `name` (by ref, name, or their own name). */
+  /** Names of the Rollouts in `namespace` that claim the VirtualService `name` (by ref, name, a virtualServices entry, or their own name). */
   claimingVirtualService(namespace: string, name: string): readonly string[] {
     return [...(this.virtualServices.get(key(namespace, name)) ?? [])];
   }

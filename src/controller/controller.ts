@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { Server } from 'node:http';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { FIELD_MANAGER, GROUP, PLURAL, ROLLOUT_LABEL, VERSION } from '../api/constants.ts';
-import { adoptedVirtualService, generatedHosts, type RolloutObject } from '../api/rollout-object.ts';
+import { adoptedVirtualServices, generatedHosts, type RolloutObject } from '../api/rollout-object.ts';
 import type { KubeObject } from '../api/object.ts';
 import { KubeClient, loadKubeConfig, type ResourceRef } from '../kube/client.ts';
 import { EventRecorder } from '../kube/events.ts';
@@ -198,8 +198,7 @@ export class Controller {
     }
     for (const r of this.claims.claimingVirtualService(ns, name)) {
       const rollout = this.informers.rollouts.get(r, ns);
-      const ref = rollout ? adoptedVirtualService(rollout) : undefined;
-      if (!owner || ref === name) this.enqueue(ns, r);
+      if (!owner || (rollout && adoptedVirtualServices(rollout).includes(name))) this.enqueue(ns, r);
     }
   }
 

@@ -16,7 +16,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { PlannedEvent } from '../api/events.ts';
 import type { KubeObject } from '../api/object.ts';
 import type { OperatorRequests } from '../api/requests.ts';
-import type { ResolvedRollout } from '../api/resolve.ts';
+import { atVirtualService, withVirtualService, type ResolvedRollout } from '../api/resolve.ts';
 import type { AnalysisResult, RolloutStatus } from '../api/schema.ts';
 import type { Problem } from '../api/validate.ts';
 import type { CheckResult } from '../check/rollout.ts';
@@ -33,11 +33,16 @@ export interface Snapshot {
   rollout: RolloutObject;
   /** The offline check of `rollout` (the same as `fledge validate`'s), with the platform's providers. */
   checked: CheckResult;
-  /** The live objects the Rollout names (generated or adopted), from the caches. */
+  /** The live objects the Rollout names (generated or adopted), from the caches; the VirtualService is its first. */
   live: RoutingObjects;
-  /** The other Rollouts of the namespace that claim the same VirtualService. */
+  /**
+   * Each of the Rollout's VirtualServices (`virtualServices`, in order) as live, when it lists
+   * several; absent: just `live.virtualService`.
+   */
+  liveVirtualServices?: readonly (KubeObject | undefined)[];
+  /** The other Rollouts of the namespace that claim one of the same VirtualServices. */
   claimants: readonly RolloutObject[];
-  /** The VirtualServices of any namespace that name a host of the Rollout's VirtualService. */
+  /** The VirtualServices of any namespace that name a host of one of the Rollout's VirtualServices. */
   overlapping: readonly KubeObject[];
   /** What the API server's dry run refused in the generated objects (read only when `admission` says `dryRun`). */
   refusals: readonly Problem[];
@@ -75,7 +80,7 @@ export type Admission =
   /** `dryRun`: the generated objects must pass the API server's dry run before anything is written. */
   | { kind: 'admitted'; r: ResolvedRollout; warnings: Problem[]; dryRun: boolean };
 
-type AdmissionInput = Pick<Snapshot, 'rollout' | 'checked' | 'live' | 'claimants' | 'overlapping'>;
+type AdmissionInput = Pick<Snapshot, 'rollout' | 'checked' | 'live' | 'liveVirtualServices' | 'claimants' | 'overlapping'>;
 
 /**
  * The checks that need the cluster's state, in the order they are reported: the offline check,
@@ -85,28 +90,62 @@ type AdmissionInput = Pick<Snapshot, 'rollout' | 'checked' | 'live' | 'claimants
 export function admission(s: AdmissionInput, router: TrafficRouter): Admission {
   if (!s.checked.ok) return { kind: 'invalid', problems: s.checked.problems };
   const r = s.checked.resolved;
-  const adopted: RoutingObjects = {};
-  if (r.virtualService.mode === 'adopted') {
-    if (!s.live.virtualService) return { kind: 'waiting', objectKind: 'VirtualService', name: r.virtualService.name };
-    adopted.virtualService = s.live.virtualService;
+  const lives = liveVirtualServices(s, r);
+  for (const [i, vs] of r.virtualServices.entries()) {
+    if (vs.mode === 'adopted' && !lives[i]) return { kind: 'waiting', objectKind: 'VirtualService', name: vs.name };
   }
-  if (r.destinationRule.mode === 'adopted') {
-    if (!s.live.destinationRule) return { kind: 'waiting', objectKind: 'DestinationRule', name: r.destinationRule.name };
-    adopted.destinationRule = s.live.destinationRule;
+  if (r.destinationRule.mode === 'adopted' && !s.live.destinationRule) {
+    return { kind: 'waiting', objectKind: 'DestinationRule', name: r.destinationRule.name };
   }
-  const overlaps = router.hostOverlaps(r, s.live, s.overlapping);
-  const problems = [
-    ...router.ownershipProblems(r, s.rollout, s.claimants, s.live),
-    ...router.checkAdopted(r, adopted),
-    ...overlaps.problems,
-  ];
-  if (problems.length > 0) return { kind: 'invalid', problems };
+  // Each VirtualService is checked as if it were the only one; the others of the list are not
+  // "other VirtualServices for the same host" (an ingress one and a mesh one may share a host).
+  const own = new Set(r.virtualServices.map((vs) => vs.name));
+  const others = s.overlapping.filter((o) => !((o.metadata.namespace ?? '') === r.namespace && own.has(o.metadata.name)));
+  const problems: Problem[] = [];
+  const warnings: Problem[] = [...s.checked.warnings];
+  const unsteered: Problem[][] = [];
+  r.virtualServices.forEach((vs, i) => {
+    const ri = withVirtualService(r, i);
+    const live: RoutingObjects = { ...(lives[i] ? { virtualService: lives[i] } : {}), ...(s.live.destinationRule ? { destinationRule: s.live.destinationRule } : {}) };
+    const adopted: RoutingObjects = {
+      ...(vs.mode === 'adopted' && lives[i] ? { virtualService: lives[i] } : {}),
+      ...(r.destinationRule.mode === 'adopted' && s.live.destinationRule ? { destinationRule: s.live.destinationRule } : {}),
+    };
+    const overlaps = router.hostOverlaps(ri, live, others);
+    problems.push(...atVirtualService(r, i, [
+      ...router.ownershipProblems(ri, s.rollout, s.claimants, live),
+      ...router.checkAdopted(ri, adopted),
+      ...overlaps.problems,
+    ]));
+    unsteered.push(atVirtualService(r, i, router.adoptedWarnings(ri, adopted)));
+    warnings.push(...atVirtualService(r, i, overlaps.warnings));
+  });
+  // The adopted warnings say what traffic one VirtualService leaves unsteered (in-mesh calls to
+  // the Service): when another of the list steers it, they are no longer true.
+  if (unsteered.every((w) => w.length > 0)) warnings.push(...unsteered.flat());
+  if (problems.length > 0) return { kind: 'invalid', problems: dedupe(problems) };
   return {
     kind: 'admitted',
     r,
-    warnings: [...s.checked.warnings, ...router.adoptedWarnings(r, adopted), ...overlaps.warnings],
+    warnings: dedupe(warnings),
     dryRun: r.virtualService.mode === 'generated' || r.destinationRule.mode === 'generated',
   };
+}
+
+/** Each of the Rollout's VirtualServices as live (undefined: not there), in its order. */
+export function liveVirtualServices(s: Pick<Snapshot, 'live' | 'liveVirtualServices'>, r: ResolvedRollout): (KubeObject | undefined)[] {
+  return r.virtualServices.map((_, i) => (i === 0 ? s.live.virtualService : s.liveVirtualServices?.[i]));
+}
+
+/** A DestinationRule problem is found once per VirtualService checked: reported once. */
+function dedupe(problems: readonly Problem[]): Problem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const k = `${p.path}\0${p.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }
 
 /** The check to run before `decide`, or undefined when no judgement is due. */

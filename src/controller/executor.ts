@@ -9,7 +9,7 @@ import pRetry, { AbortError } from 'p-retry';
 import { API_VERSION, FIELD_MANAGER, GROUP, KIND, PLURAL, VERSION } from '../api/constants.ts';
 import { REASONS, type PlannedEvent } from '../api/events.ts';
 import type { KubeObject, ResourceRef } from '../api/object.ts';
-import type { ResolvedRollout } from '../api/resolve.ts';
+import { withVirtualService, type ResolvedRollout } from '../api/resolve.ts';
 import type { RolloutObject } from '../api/rollout-object.ts';
 import type { RolloutStatus } from '../api/schema.ts';
 import { sameLabels } from '../api/validate.ts';
@@ -76,8 +76,8 @@ export function isStaleWrite(err: unknown): boolean {
 export interface Target {
   rollout: RolloutObject;
   resolved?: ResolvedRollout;
-  /** The live VirtualService the Rollout adopts, when it adopts one. */
-  adoptedVirtualService?: KubeObject;
+  /** The live VirtualServices the Rollout adopts, by their index in `resolved.virtualServices`. */
+  adoptedVirtualServices?: ReadonlyMap<number, KubeObject>;
   log: Logger;
 }
 
@@ -115,7 +115,7 @@ export class Executor {
         case 'routing': {
           if (!t.resolved) throw new Error('a routing action needs a resolved Rollout');
           const r = t.resolved;
-          const put = await this.refusable(() => this.writeRouting(r, a.routing, t.adoptedVirtualService, confirm));
+          const put = await this.refusable(() => this.writeRouting(r, a.routing, t.adoptedVirtualServices ?? new Map(), confirm));
           if (a.restore) restored.push(...put);
           break;
         }
@@ -185,8 +185,16 @@ export class Executor {
    * VirtualService's weights must change, they are written one at a time in the order
    * `routingPath` picks, so that the mix live between the two writes (or after a crash between
    * them) never sends a set of pods more than before or after.
+   *
+   * Several VirtualServices (`virtualServices`) take each step of that path, every one in list
+   * order, before any takes the next: each carries its own traffic (an ingress gateway's, the
+   * mesh's) and only ever moves between the routing before and after a step, so the order among
+   * them moves no request to a set of pods it was not sent to before or after, and each step's
+   * safety holds for each. The live routing is read from the first; the others are set to the
+   * same routing (weights someone changed in one are put back, like drift in the first).
    */
-  private async writeRouting(r: ResolvedRollout, routing: Routing, adoptedVs: KubeObject | undefined, beforeWrite: () => Promise<void>): Promise<string[]> {
+  private async writeRouting(r: ResolvedRollout, routing: Routing, adopted: ReadonlyMap<number, KubeObject>, beforeWrite: () => Promise<void>): Promise<string[]> {
+    const adoptedVs = adopted.get(0);
     const restored = new Set<string>();
     let live = this.liveRouting(r, adoptedVs);
     if (live && !(sameLabels(live.stableLabels, routing.stableLabels) && sameLabels(live.canaryLabels, routing.canaryLabels))) {
@@ -213,10 +221,10 @@ export class Executor {
           restored.add(`${desired.kind} ${desired.metadata.name}${who ? ` (changed by ${who})` : ''}`);
         }
       }
-      // Read it again: the write just before may have changed it (the cache remembers our writes).
-      const vs = adoptedVs && (this.d.virtualServices.get(adoptedVs.metadata.name, r.namespace) ?? adoptedVs);
-      if (vs) {
-        const drift = await this.patchAdopted(r, vs, step, beforeWrite);
+      for (const [i, cached] of [...adopted].sort(([a], [b]) => a - b)) {
+        // Read it again: the write just before may have changed it (the cache remembers our writes).
+        const vs = this.d.virtualServices.get(cached.metadata.name, r.namespace) ?? cached;
+        const drift = await this.patchAdopted(withVirtualService(r, i), vs, step, beforeWrite);
         if (drift) restored.add(`the weights of VirtualService ${vs.metadata.name}${drift.by ? ` (changed by ${drift.by})` : ''}`);
       }
     }

@@ -8,8 +8,8 @@
 import type { PrometheusPolicy } from '../api/prometheus-policy.ts';
 import type { KubeObject } from '../api/object.ts';
 import { readRequests } from '../api/requests.ts';
-import type { ResolvedRollout } from '../api/resolve.ts';
-import { claimedVirtualService, type RolloutObject } from '../api/rollout-object.ts';
+import { withVirtualService, type ResolvedRollout } from '../api/resolve.ts';
+import { claimedVirtualServices, type RolloutObject } from '../api/rollout-object.ts';
 import type { Problem } from '../api/validate.ts';
 import { checkRollout } from '../check/rollout.ts';
 import type { KubeClient } from '../kube/client.ts';
@@ -19,7 +19,7 @@ import { withBindings, type Logger } from '../kube/log.ts';
 import type { QueueResult } from '../kube/workqueue.ts';
 import type { RoutingObjects, TrafficRouter } from '../router/types.ts';
 import type { Analyzer } from './analyzer.ts';
-import { admission, decide, decideRefused, judgementDue, type Snapshot } from './decide.ts';
+import { admission, decide, decideRefused, judgementDue, liveVirtualServices, type Snapshot } from './decide.ts';
 import { Executor, RoutingRefusedError, type Cache } from './executor.ts';
 import type { ControllerMetrics } from './metrics.ts';
 
@@ -76,7 +76,7 @@ export class Reconciler {
     const target = {
       rollout: raw, log,
       ...(resolved ? { resolved } : {}),
-      ...(resolved?.virtualService.mode === 'adopted' && snapshot.live.virtualService ? { adoptedVirtualService: snapshot.live.virtualService } : {}),
+      ...(resolved ? { adoptedVirtualServices: adoptedVirtualServices(resolved, liveVirtualServices(snapshot, resolved)) } : {}),
     };
     let result: QueueResult;
     try {
@@ -102,13 +102,16 @@ export class Reconciler {
     const requests = readRequests(raw.metadata.annotations);
     if (!checked.ok) return { rollout: raw, checked, live: {}, claimants: [], overlapping: [], refusals: [], requests };
     const r = checked.resolved;
-    const virtualService = this.d.virtualServices.get(r.virtualService.name, namespace);
+    const lives = r.virtualServices.map((vs) => this.d.virtualServices.get(vs.name, namespace));
+    const virtualService = lives[0];
     const destinationRule = this.d.destinationRules.get(r.destinationRule.name, namespace);
     const live: RoutingObjects = { ...(virtualService ? { virtualService } : {}), ...(destinationRule ? { destinationRule } : {}) };
-    const hosts = this.d.router.routedHosts(r, live);
+    const hosts = [...new Set(lives.flatMap((vs, i) => this.d.router.routedHosts(withVirtualService(r, i), { ...(vs ? { virtualService: vs } : {}) })))];
+    const claimants = new Map(claimedVirtualServices(raw).flatMap((vs) => this.d.claimants(namespace, vs)).map((o) => [o.metadata.name, o]));
     const base = {
       rollout: raw, checked, live, requests,
-      claimants: this.d.claimants(namespace, claimedVirtualService(raw)),
+      ...(lives.length > 1 ? { liveVirtualServices: lives } : {}),
+      claimants: [...claimants.values()],
       overlapping: hosts.length > 0 ? this.d.virtualServicesNaming(hosts) : [],
     };
     const a = admission(base, this.d.router);
@@ -151,6 +154,16 @@ export class Reconciler {
     if (settled) this.vetted.set(key, { stamp, problems });
     return problems;
   }
+}
+
+/** The live adopted VirtualServices by their index in `r.virtualServices` (the others left out). */
+function adoptedVirtualServices(r: ResolvedRollout, lives: readonly (KubeObject | undefined)[]): Map<number, KubeObject> {
+  const out = new Map<number, KubeObject>();
+  r.virtualServices.forEach((vs, i) => {
+    const live = lives[i];
+    if (vs.mode === 'adopted' && live) out.set(i, live);
+  });
+  return out;
 }
 
 export function splitKey(key: string): [string, string] {

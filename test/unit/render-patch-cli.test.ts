@@ -204,3 +204,36 @@ describe('fledge render refuses an adopted object that does not fit', () => {
     ]);
   });
 });
+
+describe('fledge render with several adopted VirtualServices (virtualServices)', () => {
+  const dir = 'gateway-and-mesh';
+  const both = () => scratch.file('gateway-and-mesh-vs.yaml', [seed(dir, 'virtual-service-ingress.yaml'), seed(dir, 'virtual-service-mesh.yaml')]
+    .map((f) => readFileSync(join(REPO, f), 'utf8')).join('\n---\n'));
+
+  it('prints each one\'s weight patch, named, from one file holding both', () => {
+    const run = fledge(['render', '-f', seed(dir, 'rollout.yaml'), '--virtual-service', both(), '--weight', '40']);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const parts = run.stdout.split(/^# VirtualService (\S+)\n/m).slice(1);
+    expect([parts[0], parts[2]]).toEqual(['reviews-ingress', 'reviews-mesh']);
+    for (const [file, text] of [['ingress', parts[1]], ['mesh', parts[3]]] as const) {
+      const vs = readSeed<VirtualService>(dir, `virtual-service-${file}.yaml`);
+      const patched = applyPatch(vs, JSON.parse(text ?? '[]') as JsonPatchOp[]);
+      expect(patched.spec.http[0]!.route.map((d) => d.weight)).toEqual([60, 40]);
+    }
+  });
+
+  it('the Argo CD ignoreDifferences of both, in one list', () => {
+    const run = fledge(['render', '-f', seed(dir, 'rollout.yaml'), '--virtual-service', both(), '--argocd-ignore-differences']);
+    expect(run.code).toBe(0);
+    const doc = parse(run.stdout) as { ignoreDifferences: { name?: string }[] };
+    expect(doc.ignoreDifferences.map((e) => e.name)).toEqual(['reviews-ingress', 'reviews-mesh']);
+  });
+
+  it('a file without one of them: a usage error (exit 2) naming the missing one', () => {
+    const run = fledge(['render', '-f', seed(dir, 'rollout.yaml'), '--virtual-service', seed(dir, 'virtual-service-ingress.yaml')]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/no VirtualService reviews-mesh in the file/);
+    expectNoStackTrace(run);
+  });
+});

@@ -2,7 +2,7 @@ import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, ROLLOUT_LABEL } from '../../api/con
 import type { KubeObject } from '../../api/object.ts';
 import type { ResolvedRollout } from '../../api/resolve.ts';
 import type { Problem } from '../../api/validate.ts';
-import { claimedVirtualService, createdAt, type RolloutObject } from '../../api/rollout-object.ts';
+import { claimedVirtualServices, createdAt, type RolloutObject } from '../../api/rollout-object.ts';
 import { canonicalHost, gatewaysOf, isServiceHost, MESH_GATEWAY, serviceOfHost } from './hosts.ts';
 import { routesOf } from './shapes.ts';
 
@@ -20,9 +20,10 @@ export function ownershipProblems(
   liveVs: KubeObject | undefined, liveDr: KubeObject | undefined,
 ): Problem[] {
   const problems: Problem[] = [];
-  const mine = claimedVirtualService(self);
+  // The VirtualService of `r` (a Rollout that lists several is checked once per entry).
+  const mine = r.virtualService.name;
   const rank = (x: RolloutObject) => `${x.status?.release ? 0 : 1}\0${createdAt(x)}\0${x.metadata.name}`;
-  const claimants = others.filter((o) => o.metadata.name !== self.metadata.name && claimedVirtualService(o) === mine);
+  const claimants = others.filter((o) => o.metadata.name !== self.metadata.name && claimedVirtualServices(o).includes(mine));
   const labels = liveVs?.metadata.labels ?? {};
   const holder = labels[MANAGED_BY_LABEL] === MANAGED_BY_VALUE ? labels[ROLLOUT_LABEL] : undefined;
   const holderClaims = holder !== undefined && (holder === self.metadata.name || claimants.some((o) => o.metadata.name === holder));
