@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  MIN_WINDOW_SECONDS, TemplateError, escapePromQLString, metricQuery, queryContext, queryWindowSeconds, trafficQueries,
+  MIN_WINDOW_SECONDS, TemplateError, escapePromQLString, metricQuery, queryContext, queryWindowSeconds, trafficSelector, windowOf,
   type QueryContext,
 } from './templates.ts';
 import { reviewsContext } from '../../test/support/query-context.ts';
@@ -8,20 +8,13 @@ import { reviewsContext } from '../../test/support/query-context.ts';
 const ctx: QueryContext = reviewsContext(90);
 const SEL_V2 = 'reporter="destination",destination_service_name="reviews",destination_service_namespace="shop",destination_version="v2"';
 const SEL_V1 = 'reporter="destination",destination_service_name="reviews",destination_service_namespace="shop",destination_version="v1"';
-/** Failed requests (failures.ts): 5xx or no response, plus gRPC server errors among the rest. */
-const FAILED = (sel: string) =>
-  `((sum(increase(istio_requests_total{${sel},response_code=~"5..|0"}[90s])) or vector(0)) + ` +
-  `(sum(increase(istio_requests_total{${sel},response_code!~"5..|0",grpc_response_status=~"2|4|12|13|14|15"}[90s])) or vector(0)))`;
-
-describe('trafficQueries', () => {
+describe('trafficSelector and windowOf', () => {
   it.each([
     ['canary', SEL_V2],
     ['stable', SEL_V1],
-  ] as const)('counts requests and failed requests of the %s subset', (subset, sel) => {
-    expect(trafficQueries(ctx, subset)).toEqual({
-      requests: `sum(increase(istio_requests_total{${sel}}[90s]))`,
-      errors: FAILED(sel),
-    });
+  ] as const)('select the %s subset', (subset, sel) => {
+    expect(trafficSelector(ctx, subset)).toBe(sel);
+    expect(windowOf(ctx)).toBe('90s');
   });
 
   it.each([
@@ -30,29 +23,27 @@ describe('trafficQueries', () => {
     // versionLabel() prefers `version` when several are set
     [{ 'service.istio.io/canonical-revision': 'rev-7', version: 'v9' }, 'destination_version="v9"'],
   ])('selects the version from %j', (canaryLabels, matcher) => {
-    expect(trafficQueries({ ...ctx, canaryLabels }, 'canary').requests).toContain(matcher);
+    expect(trafficSelector({ ...ctx, canaryLabels }, 'canary')).toContain(matcher);
   });
 
   it('refuses a subset without a version label', () => {
-    expect(() => trafficQueries({ ...ctx, stableLabels: { app: 'reviews' } }, 'stable')).toThrow(/stable labels have none of version/);
+    expect(() => trafficSelector({ ...ctx, stableLabels: { app: 'reviews' } }, 'stable')).toThrow(/stable labels have none of version/);
   });
 
   it.each([0, 9, 10.5, Number.NaN, -10])('refuses the window %s', (windowSeconds) => {
-    expect(() => trafficQueries({ ...ctx, windowSeconds }, 'canary')).toThrow(TemplateError);
+    expect(() => windowOf({ ...ctx, windowSeconds })).toThrow(TemplateError);
   });
 });
 
 describe('metricQuery templates', () => {
   it.each([
-    ['istio-error-rate', `${FAILED(SEL_V2)} / sum(increase(istio_requests_total{${SEL_V2}}[90s]))`],
-    ['istio-request-count', `sum(increase(istio_requests_total{${SEL_V2}}[90s]))`],
     ['istio-latency-p99', `histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket{${SEL_V2}}[90s])))`],
   ] as const)('%s', (template, expected) => {
     expect(metricQuery(ctx, { name: 'm', template })).toBe(expected);
   });
 
-  it('istio-slow-requests has no query of its own: it comes with the traffic query', () => {
-    expect(() => metricQuery(ctx, { name: 'slow', template: 'istio-slow-requests' })).toThrow(/traffic query/);
+  it.each(['istio-slow-requests', 'istio-error-rate', 'istio-request-count'] as const)('%s has no query of its own: it comes with the traffic query', (template) => {
+    expect(() => metricQuery(ctx, { name: 'm', template })).toThrow(/traffic query/);
   });
 
   it('needs exactly one of template or query', () => {
@@ -118,7 +109,7 @@ describe('injection attempts come out escaped', () => {
   });
 
   it('in the templates', () => {
-    const out = metricQuery(evil, { name: 'm', template: 'istio-error-rate' });
+    const out = metricQuery(evil, { name: 'm', template: 'istio-latency-p99' });
     expect(out).toContain('destination_service_name="\\"}[1m])) or vector(1) #"');
     expect(out).toContain('destination_version="\\"}[1m])) or vector(1) #"');
     expect(out).toContain('destination_service_namespace="a\\\\\\"b\\nc"');

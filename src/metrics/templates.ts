@@ -19,7 +19,6 @@
 import type { ResolvedRollout } from '../api/resolve.ts';
 import type { Labels, MetricTemplate } from '../api/schema.ts';
 import { versionLabel, type Problem } from '../api/validate.ts';
-import { FAILED_REQUEST_MATCHERS } from './failures.ts';
 
 export const MIN_WINDOW_SECONDS = 10;
 
@@ -67,22 +66,6 @@ export function escapePromQLString(value: string): string {
   return value.replace(/[\\"\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '"' ? '\\"' : c === '\n' ? '\\n' : '\\r'));
 }
 
-/**
- * Requests and failed requests of one subset over the window, as sums (one number each). Failed
- * means what isFailedRequest() (traffic.ts) says: 5xx, no response (code 0), gRPC server errors.
- */
-export function trafficQueries(ctx: QueryContext, subset: Subset): { requests: string; errors: string } {
-  const sel = trafficSelector(ctx, subset);
-  const w = windowOf(ctx);
-  // Istio creates a series only when a code first occurs, so a subset that never failed has no
-  // failed series at all: that is 0 errors, not "no data" (hence `or vector(0)` on each part).
-  const failed = FAILED_REQUEST_MATCHERS.map((m) => `(sum(increase(istio_requests_total{${sel},${m}}[${w}])) or vector(0))`);
-  return {
-    requests: `sum(increase(istio_requests_total{${sel}}[${w}]))`,
-    errors: `(${failed.join(' + ')})`,
-  };
-}
-
 /** The PromQL for one metric of spec.analysis.metrics, for the canary. */
 export function metricQuery(ctx: QueryContext, metric: MetricQuerySpec): string {
   if ((metric.template === undefined) === (metric.query === undefined)) {
@@ -92,13 +75,10 @@ export function metricQuery(ctx: QueryContext, metric: MetricQuerySpec): string 
   const sel = trafficSelector(ctx, 'canary');
   const w = windowOf(ctx);
   switch (metric.template) {
-    case 'istio-error-rate': {
-      const t = trafficQueries(ctx, 'canary');
-      // No traffic: the denominator is empty (no data) or 0 (NaN): inconclusive either way.
-      return `${t.errors} / ${t.requests}`;
-    }
+    case 'istio-error-rate':
     case 'istio-request-count':
-      return trafficQueries(ctx, 'canary').requests;
+      // Shares of the traffic query's counts (derivedMetric in traffic.ts): no query of their own.
+      throw new TemplateError(`metric "${metric.name}": ${metric.template} is read from the traffic query's counts, not a query of its own`);
     case 'istio-latency-p99':
       return `histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket{${sel}}[${w}])))`;
     case 'istio-slow-requests':

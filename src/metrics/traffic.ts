@@ -147,7 +147,7 @@ export function isComparedTemplate(template: MetricTemplate | undefined): boolea
 
 /**
  * The value of a built-in template that is the canary's share of the traffic counts, or undefined
- * for templates that need a query of their own. Matches metricQuery()'s PromQL for the same
+ * for templates that need a query of their own. Equals the separate sums per number (checked on a real Prometheus by the provider tests) for the same
  * template: an error rate with no requests is NaN (no value), a count with no series is no data.
  */
 export function derivedMetric(template: MetricTemplate | undefined, canary: SubsetTraffic): { value: number } | { nodata: true } | undefined {
