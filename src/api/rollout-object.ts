@@ -84,3 +84,32 @@ export function generatedHosts(r: RawRollout): string[] {
   const service = typeof r.spec === 'object' && r.spec !== null ? (r.spec as { service?: { name?: unknown } }).service : undefined;
   return typeof service?.name === 'string' ? [service.name] : [];
 }
+
+/** `spec.<side>.labels` read leniently: only string values count ({} when absent or malformed). */
+export function specLabels(r: RawRollout, side: 'stable' | 'canary'): Record<string, string> {
+  const labels = (specSide(r, side) as { labels?: unknown } | undefined)?.labels;
+  if (typeof labels !== 'object' || labels === null || Array.isArray(labels)) return {};
+  return Object.fromEntries(Object.entries(labels).filter((e): e is [string, string] => typeof e[1] === 'string'));
+}
+
+/** `spec.<side>.subset` read leniently (undefined when absent or not a string). */
+export function specSubset(r: RawRollout, side: 'stable' | 'canary'): string | undefined {
+  const subset = (specSide(r, side) as { subset?: unknown } | undefined)?.subset;
+  return typeof subset === 'string' ? subset : undefined;
+}
+
+function specSide(r: RawRollout, side: 'stable' | 'canary'): unknown {
+  const spec = r.spec;
+  if (typeof spec !== 'object' || spec === null) return undefined;
+  const s = (spec as Record<string, unknown>)[side];
+  return typeof s === 'object' && s !== null ? s : undefined;
+}
+
+/**
+ * An object the API server listed as a Rollout, typed as one: the single place where a raw
+ * object becomes a RolloutObject (its spec stays unknown until parsed; its status is the
+ * controller's, written only through the schema).
+ */
+export function asRolloutObject(o: object): RolloutObject {
+  return o as RolloutObject;
+}

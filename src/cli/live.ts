@@ -5,17 +5,12 @@
 import { API_VERSION, KIND } from '../api/constants.ts';
 import { releaseId } from '../api/release.ts';
 import { resolveRollout, type ResolvedRollout, type ResolvedStep } from '../api/resolve.ts';
-import type { RolloutStatus } from '../api/schema.ts';
+import { specLabels, specSubset, type RolloutObject } from '../api/rollout-object.ts';
 import { stepDisplay } from '../api/step.ts';
 import { parseRollout, type Problem } from '../api/validate.ts';
 
-export interface LiveRollout {
-  apiVersion?: string;
-  kind?: string;
-  metadata: { name: string; namespace: string; annotations?: Record<string, string>; generation?: number; creationTimestamp?: string | Date; managedFields?: unknown };
-  spec: { stable?: { labels?: Record<string, string>; subset?: string }; canary?: { labels?: Record<string, string>; subset?: string } };
-  status?: RolloutStatus;
-}
+/** A Rollout as the API server returns it (read through api/rollout-object's lenient readers). */
+export type LiveRollout = RolloutObject;
 
 export interface RolloutView {
   rollout: LiveRollout;
@@ -43,7 +38,7 @@ export function viewOf(r: LiveRollout): RolloutView {
   const resolved = parsed.ok ? resolveRollout(parsed.rollout) : undefined;
   const st = r.status ?? {};
   const steps = resolved?.steps ?? [];
-  const release = releaseId(r.spec.stable?.labels ?? {}, r.spec.canary?.labels ?? {});
+  const release = releaseId(specLabels(r, 'stable'), specLabels(r, 'canary'));
   const seen = st.observedGeneration !== undefined && st.observedGeneration === r.metadata.generation;
   return {
     rollout: r,
@@ -53,8 +48,8 @@ export function viewOf(r: LiveRollout): RolloutView {
     release,
     step: resolved ? stepDisplay(st.stepIndex, steps.length) : (st.step ?? ''),
     current: seen && (st.phase === 'Invalid' || st.release === release),
-    stableSubset: resolved?.stable.subset ?? r.spec.stable?.subset ?? 'stable',
-    canarySubset: resolved?.canary.subset ?? r.spec.canary?.subset ?? 'canary',
+    stableSubset: resolved?.stable.subset ?? specSubset(r, 'stable') ?? 'stable',
+    canarySubset: resolved?.canary.subset ?? specSubset(r, 'canary') ?? 'canary',
   };
 }
 

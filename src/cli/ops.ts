@@ -6,6 +6,7 @@
 import { stringify } from 'yaml';
 import { ANNOTATIONS, GROUP, PLURAL, VERSION } from '../api/constants.ts';
 import { resumeValue, retryValue } from '../api/requests.ts';
+import { asRolloutObject } from '../api/rollout-object.ts';
 import { RETRY_QUIET_MS } from '../plan/retry.ts';
 import { KubeApiError } from '../kube/errors.ts';
 import type { Io, KubeFlags } from './flags.ts';
@@ -157,7 +158,7 @@ export function listRows(items: readonly LiveRollout[], { allNamespaces = false,
     const st = r.status ?? {};
     const created = r.metadata.creationTimestamp ? new Date(r.metadata.creationTimestamp).getTime() : undefined;
     return [
-      ...(allNamespaces ? [r.metadata.namespace] : []),
+      ...(allNamespaces ? [r.metadata.namespace ?? ''] : []),
       r.metadata.name, st.phase ?? '', st.canaryWeight === undefined ? '' : String(st.canaryWeight), v.step,
       created === undefined ? '' : age(now - created),
       ...(wide ? [st.release ?? '', v.stableSubset, v.canarySubset] : []),
@@ -182,7 +183,7 @@ export function age(ms: number): string {
 
 export async function listCommand(k: CliKube, o: KubeFlags & { output?: string }, out: Out, err: Out): Promise<number> {
   const list = await k.client.list(ROLLOUT_REF, o.allNamespaces ? undefined : k.namespace);
-  const items = (list.items as unknown as LiveRollout[]).map((r) => {
+  const items = list.items.map(asRolloutObject).map((r) => {
     const { managedFields: _drop, ...metadata } = r.metadata;
     return { ...r, apiVersion: r.apiVersion ?? `${GROUP}/${VERSION}`, kind: r.kind ?? 'Rollout', metadata };
   });

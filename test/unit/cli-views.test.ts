@@ -33,7 +33,7 @@ const RELEASE = releaseId({ version: 'v1' }, { version: 'v2' });
 function live(strategy: Record<string, unknown>, status?: LiveRollout['status'], generation = 1): LiveRollout {
   const r = minimalRollout();
   r.spec.strategy = strategy;
-  return { ...r, metadata: { name: 'web', namespace: 'shop', generation }, spec: r.spec as LiveRollout['spec'], ...(status ? { status } : {}) };
+  return { ...r, metadata: { name: 'web', namespace: 'shop', generation }, spec: r.spec as LiveRollout['spec'], ...(status ? { status } : {}) } as LiveRollout;
 }
 
 describe('viewOf: every view derives from the resolved Rollout', () => {
