@@ -1,0 +1,51 @@
+/**
+ * test/setup.sh (npm's pretest) refuses a Node.js older than package.json's "engines" first,
+ * before anything slow, naming the version and the fix. It runs with a stand-in `node` that
+ * reports the version under test; a Node that passes goes on to the next check, which is made to
+ * fail (LUA names no program, and no kube-apiserver is cached) so nothing gets built.
+ */
+import { spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const SETUP = new URL('../../test/setup.sh', import.meta.url).pathname;
+const ENGINES = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as
+  { engines: { node: string } }).engines.node;
+
+const dirs: string[] = [];
+afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+
+function runWithNode(version: string): { status: number | null; stderr: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'fledge-setup-'));
+  dirs.push(dir);
+  const node = join(dir, 'node');
+  writeFileSync(node, `#!/bin/sh\nif [ "$1" = --version ]; then echo v${version}; else echo ${version}; fi\n`);
+  chmodSync(node, 0o755);
+  const r = spawnSync('bash', [SETUP], {
+    encoding: 'utf8',
+    env: { PATH: `${dir}:/usr/bin:/bin`, HOME: dir, LUA: 'no-such-lua', FLEDGE_CACHE_DIR: join(dir, 'cache') },
+  });
+  return { status: r.status, stderr: r.stderr };
+}
+
+describe('test/setup.sh: the Node.js version', () => {
+  it('package.json asks for 22.12 or newer, which the check enforces', () => {
+    expect(ENGINES).toBe('>=22.12');
+  });
+
+  it.each(['18.20.4', '20.19.0', '22.0.0', '22.11.0'])('refuses Node.js %s, naming it and the fix', (v) => {
+    const r = runWithNode(v);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`Node.js 22.12 or newer is needed (this is v${v})`);
+    expect(r.stderr).toContain('fix: npm install');
+  });
+
+  it.each(['22.12.0', '23.1.0', '24.11.1'])('lets Node.js %s through to the next check', (v) => {
+    const r = runWithNode(v);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^test setup: /);
+    expect(r.stderr).not.toContain('Node.js');
+  });
+});
