@@ -6,7 +6,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 # First, before anything slow: the Node.js of package.json's "engines" (22.12 or newer: the test
-# runner and client-node need it, and npm ci only warns about it).
+# runner and the CLI parser, commander, need it; npm ci only warns about it).
 node_version="$(node -p 'process.versions.node' 2>/dev/null || echo 0.0.0)"
 IFS=. read -r node_major node_minor _ <<<"$node_version"
 if [ "${node_major:-0}" -lt 22 ] || { [ "$node_major" -eq 22 ] && [ "${node_minor:-0}" -lt 12 ]; }; then

@@ -39,20 +39,21 @@ rolled-back release with --watch), 2 on a usage error. \`fledge COMMAND --help\`
     .usage('-f FILE [flags]')
     .requiredOption('-f, --file <file>', FILE_HELP)
     .option('-w, --weight <percent>', 'the canary weight to render, 0..100 (default: the first step\'s)')
-    .option('--virtual-service <file>', 'the adopted VirtualService (YAML; with virtualServices, one file holding each of them): print the JSON patch Fledge would send')
+    .option('--virtual-service <file>', 'the adopted VirtualService (YAML): print the JSON patch Fledge would send; with virtualServices, repeat it once per file or pass one file holding them all', (f: string, files: string[]) => [...files, f], [] as string[])
     .option('--destination-rule <file>', 'the adopted DestinationRule (YAML), checked against the Rollout\'s subsets')
     .option('--argocd-ignore-differences', 'print the Argo CD ignoreDifferences for the weights Fledge steers', false)
     .addHelpText('after', examples(
       ['fledge render -f rollout.yaml', 'what Fledge writes at the first step'],
       ['fledge render -f rollout.yaml --weight 50', '...at 50 % canary'],
       ['fledge render -f r.yaml --virtual-service vs.yaml', 'the weight patch of an adopted VirtualService'],
+      ['fledge render -f r.yaml --virtual-service ingress.yaml --virtual-service mesh.yaml', '...of each of virtualServices'],
     ))
-    .action(async (o: { file: string; weight?: string; virtualService?: string; destinationRule?: string; argocdIgnoreDifferences: boolean }) => {
+    .action(async (o: { file: string; weight?: string; virtualService: string[]; destinationRule?: string; argocdIgnoreDifferences: boolean }) => {
       const { renderCommand } = await import('./render-command.ts');
       outcome.code = await renderCommand({
         file: o.file,
         ...(o.weight !== undefined ? { weight: o.weight } : {}),
-        ...(o.virtualService ? { virtualService: o.virtualService } : {}),
+        ...(o.virtualService.length > 0 ? { virtualService: o.virtualService } : {}),
         ...(o.destinationRule ? { destinationRule: o.destinationRule } : {}),
         argocdIgnore: o.argocdIgnoreDifferences,
       }, io.out, io.err);

@@ -1,5 +1,7 @@
 /**
- * test/setup.sh (npm's pretest) refuses a Node.js older than package.json's "engines" first,
+ * Both gates on Node.js's version hold package.json's "engines" (22.12, commander's): bin/fledge.js
+ * (every fledge command) refuses an older one in one line, run here under a preload that makes
+ * `process.versions.node` say the version under test; and test/setup.sh (npm's pretest) refuses one first,
  * before anything slow, naming the version and the fix. It runs with a stand-in `node` that
  * reports the version under test; a Node that passes goes on to the next check, which is made to
  * fail (LUA names no program, and no kube-apiserver is cached) so nothing gets built.
@@ -13,6 +15,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 const SETUP = new URL('../../test/setup.sh', import.meta.url).pathname;
 const ENGINES = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as
   { engines: { node: string } }).engines.node;
+
+const BIN = new URL('../../bin/fledge.js', import.meta.url).pathname;
 
 const dirs: string[] = [];
 afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
@@ -29,6 +33,30 @@ function runWithNode(version: string): { status: number | null; stderr: string }
   });
   return { status: r.status, stderr: r.stderr };
 }
+
+function fledgeUnderNode(version: string): { status: number | null; stdout: string; stderr: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'fledge-node-'));
+  dirs.push(dir);
+  const preload = join(dir, 'version.mjs');
+  writeFileSync(preload, `Object.defineProperty(process, 'versions', { value: { ...process.versions, node: ${JSON.stringify(version)} } });\n`);
+  const r = spawnSync(process.execPath, ['--import', preload, BIN, '--version'], { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('bin/fledge.js: the Node.js version', () => {
+  it.each(['20.19.0', '22.11.0'])('refuses Node.js %s in one line', (v) => {
+    const r = fledgeUnderNode(v);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe(`fledge: Node.js 22.12 or newer is required (this is ${v})\n`);
+  });
+
+  it.each(['22.12.0', '24.0.0'])('runs under Node.js %s', (v) => {
+    const r = fledgeUnderNode(v);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+  });
+});
 
 describe('test/setup.sh: the Node.js version', () => {
   it('package.json asks for 22.12 or newer, which the check enforces', () => {
