@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { defineControllerCommand } from './controller-command.ts';
 import { UsageError } from './usage-error.ts';
+import { CONTROL_PLANE_BUILD_TIME, GO_NEEDED } from './demo/build-facts.ts';
 import { examples, type Io, type Outcome } from './flags.ts';
 import { defineOpsCommands } from './ops-command.ts';
 
@@ -80,7 +81,7 @@ rolled-back release with --watch), 2 on a usage error. \`fledge COMMAND --help\`
     .summary('two canary releases on a local control plane, start to finish')
     .description(`Two canary releases, start to finish, on this machine: a local kube-apiserver with Istio's CRDs, a fake Istio mesh that routes by the VirtualServices Fledge writes, a real Prometheus, and the controller in this process. Story 1 promotes a healthy canary; story 2 rolls back a bad one. Nothing of yours is touched, and everything is removed at the end (also on Ctrl-C).
 
-Needs Prometheus (apt-get install -y prometheus) and the local control plane, which the demo builds once with Go (~5 minutes) if it is not there.`)
+Needs Prometheus (apt-get install -y prometheus) and the local control plane, which the demo builds once with Go ${GO_NEEDED}+ (${CONTROL_PLANE_BUILD_TIME}) if it is not there.`)
     .option('--no-tty', 'plain timestamped lines instead of the live view (the default when not a terminal)')
     .option('--fast', 'both stories at once, with shorter steps (~20 s instead of ~35 s)', false)
     .addHelpText('after', `
