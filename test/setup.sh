@@ -34,6 +34,13 @@ if ! command -v git >/dev/null || [ ! -x /usr/lib/git-core/git-http-backend ]; t
   echo "test setup: git (with git-http-backend) is missing (the Flux test serves a repository with it); install Debian's package: apt-get install -y git" >&2
   exit 1
 fi
+# The manifest tests render deploy/ with `kubectl kustomize` and apply it to the local API server.
+kubectl_json="$("${KUBECTL:-kubectl}" version --client -o json 2>/dev/null || true)"
+kubectl_minor="$(KJSON="$kubectl_json" node -p 'try { parseInt(JSON.parse(process.env.KJSON).clientVersion.minor, 10) || 0 } catch { 0 }')"
+if [ "$kubectl_minor" -lt 27 ]; then
+  echo "test setup: kubectl 1.27 or newer is needed (the manifest tests render deploy/ with kubectl kustomize); install it (https://kubernetes.io/docs/tasks/tools/) or set KUBECTL=/path/to/kubectl" >&2
+  exit 1
+fi
 bash "$here/cluster/build.sh"
 # Flux's source-controller and kustomize-controller for the GitOps end-to-end test (cached too).
 bash "$here/flux/build.sh"

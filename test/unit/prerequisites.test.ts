@@ -1,10 +1,12 @@
 /**
- * Both gates on Node.js's version hold package.json's "engines" (22.12, commander's): bin/fledge.js
- * (every fledge command) refuses an older one in one line, run here under a preload that makes
- * `process.versions.node` say the version under test; and test/setup.sh (npm's pretest) refuses one first,
- * before anything slow, naming the version and the fix. It runs with a stand-in `node` that
- * reports the version under test; a Node that passes goes on to the next check, which is made to
- * fail (LUA names no program, and no kube-apiserver is cached) so nothing gets built.
+ * What npm test and the CLI check about the machine, before anything slow.
+ * - Node.js: both gates hold package.json's "engines" (22.12, commander's). bin/fledge.js (every
+ *   fledge command) refuses an older one in one line, run here under a preload that makes
+ *   `process.versions.node` say the version under test; test/setup.sh (npm's pretest) refuses one
+ *   first, naming the version and the fix, run with a stand-in `node` that reports the version
+ *   under test. A Node that passes goes on to the next check, made to fail (LUA names no program,
+ *   and no kube-apiserver is cached) so that nothing gets built.
+ * - kubectl 1.27+ (the manifest tests' `kubectl kustomize` of deploy/): missing or too old.
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,18 +23,33 @@ const BIN = new URL('../../bin/fledge.js', import.meta.url).pathname;
 const dirs: string[] = [];
 afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
 
-function runWithNode(version: string): { status: number | null; stderr: string } {
+function script(dir: string, name: string, body: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, `#!/bin/sh\n${body}\n`);
+  chmodSync(path, 0o755);
+  return path;
+}
+
+/**
+ * test/setup.sh under a stand-in `node` that reports `version` when asked for it (and is the real
+ * Node otherwise); `env` adds to a PATH of the stand-ins and the system's directories.
+ */
+function runSetup(version: string, env: Record<string, string> = {}): { status: number | null; stderr: string } {
   const dir = mkdtempSync(join(tmpdir(), 'fledge-setup-'));
   dirs.push(dir);
-  const node = join(dir, 'node');
-  writeFileSync(node, `#!/bin/sh\nif [ "$1" = --version ]; then echo v${version}; else echo ${version}; fi\n`);
-  chmodSync(node, 0o755);
+  script(dir, 'node', [
+    `if [ "$1" = --version ]; then echo v${version}; exit 0; fi`,
+    `if [ "$1" = -p ] && [ "$2" = process.versions.node ]; then echo ${version}; exit 0; fi`,
+    `exec ${JSON.stringify(process.execPath)} "$@"`,
+  ].join('\n'));
   const r = spawnSync('bash', [SETUP], {
     encoding: 'utf8',
-    env: { PATH: `${dir}:/usr/bin:/bin`, HOME: dir, LUA: 'no-such-lua', FLEDGE_CACHE_DIR: join(dir, 'cache') },
+    env: { PATH: `${dir}:/usr/bin:/bin`, HOME: dir, LUA: 'no-such-lua', FLEDGE_CACHE_DIR: join(dir, 'cache'), ...env },
   });
   return { status: r.status, stderr: r.stderr };
 }
+
+const runWithNode = (version: string) => runSetup(version);
 
 function fledgeUnderNode(version: string): { status: number | null; stdout: string; stderr: string } {
   const dir = mkdtempSync(join(tmpdir(), 'fledge-node-'));
@@ -75,5 +92,22 @@ describe('test/setup.sh: the Node.js version', () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^test setup: /);
     expect(r.stderr).not.toContain('Node.js');
+  });
+});
+
+describe('test/setup.sh: kubectl, for the manifest tests', () => {
+  // Past the Node, Lua (sh stands in) and git checks: git is a prerequisite of npm test already.
+  function withKubectl(minor: string | undefined): { status: number | null; stderr: string } {
+    const dir = mkdtempSync(join(tmpdir(), 'fledge-kubectl-'));
+    dirs.push(dir);
+    const kubectl = minor === undefined ? join(dir, 'no-such-kubectl')
+      : script(dir, 'kubectl', `echo '{"clientVersion": {"major": "1", "minor": "${minor}"}}'`);
+    return runSetup('24.0.0', { LUA: 'sh', KUBECTL: kubectl });
+  }
+
+  it.each([[undefined], ['26'], ['']])('refuses a missing or older kubectl (minor %s), saying what it is for', (minor) => {
+    const r = withKubectl(minor);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('test setup: kubectl 1.27 or newer is needed (the manifest tests render deploy/ with kubectl kustomize)');
   });
 });
