@@ -10,6 +10,7 @@ import { startEnvironment, type DemoEnv } from './demo/env.ts';
 import { Cleanup, DemoError, Interrupted, sleep } from './demo/lifecycle.ts';
 import { FileLog } from './demo/log.ts';
 import { clusterCacheDir } from '../devenv/cluster.ts';
+import { CONTROL_PLANE_BUILD_TIME } from './demo/build-facts.ts';
 import { buildControlPlane, checkPrerequisites } from './demo/prereqs.ts';
 import { demoStories, demoTiming, type StoryRun } from './demo/stories.ts';
 import { LiveView, PlainLog, duration, servedText, weightsText, whenText, type Reporter } from './demo/view.ts';
@@ -74,7 +75,7 @@ export async function demoCommand(values: { tty: boolean; fast: boolean }, io: D
     reporter.info(`fledge demo: workspace ${workspace} (removed at the end); log file ${log.path}`);
 
     if (pre.build) {
-      reporter.info(`building the local control plane once with \`bash test/cluster/build.sh\`: it takes ~5 minutes, then it is cached in ${clusterCacheDir()}`);
+      reporter.info(`building the local control plane once with \`bash test/cluster/build.sh\`: it takes ${CONTROL_PLANE_BUILD_TIME}, then it is cached in ${clusterCacheDir()}`);
       await buildControlPlane(pre.build, (line) => reporter.info(`  | ${line}`), signal);
       const again = checkPrerequisites();
       if (again.problems.length > 0 || again.build) throw new DemoError(`the control plane build finished but the demo still cannot run: ${again.problems.join('; ') || 'binaries missing'}`);

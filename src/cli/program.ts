@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { defineControllerCommand } from './controller-command.ts';
 import { UsageError } from './usage-error.ts';
+import { CONTROL_PLANE_BUILD_TIME, GO_NEEDED } from './demo/build-facts.ts';
 import { examples, type Io, type Outcome } from './flags.ts';
 import { defineOpsCommands } from './ops-command.ts';
 
@@ -39,20 +40,21 @@ rolled-back release with --watch), 2 on a usage error. \`fledge COMMAND --help\`
     .usage('-f FILE [flags]')
     .requiredOption('-f, --file <file>', FILE_HELP)
     .option('-w, --weight <percent>', 'the canary weight to render, 0..100 (default: the first step\'s)')
-    .option('--virtual-service <file>', 'the adopted VirtualService (YAML; with virtualServices, one file holding each of them): print the JSON patch Fledge would send')
+    .option('--virtual-service <file>', 'the adopted VirtualService (YAML): print the JSON patch Fledge would send; with virtualServices, repeat it once per file or pass one file holding them all', (f: string, files: string[]) => [...files, f], [] as string[])
     .option('--destination-rule <file>', 'the adopted DestinationRule (YAML), checked against the Rollout\'s subsets')
     .option('--argocd-ignore-differences', 'print the Argo CD ignoreDifferences for the weights Fledge steers', false)
     .addHelpText('after', examples(
       ['fledge render -f rollout.yaml', 'what Fledge writes at the first step'],
       ['fledge render -f rollout.yaml --weight 50', '...at 50 % canary'],
       ['fledge render -f r.yaml --virtual-service vs.yaml', 'the weight patch of an adopted VirtualService'],
+      ['fledge render -f r.yaml --virtual-service ingress.yaml --virtual-service mesh.yaml', '...of each of virtualServices'],
     ))
-    .action(async (o: { file: string; weight?: string; virtualService?: string; destinationRule?: string; argocdIgnoreDifferences: boolean }) => {
+    .action(async (o: { file: string; weight?: string; virtualService: string[]; destinationRule?: string; argocdIgnoreDifferences: boolean }) => {
       const { renderCommand } = await import('./render-command.ts');
       outcome.code = await renderCommand({
         file: o.file,
         ...(o.weight !== undefined ? { weight: o.weight } : {}),
-        ...(o.virtualService ? { virtualService: o.virtualService } : {}),
+        ...(o.virtualService.length > 0 ? { virtualService: o.virtualService } : {}),
         ...(o.destinationRule ? { destinationRule: o.destinationRule } : {}),
         argocdIgnore: o.argocdIgnoreDifferences,
       }, io.out, io.err);
@@ -79,7 +81,7 @@ rolled-back release with --watch), 2 on a usage error. \`fledge COMMAND --help\`
     .summary('two canary releases on a local control plane, start to finish')
     .description(`Two canary releases, start to finish, on this machine: a local kube-apiserver with Istio's CRDs, a fake Istio mesh that routes by the VirtualServices Fledge writes, a real Prometheus, and the controller in this process. Story 1 promotes a healthy canary; story 2 rolls back a bad one. Nothing of yours is touched, and everything is removed at the end (also on Ctrl-C).
 
-Needs Prometheus (apt-get install -y prometheus) and the local control plane, which the demo builds once with Go (~5 minutes) if it is not there.`)
+Needs Prometheus (apt-get install -y prometheus) and the local control plane, which the demo builds once with Go ${GO_NEEDED}+ (${CONTROL_PLANE_BUILD_TIME}) if it is not there.`)
     .option('--no-tty', 'plain timestamped lines instead of the live view (the default when not a terminal)')
     .option('--fast', 'both stories at once, with shorter steps (~20 s instead of ~35 s)', false)
     .addHelpText('after', `

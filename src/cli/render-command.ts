@@ -7,7 +7,8 @@ import { istioRouter } from '../router/istio/render.ts';
 import { checkRollout } from '../check/rollout.ts';
 import { loadRollouts, readInput, UsageError } from './documents.ts';
 
-export interface RenderOptions { file: string; weight?: string; virtualService?: string; destinationRule?: string; argocdIgnore?: boolean }
+/** `virtualService`: the files holding the adopted VirtualServices (`--virtual-service`, repeatable: one file each or one file holding all). */
+export interface RenderOptions { file: string; weight?: string; virtualService?: readonly string[]; destinationRule?: string; argocdIgnore?: boolean }
 
 /** Prints the Istio objects of each Rollout in the file, at its first step or at `--weight`. */
 export async function renderCommand(opts: RenderOptions, out: (s: string) => void, err: (s: string) => void): Promise<number> {
@@ -26,6 +27,9 @@ export async function renderCommand(opts: RenderOptions, out: (s: string) => voi
   }
   const yamlDocs: string[] = [];
   const patches: string[] = [];
+  // Each file read once, however many Rollouts and entries look into it (`-` is standard input).
+  let vsFiles: Promise<LoadedFile[]> | undefined;
+  const virtualServiceFiles = (files: readonly string[]) => (vsFiles ??= Promise.all(files.map(loadFile)));
   for (const d of docs) {
     const r = resolveRollout(d.rollout!);
     const first = plan({ rollout: r, status: undefined, requests: readRequests(undefined), now: new Date(0) }).routing;
@@ -33,18 +37,19 @@ export async function renderCommand(opts: RenderOptions, out: (s: string) => voi
     for (const obj of istioRouter.desiredObjects(r, routing)) yamlDocs.push(stringify(obj, { lineWidth: 0 }));
     if (r.virtualService.mode !== 'adopted') continue;
     const names = r.virtualServices.map((vs) => vs.name).join(', ');
-    if (!opts.virtualService) {
+    if (!opts.virtualService || opts.virtualService.length === 0) {
       err(r.virtualServicesListed
-        ? `${d.label}: VirtualServices ${names} are adopted: Fledge changes only their weights; pass --virtual-service FILE (holding each of them) to see the patches`
+        ? `${d.label}: VirtualServices ${names} are adopted: Fledge changes only their weights; pass --virtual-service FILE for each of them (or one file holding them all) to see the patches`
         : `${d.label}: VirtualService ${names} is adopted: Fledge changes only its weights; pass --virtual-service FILE to see the patch`);
       continue;
     }
-    const dr = opts.destinationRule ? await loadObject(opts.destinationRule, 'DestinationRule', r.destinationRule.name) : undefined;
+    const dr = opts.destinationRule ? findObject([await loadFile(opts.destinationRule)], 'DestinationRule', r.destinationRule.name) : undefined;
+    const vsIn = await virtualServiceFiles(opts.virtualService);
     const ignore: Record<string, unknown>[] = [];
     for (const [i, entry] of r.virtualServices.entries()) {
       const ri = withVirtualService(r, i);
-      // A list's VirtualServices are told apart by name: one FILE may hold them all.
-      const vs = await loadObject(opts.virtualService, 'VirtualService', entry.name, r.virtualServicesListed === true);
+      // A list's VirtualServices are told apart by name: one FILE may hold them all, or one each.
+      const vs = findObject(vsIn, 'VirtualService', entry.name, r.virtualServicesListed === true);
       const problems = atVirtualService(r, i, istioRouter.checkAdopted(ri, { virtualService: vs, ...(dr ? { destinationRule: dr } : {}) }));
       if (problems.length > 0) {
         for (const p of problems) err(`${d.label}: ${p.path}: ${p.message}`);
@@ -69,11 +74,25 @@ export async function renderCommand(opts: RenderOptions, out: (s: string) => voi
   return 0;
 }
 
-/** The object of that kind (and name) in a YAML file the user keeps in git. */
-async function loadObject(file: string, kind: string, name: string, byName = false): Promise<KubeObject> {
-  const docs = parseAllDocuments(await readInput(file)).map((d) => d.toJS() as KubeObject | null).filter((o): o is KubeObject => o !== null && typeof o === 'object');
-  const found = docs.find((o) => o.kind === kind && o.metadata?.name === name) ?? (byName ? undefined : docs.find((o) => o.kind === kind));
-  if (!found) throw new UsageError(byName ? `${file}: no ${kind} ${name} in the file` : `${file}: no ${kind} in the file`);
+interface LoadedFile { file: string; objects: KubeObject[] }
+
+/** The objects of a YAML file the user keeps in git (one or several documents). */
+async function loadFile(file: string): Promise<LoadedFile> {
+  const objects = parseAllDocuments(await readInput(file)).map((d) => d.toJS() as KubeObject | null).filter((o): o is KubeObject => o !== null && typeof o === 'object');
+  return { file, objects };
+}
+
+/**
+ * The object of that kind and name in the files, else (unless `byName`) the first of that kind.
+ * @throws UsageError naming the files when there is none.
+ */
+function findObject(files: readonly LoadedFile[], kind: string, name: string, byName = false): KubeObject {
+  const all = files.flatMap((f) => f.objects);
+  const found = all.find((o) => o.kind === kind && o.metadata?.name === name) ?? (byName ? undefined : all.find((o) => o.kind === kind));
+  if (!found) {
+    const where = files.length === 1 ? `${files[0]!.file}: no ${kind}${byName ? ` ${name}` : ''} in the file` : `${files.map((f) => f.file).join(', ')}: no ${kind}${byName ? ` ${name}` : ''} in these files`;
+    throw new UsageError(where);
+  }
   return found;
 }
 

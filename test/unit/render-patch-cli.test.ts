@@ -230,6 +230,29 @@ describe('fledge render with several adopted VirtualServices (virtualServices)',
     expect(doc.ignoreDifferences.map((e) => e.name)).toEqual(['reviews-ingress', 'reviews-mesh']);
   });
 
+  it('reads them from one file each, as the example keeps them: --virtual-service repeated', () => {
+    const run = fledge(['render', '-f', seed(dir, 'rollout.yaml'), '--weight', '40',
+      '--virtual-service', seed(dir, 'virtual-service-ingress.yaml'), '--virtual-service', seed(dir, 'virtual-service-mesh.yaml')]);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const fromOneFile = fledge(['render', '-f', seed(dir, 'rollout.yaml'), '--virtual-service', both(), '--weight', '40']);
+    expect(run.stdout).toBe(fromOneFile.stdout);
+    const ignore = fledge(['render', '-f', seed(dir, 'rollout.yaml'), '--argocd-ignore-differences',
+      '--virtual-service', seed(dir, 'virtual-service-mesh.yaml'), '--virtual-service', seed(dir, 'virtual-service-ingress.yaml')]);
+    expect(ignore.code).toBe(0);
+    // The Rollout's list order, whatever the order of the files.
+    expect((parse(ignore.stdout) as { ignoreDifferences: { name?: string }[] }).ignoreDifferences.map((e) => e.name))
+      .toEqual(['reviews-ingress', 'reviews-mesh']);
+  });
+
+  it('several files without one of them: a usage error naming the files and the missing one', () => {
+    const ingress = seed(dir, 'virtual-service-ingress.yaml');
+    const run = fledge(['render', '-f', seed(dir, 'rollout.yaml'), '--virtual-service', ingress, '--virtual-service', ingress]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`${ingress}, ${ingress}: no VirtualService reviews-mesh in these files`);
+    expectNoStackTrace(run);
+  });
+
   it('a file without one of them: a usage error (exit 2) naming the missing one', () => {
     const run = fledge(['render', '-f', seed(dir, 'rollout.yaml'), '--virtual-service', seed(dir, 'virtual-service-ingress.yaml')]);
     expect(run.code).toBe(2);

@@ -8,6 +8,7 @@ import { dirname, delimiter, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { clusterBinDir, istioCrdsPath } from '../../devenv/cluster.ts';
+import { CONTROL_PLANE_BUILD_TIME, GO_NEEDED } from './build-facts.ts';
 import { DemoError } from './lifecycle.ts';
 
 /** The package root, from src/cli/demo and from dist/cli/demo alike. */
@@ -54,7 +55,7 @@ export function checkPrerequisites(): Prerequisites {
     if (!existsSync(BUILD_SCRIPT)) {
       problems.push(`the local control plane (etcd, kube-apiserver, Istio's CRDs) is not built and ${BUILD_SCRIPT} is not here: run the demo from a clone of the Fledge repository`);
     } else if (!go) {
-      problems.push('the local control plane (etcd, kube-apiserver, Istio\'s CRDs) is not built, and building it needs Go 1.24+: install Go (https://go.dev/dl) and run the demo again; it builds it once (~5 minutes)');
+      problems.push(`the local control plane (etcd, kube-apiserver, Istio's CRDs) is not built, and building it needs Go ${GO_NEEDED}+: install Go (https://go.dev/dl) and run the demo again; it builds it once (${CONTROL_PLANE_BUILD_TIME})`);
     } else {
       build = { go, script: BUILD_SCRIPT };
     }
