@@ -9,7 +9,8 @@
  *   2. an unchanged re-sync: Flux reconciles, Fledge writes nothing;
  *   3. release v3 (failing) → rolled back: Flux fails fast (Stalled → Failed), prune keeps the
  *      generated VirtualService and DestinationRule;
- *   4. an invalid Rollout: Flux fails fast with it;
+ *   4. an invalid Rollout: Flux fails fast with it; a commit the CRD's CEL refuses fails the
+ *      Kustomization with the field and the rule, and leaves the live Rollout alone;
  *   and an adopted VirtualService marked `kustomize.toolkit.fluxcd.io/ssa: IfNotPresent` keeps
  *   Fledge's weights, while one without it is fought over (RoutingRestored names Flux).
  * Every Flux setting docs/gitops.md shows is the one used here.
@@ -24,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MESSAGES } from '../../src/api/messages.ts';
 import type { LocalCluster } from '../../src/devenv/cluster.ts';
 import { followVirtualService, type DataPlane } from '../../src/devenv/dataplane.ts';
 import { startMeshWorkload, type MeshWorkload } from '../../src/devenv/mesh.ts';
@@ -372,5 +374,18 @@ describe('Fledge under a real Flux (source-controller + kustomize-controller v1.
     expect(ready(again)?.message).toMatch(/failed early due to stalled resources/);
     // The routing of the rolled-back release stays as it was.
     expect(weightsOf((await vsOf('web'))!)).toEqual({ stable: 100, canary: 0 });
+  });
+
+  it('a commit the CRD\'s CEL refuses: the Kustomization fails naming the field and the rule, the live Rollout is untouched', async () => {
+    const before = await rolloutOf('web');
+    const fifth = await push('canary labels equal to stable\'s', { 'apps/web/rollout.yaml': yaml(webRollout('v3', 'v3')) });
+    const failed = await settledOn('web', fifth, 'False', 60_000);
+    // Flux's server-side dry run carries the API server's answer: the field path and fledge validate's own words.
+    expect(ready(failed)?.message).toContain('spec.canary.labels');
+    expect(ready(failed)?.message).toContain(MESSAGES.labelsSame);
+    const after = await rolloutOf('web');
+    expect(after.metadata.generation).toBe(before.metadata.generation);
+    expect(after.spec).toEqual(before.spec);
+    expect(after.status?.phase).toBe(before.status?.phase);
   });
 });
