@@ -317,11 +317,20 @@ describe('what the controller dry-runs and reads back', () => {
     ]);
   });
 
-  it.each([0, 10, 50])('the Istio router reads the split at weight %i back past the fledge-match route', (w) => {
+  it.each([0, 10, 50])('the Istio router reads the split at weight %i back past the fledge-match route, and the route as live', (w) => {
     const routing = { ...routingOf(r, w), match: [HEADER] };
     const objs = istioRouter.desiredObjects(r, routing);
     const live = istioRouter.liveRouting(r, { virtualService: objs.find((o) => o.kind === 'VirtualService')!, destinationRule: objs.find((o) => o.kind === 'DestinationRule')! });
-    expect(live).toEqual({ stableLabels: r.stable.labels, canaryLabels: r.canary.labels, canaryWeight: w });
+    expect(live).toEqual({ stableLabels: r.stable.labels, canaryLabels: r.canary.labels, canaryWeight: w, match: [HEADER] });
+  });
+
+  it('the Istio router reads a live mirror back, and nothing without match route or mirror', () => {
+    const read = (routing: Routing) => {
+      const objs = istioRouter.desiredObjects(r, routing);
+      return istioRouter.liveRouting(r, { virtualService: objs.find((o) => o.kind === 'VirtualService')!, destinationRule: objs.find((o) => o.kind === 'DestinationRule')! });
+    };
+    expect(read({ ...routingOf(r, 0), mirrorPercent: 10 })).toEqual({ ...routingOf(r, 0), mirrorPercent: 10 });
+    expect(read(routingOf(r, 20))).toEqual(routingOf(r, 20));
   });
 });
 
