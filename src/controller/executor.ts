@@ -191,7 +191,8 @@ export class Executor {
    * mesh's) and only ever moves between the routing before and after a step, so the order among
    * them moves no request to a set of pods it was not sent to before or after, and each step's
    * safety holds for each. The live routing is read from the first; the others are set to the
-   * same routing (weights someone changed in one are put back, like drift in the first).
+   * same routing (weights someone changed in one are put back, like drift in the first); before
+   * a label change, the others are first brought to the first's weights (a step half-written).
    */
   private async writeRouting(r: ResolvedRollout, routing: Routing, adopted: ReadonlyMap<number, KubeObject>, beforeWrite: () => Promise<void>): Promise<string[]> {
     const adoptedVs = adopted.get(0);
@@ -202,6 +203,18 @@ export class Executor {
       // read it from the API server, not from caches a down watch may have left behind.
       await this.refreshRoutingObjects(r, adoptedVs);
       live = this.liveRouting(r, adoptedVs);
+      // The path is planned from the first VirtualService's weights, but a crash (or a refused
+      // patch) part-way through a step can leave the later ones a step behind: relabelling the
+      // DestinationRule then would send their old canary share to the new, unjudged canary. So
+      // each later one first finishes the step the first one already took.
+      if (live) {
+        for (const [i, cached] of [...adopted].sort(([a], [b]) => a - b)) {
+          if (i === 0) continue;
+          const vs = this.d.virtualServices.get(cached.metadata.name, r.namespace) ?? cached;
+          const drift = await this.patchAdopted(withVirtualService(r, i), vs, live, beforeWrite);
+          if (drift?.by) restored.add(`the weights of VirtualService ${vs.metadata.name} (changed by ${drift.by})`);
+        }
+      }
     }
     for (const step of routingPath(live, routing)) {
       for (const desired of this.d.router.desiredObjects(r, step)) {

@@ -45,9 +45,15 @@ export function routingPath(live: Routing | undefined, desired: Routing): Routin
   // last state is `desired` itself and no write on the way drops them.
   const { match, mirrorPercent, ...base } = desired;
   const extras = { ...(match ? { match } : {}), ...(mirrorPercent !== undefined ? { mirrorPercent } : {}) };
-  return weightAndLabelPath(strip(live), base).map((s) => (
+  const path = weightAndLabelPath(strip(live), base).map((s) => (
     sameLabels(s.stableLabels, desired.stableLabels) && sameLabels(s.canaryLabels, desired.canaryLabels) ? { ...s, ...extras } : s
   ));
+  // A live match route or mirror sends to the canary subset whatever the weight (shares count
+  // weights only): relabelled under it, the subset would hand its requests to pods it was never
+  // meant for. So a path that starts by relabelling first writes the live state without them.
+  const first = path[0]!;
+  const relabelsFirst = !sameLabels(first.stableLabels, live.stableLabels) || !sameLabels(first.canaryLabels, live.canaryLabels);
+  return relabelsFirst && (live.match !== undefined || live.mirrorPercent !== undefined) ? [strip(live), ...path] : path;
 }
 
 function strip(r: Routing): Routing {

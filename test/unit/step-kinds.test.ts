@@ -47,6 +47,8 @@ describe('match and mirror steps: the offline check accepts', () => {
     ['a match step between weights', (d) => { d.spec.strategy.steps = [10, { match: [HEADER] }, 50]; }],
     ['match steps alone (Flagger\'s A/B: promotion follows)', (d) => { d.spec.strategy.steps = [{ match: [HEADER, COOKIE], pause: '5m' }]; }],
     ['mirror steps first, then a match and weights', (d) => { d.spec.strategy.steps = [{ mirror: 20 }, { mirror: 100, pause: '10m' }, { match: [HEADER] }, 10, 100]; }],
+    ['the weighted route\'s own match with a header name in capitals (Istio takes it; only match steps are held to lowercase)', (d) => { d.spec.trafficRouting = { virtualService: { match: [{ headers: { 'X-Beta': { exact: '1' } } }] } }; }],
+    ['match regexes with repeat counts RE2 takes (1000; nested 100 x 10; braces escaped or in a class)', (d) => { d.spec.strategy.steps = [{ match: [{ uri: { regex: '/v[0-9]{1000}' } }, { uri: { regex: '(a{100}){10}' } }, { uri: { regex: '\\{5000}[{]x' } }] }, 100]; }],
     ['a mirror step after a weight-0 step', (d) => { d.spec.strategy.steps = [0, { mirror: 50 }, 100]; }],
     ['a step match combined with the weighted route\'s match', (d) => { d.spec.trafficRouting = { virtualService: { match: [{ uri: { prefix: '/api' } }, { headers: { 'x-tenant': { exact: 'a' } } }] } }; d.spec.strategy.steps = [{ match: [HEADER] }, 100]; }],
     ['JWT claims, pseudo-headers and RE2 inline flags', (d) => { d.spec.strategy.steps = [{ match: [{ headers: { '@request.auth.claims.groups': { exact: 'beta' }, ':authority': { regex: '(?i)shop\\.example\\.com' } } }] }, 100]; }],
@@ -64,6 +66,11 @@ describe('match and mirror steps: the offline check refuses, naming the field', 
     ['an upper-case header name', (d) => { d.spec.strategy.steps = [{ match: [{ headers: { 'X-Canary': { exact: 'true' } } }] }, 100]; }, 'spec.strategy.steps[0].match[0].headers["X-Canary"]', /lowercase \(x-canary\)/],
     ['a header name with a space', (d) => { d.spec.strategy.steps = [{ match: [{ headers: { 'x canary': { exact: 'true' } } }] }, 100]; }, 'spec.strategy.steps[0].match[0].headers["x canary"]', /not a valid header name/],
     ['a regex RE2 cannot compile (lookahead)', (d) => { d.spec.strategy.steps = [{ match: [{ headers: { cookie: { regex: '(?=user=beta)' } } }] }, 100]; }, 'spec.strategy.steps[0].match[0].headers.cookie.regex', /lookarounds/],
+    // JavaScript compiles both; RE2 and Go's regexp/syntax refuse a count above 1000, nested counts multiplied.
+    ['a repeat count RE2 refuses (above 1000)', (d) => { d.spec.strategy.steps = [{ match: [{ uri: { regex: '/v[0-9]{1001}' } }] }, 100]; }, 'spec.strategy.steps[0].match[0].uri.regex', /invalid repeat count: \{1001\}/],
+    ['the weighted route\'s own match with a regex RE2 refuses (it was passed to Istio unjudged)', (d) => { d.spec.trafficRouting = { virtualService: { match: [{ uri: { prefix: '/' } }, { headers: { 'x-user': { regex: '^(?!bot)' } } }] } }; }, 'spec.trafficRouting.virtualService.match[1].headers["x-user"].regex', /lookarounds/],
+    ['the weighted route\'s own match with a repeat count RE2 refuses', (d) => { d.spec.trafficRouting = { virtualService: { match: [{ uri: { regex: '/[a-z]{2000}' } }] } }; }, 'spec.trafficRouting.virtualService.match[0].uri.regex', /invalid repeat count/],
+    ['nested repeat counts RE2 refuses (100 x 11)', (d) => { d.spec.strategy.steps = [{ match: [{ headers: { 'x-id': { regex: '(ab{100}){11}' } } }] }, 100]; }, 'spec.strategy.steps[0].match[0].headers["x-id"].regex', /invalid repeat count: \{11\}/],
     ['an unbalanced regex', (d) => { d.spec.strategy.steps = [{ match: [{ uri: { regex: '/api/(v1' } }] }, 100]; }, 'spec.strategy.steps[0].match[0].uri.regex', /not a valid RE2 regex/],
     ['a mirror of 0', (d) => { d.spec.strategy.steps = [{ mirror: 0 }, 100]; }, 'spec.strategy.steps[0].mirror', /between 1 and 100/],
     ['a mirror of 12.5', (d) => { d.spec.strategy.steps = [{ mirror: 12.5 }, 100]; }, 'spec.strategy.steps[0].mirror', /integer/],
@@ -317,11 +324,20 @@ describe('what the controller dry-runs and reads back', () => {
     ]);
   });
 
-  it.each([0, 10, 50])('the Istio router reads the split at weight %i back past the fledge-match route', (w) => {
+  it.each([0, 10, 50])('the Istio router reads the split at weight %i back past the fledge-match route, and the route as live', (w) => {
     const routing = { ...routingOf(r, w), match: [HEADER] };
     const objs = istioRouter.desiredObjects(r, routing);
     const live = istioRouter.liveRouting(r, { virtualService: objs.find((o) => o.kind === 'VirtualService')!, destinationRule: objs.find((o) => o.kind === 'DestinationRule')! });
-    expect(live).toEqual({ stableLabels: r.stable.labels, canaryLabels: r.canary.labels, canaryWeight: w });
+    expect(live).toEqual({ stableLabels: r.stable.labels, canaryLabels: r.canary.labels, canaryWeight: w, match: [HEADER] });
+  });
+
+  it('the Istio router reads a live mirror back, and nothing without match route or mirror', () => {
+    const read = (routing: Routing) => {
+      const objs = istioRouter.desiredObjects(r, routing);
+      return istioRouter.liveRouting(r, { virtualService: objs.find((o) => o.kind === 'VirtualService')!, destinationRule: objs.find((o) => o.kind === 'DestinationRule')! });
+    };
+    expect(read({ ...routingOf(r, 0), mirrorPercent: 10 })).toEqual({ ...routingOf(r, 0), mirrorPercent: 10 });
+    expect(read(routingOf(r, 20))).toEqual(routingOf(r, 20));
   });
 });
 

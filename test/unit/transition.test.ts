@@ -36,6 +36,24 @@ describe('routingPath', () => {
     expect(routingPath(r('v1', 'v2', 0), r('v1', 'v3', 0))).toEqual([r('v1', 'v3', 0)]);
   });
 
+  // A live match route or mirror sends to the canary subset whatever the weight: relabelling the
+  // subset under it would hand the new, unjudged pods the matched requests (or mirrored copies).
+  const H = [{ headers: { 'x-canary': { exact: 'true' } } }];
+  it.each<[string, Routing, Routing, Routing[]]>([
+    ['a new release after a match step at 0 %: the match route goes before the relabelling',
+      { ...r('v1', 'v2', 0), match: H }, r('v1', 'v3', 10), [r('v1', 'v2', 0), r('v1', 'v3', 0), r('v1', 'v3', 10)]],
+    ['a new release starting on a match step: the old one goes first, the new one with the new labels',
+      { ...r('v1', 'v2', 0), match: H }, { ...r('v1', 'v3', 0), match: H }, [r('v1', 'v2', 0), { ...r('v1', 'v3', 0), match: H }]],
+    ['a new release after a mirror step: the mirror goes before the relabelling',
+      { ...r('v1', 'v2', 0), mirrorPercent: 20 }, r('v1', 'v3', 0), [r('v1', 'v2', 0), r('v1', 'v3', 0)]],
+    ['the weight goes to 0 first anyway: that write drops the match route, nothing added',
+      { ...r('v1', 'v2', 50), match: H }, r('v1', 'v3', 0), [r('v1', 'v2', 0), r('v1', 'v3', 0)]],
+    ['no relabelling: the match route just rides along',
+      { ...r('v1', 'v2', 10), match: H }, { ...r('v1', 'v2', 20), match: H }, [{ ...r('v1', 'v2', 20), match: H }]],
+  ])('%s', (_, live, desired, path) => {
+    expect(routingPath(live, desired)).toEqual(path);
+  });
+
   it('a new canary mid-rollout: the weight to 0 first, then the new labels', () => {
     expect(routingPath(r('v1', 'v2', 50), r('v1', 'v3', 0))).toEqual([r('v1', 'v2', 0), r('v1', 'v3', 0)]);
   });

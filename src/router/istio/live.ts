@@ -1,3 +1,4 @@
+import type { KubeObject } from '../../api/object.ts';
 import type { ResolvedRollout } from '../../api/resolve.ts';
 import type { Routing } from '../../plan/types.ts';
 import type { RoutingObjects } from '../types.ts';
@@ -24,6 +25,24 @@ export function liveRouting(r: ResolvedRollout, live: RoutingObjects): Routing |
   // requests to the canary, whatever the weight: neither is the step's split.
   const canaryWeight = routesOf(vs).filter((h) => !isStickyRoute(h.name) && h.name !== MATCH_ROUTE).map((h) => h.route?.find((d) => isDestination(r, ns, d, r.canary.subset))?.weight).find((w) => w !== undefined);
   if (!stableLabels || !canaryLabels || typeof canaryWeight !== 'number' || !Number.isInteger(canaryWeight) || canaryWeight < 0 || canaryWeight > 100) return undefined;
-  return { stableLabels, canaryLabels, canaryWeight };
+  return { stableLabels, canaryLabels, canaryWeight, ...liveExtras(r, vs) };
+}
+
+/**
+ * A match step's route and a mirror step's mirror, as live: they send requests (or copies) to the
+ * canary subset whatever the weight, so a relabelling of that subset must wait until they are gone
+ * (plan/transition.ts). The match is the live route's own (the step's combined with the weighted
+ * route's): what matters is that the route is there.
+ */
+function liveExtras(r: ResolvedRollout, vs: KubeObject): Pick<Routing, 'match' | 'mirrorPercent'> {
+  const http = (vs.spec?.http ?? []) as { name?: unknown; match?: unknown; mirror?: { subset?: unknown }; mirrorPercentage?: { value?: unknown } }[];
+  if (!Array.isArray(http)) return {};
+  const matchRoute = http.find((h) => h.name === MATCH_ROUTE);
+  const mirrored = http.find((h) => h.mirror?.subset === r.canary.subset);
+  const percent = mirrored?.mirrorPercentage?.value;
+  return {
+    ...(matchRoute ? { match: Array.isArray(matchRoute.match) ? (matchRoute.match as Record<string, unknown>[]) : [] } : {}),
+    ...(mirrored ? { mirrorPercent: typeof percent === 'number' ? percent : 100 } : {}),
+  };
 }
 

@@ -90,6 +90,10 @@ export function passthroughProblems(r: ResolvedRollout): Problem[] {
   if (vs.mode === 'generated') {
     (vs.match ?? []).forEach((m, i) => {
       for (const e of schemaErrors(HTTP_MATCH_SCHEMA, m, `${VS}.match[${i}]`)) say(e.path, e.message);
+      // istiod's webhook judges them as it judges a match step's (RE2 regexes, header names); only
+      // its refusals, not Fledge's stricter advice to match steps (lowercase names), which would
+      // turn Rollouts stored before match steps existed Invalid.
+      problems.push(...matchRequestProblems(m, `${VS}.match[${i}]`).filter((p) => p.message.startsWith('Istio refuses it:')));
     });
     for (const [key, value] of Object.entries(vs.http ?? {})) {
       const node = HTTP_ROUTE_SCHEMA.properties?.[key];

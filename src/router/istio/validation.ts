@@ -240,6 +240,8 @@ export function re2Problem(regex: string): string | undefined {
   if (regex === '') return 'regex string match should not be empty';
   if (/\(\?<?[=!]/.test(regex)) return `"${regex}" is not a valid RE2 regex: lookarounds are not supported`;
   if (/(^|[^\\])(\\\\)*\\[1-9]/.test(regex)) return `"${regex}" is not a valid RE2 regex: backreferences are not supported`;
+  const repeat = repeatCountProblem(regex);
+  if (repeat) return `"${regex}" is not a valid RE2 regex: invalid repeat count: ${repeat}`;
   // RE2's inline flags ((?i), (?s:...)) are no JavaScript syntax: drop them before compiling.
   const js = regex.replace(/\(\?[imsU-]+\)/g, '').replace(/\(\?[imsU-]+:/g, '(?:').replace(/\(\?P</g, '(?<');
   try {
@@ -248,6 +250,51 @@ export function re2Problem(regex: string): string | undefined {
   } catch (err) {
     return `"${regex}" is not a valid RE2 regex: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`;
   }
+}
+
+/** RE2's and Go's limit on a counted repetition (regexp/syntax: "above 1000"), nested ones multiplied. */
+const MAX_REPEAT = 1000;
+
+/**
+ * The counted repetition RE2 refuses (Go's regexp/syntax repeatIsValid, RE2's RepetitionWalker):
+ * a count above 1000, or nested counts whose product is, such as `(a{100}){11}`. JavaScript
+ * accepts both. Returns the offending `{...}`, or undefined.
+ */
+function repeatCountProblem(regex: string): string | undefined {
+  // For each open group, the largest product of counts inside it so far.
+  const inside: number[] = [1];
+  let lastAtom = 1; // the product inside the atom just closed (a group's), 1 for a plain one
+  for (let i = 0; i < regex.length; i++) {
+    const c = regex[i]!;
+    if (c === '\\') { i++; lastAtom = 1; continue; }
+    if (c === '[') {
+      // A class is one atom: skip to its closing bracket (a `]` right after `[` or `[^` is literal).
+      i += regex[i + 1] === '^' ? 2 : 1;
+      if (regex[i] === ']') i++;
+      while (i < regex.length && regex[i] !== ']') i += regex[i] === '\\' ? 2 : 1;
+      lastAtom = 1;
+      continue;
+    }
+    if (c === '(') { inside.push(1); continue; }
+    if (c === ')') {
+      lastAtom = inside.length > 1 ? inside.pop()! : 1;
+      inside[inside.length - 1] = Math.max(inside[inside.length - 1]!, lastAtom);
+      continue;
+    }
+    const counted = c === '{' ? /^\{([0-9]+)(,([0-9]*))?\}/.exec(regex.slice(i)) : null;
+    if (counted) {
+      const min = Number(counted[1]);
+      const max = counted[2] === undefined ? min : counted[3] === '' ? -1 : Number(counted[3]);
+      const n = max < 0 ? min : max;
+      const product = lastAtom * Math.max(n, 1);
+      if (min > MAX_REPEAT || max > MAX_REPEAT || product > MAX_REPEAT) return counted[0];
+      inside[inside.length - 1] = Math.max(inside[inside.length - 1]!, product);
+      i += counted[0].length - 1;
+      continue;
+    }
+    lastAtom = 1;
+  }
+  return undefined;
 }
 
 /** validation.go validHeaderNameRegex */
