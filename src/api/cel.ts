@@ -117,6 +117,25 @@ export const CEL_RULES: Record<string, CelRule[]> = {
       messageExpression: celMessage(MESSAGES.meshWildcard, "self.hosts.filter(h, h.startsWith('*'))[0]"), fieldPath: '.hosts',
     },
   ],
+  trafficRouting: [
+    { rule: '!has(self.virtualService) || !has(self.virtualServices)', message: MESSAGES.virtualServicesWithSingular, fieldPath: '.virtualServices' },
+    { rule: '!has(self.sessionAffinity) || !has(self.virtualService) || !has(self.virtualService.ref)', message: MESSAGES.affinityNeedsGeneratedRef, fieldPath: '.sessionAffinity' },
+    { rule: '!has(self.sessionAffinity) || !has(self.virtualServices)', message: MESSAGES.affinityNeedsGeneratedList, fieldPath: '.sessionAffinity' },
+  ],
+  'trafficRouting.virtualServices': [
+    {
+      rule: 'self.all(v, self.exists_one(x, x.ref == v.ref))',
+      messageExpression: celMessage(MESSAGES.virtualServiceRepeats, 'self.map(v, v.ref).filter(n, self.filter(x, x.ref == n).size() > 1)[0]'),
+    },
+  ],
+  'trafficRouting.virtualServices[].routes': [
+    { rule: 'self.all(r, self.exists_one(x, x == r))', message: MESSAGES.routesRepeat },
+  ],
+  'trafficRouting.sessionAffinity': [
+    { rule: '!has(self.stableCookieName) || self.stableCookieName != self.cookieName', message: MESSAGES.cookieNamesSame, fieldPath: '.stableCookieName' },
+    { rule: "!self.cookieName.matches('(?i)^__(secure|host)-')", message: MESSAGES.cookiePrefix, fieldPath: '.cookieName' },
+    { rule: "!has(self.stableCookieName) || !self.stableCookieName.matches('(?i)^__(secure|host)-')", message: MESSAGES.cookiePrefix, fieldPath: '.stableCookieName' },
+  ],
   'trafficRouting.virtualService.routes': [
     { rule: 'self.all(r, self.exists_one(x, x == r))', message: MESSAGES.routesRepeat },
   ],

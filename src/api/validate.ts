@@ -167,10 +167,10 @@ function checkRouting(spec: RolloutSpec, namespace: string, add: Add): void {
   }
   if (vs?.routes && new Set(vs.routes).size !== vs.routes.length) add(`${base}.routes`, MESSAGES.routesRepeat);
   const list = spec.trafficRouting?.virtualServices;
-  if (list && vs) add('spec.trafficRouting.virtualServices', 'cannot be set with virtualService: name one VirtualService there, or list them all here');
+  if (list && vs) add('spec.trafficRouting.virtualServices', MESSAGES.virtualServicesWithSingular);
   const seen = new Set<string>();
   list?.forEach((e, i) => {
-    if (seen.has(e.ref)) add(`spec.trafficRouting.virtualServices[${i}].ref`, `repeats VirtualService ${e.ref}: list each VirtualService once`);
+    if (seen.has(e.ref)) add(`spec.trafficRouting.virtualServices[${i}].ref`, MESSAGES.virtualServiceRepeats(e.ref));
     seen.add(e.ref);
     if (e.routes && new Set(e.routes).size !== e.routes.length) add(`spec.trafficRouting.virtualServices[${i}].routes`, MESSAGES.routesRepeat);
   });
@@ -194,16 +194,16 @@ function checkSessionAffinity(spec: RolloutSpec, add: Add): void {
   const at = 'spec.trafficRouting.sessionAffinity';
   const vs = spec.trafficRouting?.virtualService;
   if (vs?.ref !== undefined) {
-    add(at, 'needs a generated VirtualService: Fledge adds its cookie routes ahead of the weighted one, and in an adopted VirtualService (virtualService.ref) it changes weights only, never routes; leave out ref, or keep sticky routes in your own VirtualService');
+    add(at, MESSAGES.affinityNeedsGeneratedRef);
   }
   if (spec.trafficRouting?.virtualServices) {
-    add(at, 'needs a generated VirtualService: the VirtualServices of virtualServices are adopted, and in those Fledge changes weights only, never routes; keep sticky routes in your own VirtualServices');
+    add(at, MESSAGES.affinityNeedsGeneratedList);
   }
   const stable = a.stableCookieName ?? `${a.cookieName}-stable`;
-  if (stable === a.cookieName) add(`${at}.stableCookieName`, 'must differ from cookieName: one cookie cannot pin users to both versions');
+  if (stable === a.cookieName) add(`${at}.stableCookieName`, MESSAGES.cookieNamesSame);
   for (const [field, name] of [['cookieName', a.cookieName], ['stableCookieName', a.stableCookieName]] as const) {
     if (name !== undefined && /^__(secure|host)-/i.test(name)) {
-      add(`${at}.${field}`, 'must not start with __Secure- or __Host-: browsers keep such cookies only with the Secure attribute, which plain-HTTP callers inside the mesh would never send back');
+      add(`${at}.${field}`, MESSAGES.cookiePrefix);
     }
   }
   (vs?.match ?? []).forEach((m, i) => {

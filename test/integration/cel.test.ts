@@ -64,6 +64,13 @@ const REFUSED: [string, Spec][] = [
   ['istio-slow-requests with max 0', withAnalysis(analysis({ metrics: [{ name: 'slow', template: 'istio-slow-requests', max: 0 }] }))],
   ['a Service name of four labels', withSpec({ service: { name: 'shop.a.b.c' } })],
   ['a wildcard host on the mesh', routing({ hosts: ['*.example.com'] })],
+  ['virtualService and virtualServices', withSpec({ trafficRouting: { virtualService: { ref: 'a' }, virtualServices: [{ ref: 'b' }] } })],
+  ['a VirtualService listed twice', withSpec({ trafficRouting: { virtualServices: [{ ref: 'a' }, { ref: 'b' }, { ref: 'a' }] } })],
+  ['a route named twice in a listed VirtualService', withSpec({ trafficRouting: { virtualServices: [{ ref: 'a', routes: ['p', 'p'] }] } })],
+  ['sessionAffinity with an adopted VirtualService', withSpec({ trafficRouting: { virtualService: { ref: 'theirs' }, sessionAffinity: { cookieName: 'c' } } })],
+  ['sessionAffinity with listed VirtualServices', withSpec({ trafficRouting: { virtualServices: [{ ref: 'a' }], sessionAffinity: { cookieName: 'c' } } })],
+  ['one cookie name for both sides', withSpec({ trafficRouting: { sessionAffinity: { cookieName: 'sticky', stableCookieName: 'sticky' } } })],
+  ['cookie names with a browser prefix', withSpec({ trafficRouting: { sessionAffinity: { cookieName: '__Host-c', stableCookieName: '__secure-s' } } })],
 ];
 
 /** The steps rules, refused by the ValidatingAdmissionPolicy. */
