@@ -31,6 +31,7 @@ export const MESSAGES = {
   affinityNeedsGeneratedRef: 'needs a generated VirtualService: Fledge adds its cookie routes ahead of the weighted one, and in an adopted VirtualService (virtualService.ref) it changes weights only, never routes; leave out ref, or keep sticky routes in your own VirtualService',
   affinityNeedsGeneratedList: 'needs a generated VirtualService: the VirtualServices of virtualServices are adopted, and in those Fledge changes weights only, never routes; keep sticky routes in your own VirtualServices',
   cookieNamesSame: 'must differ from cookieName: one cookie cannot pin users to both versions',
+  cookieHeaderOverride: 'cannot set or remove Set-Cookie with sessionAffinity: Envoy applies route headers after the per-destination ones that carry Fledge\'s sticky cookies, so it would replace or drop them; add headers instead (headers.response.add), or leave out sessionAffinity',
   cookiePrefix: 'must not start with __Secure- or __Host-: browsers keep such cookies only with the Secure attribute, which plain-HTTP callers inside the mesh would never send back',
   destinationRuleRefField: 'cannot be set with ref: an adopted DestinationRule keeps its own',
   versionLabelMissing: `Istio metrics tell versions apart by a label (${VERSION_LABELS.join(', ')}); set one, or judge by your own queries alone: metrics with query (no template) and comparison.enabled: false (minRequests then defaults to 0)`,

@@ -206,6 +206,14 @@ function checkSessionAffinity(spec: RolloutSpec, add: Add): void {
       add(`${at}.${field}`, MESSAGES.cookiePrefix);
     }
   }
+  const response = (vs?.http?.headers as { response?: { set?: unknown; remove?: unknown } } | undefined)?.response;
+  const setCookie = (name: unknown) => typeof name === 'string' && name.toLowerCase() === 'set-cookie';
+  for (const key of Object.keys(isObject(response?.set) ? response.set : {}).filter(setCookie)) {
+    add(`spec.trafficRouting.virtualService.http.headers.response.set.${key}`, MESSAGES.cookieHeaderOverride);
+  }
+  (Array.isArray(response?.remove) ? response.remove : []).forEach((name, i) => {
+    if (setCookie(name)) add(`spec.trafficRouting.virtualService.http.headers.response.remove[${i}]`, MESSAGES.cookieHeaderOverride);
+  });
   (vs?.match ?? []).forEach((m, i) => {
     const headers = m.headers;
     if (headers && typeof headers === 'object' && Object.keys(headers).some((h) => h.toLowerCase() === 'cookie')) {
@@ -306,4 +314,8 @@ function checkServiceNamespace(name: string, namespace: string, add: Add): void 
     return;
   }
   if (ns !== namespace) add('spec.service.name', `names a Service in namespace "${ns}"; a Rollout in "${namespace}" may route only its own namespace`);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

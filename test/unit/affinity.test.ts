@@ -196,8 +196,14 @@ describe('the Rollout\'s fields', () => {
     ['maxAge as a duration', { cookieName: 'c', maxAge: '1h' }, undefined, { path: `${A}.maxAge`, message: /seconds/ }],
     ['an unknown field', { cookieName: 'c', path: '/' }, undefined, { path: `${A}.path`, message: /not a known field/ }],
     ['an adopted VirtualService', { cookieName: 'c' }, { ref: 'mine' }, { path: A, message: /needs a generated VirtualService/ }],
+    ['route headers that set Set-Cookie', { cookieName: 'c' }, { http: { headers: { response: { set: { 'Set-Cookie': 'x=1' } } } } }, { path: 'spec.trafficRouting.virtualService.http.headers.response.set.Set-Cookie', message: /replace or drop/ }],
+    ['route headers that remove set-cookie', { cookieName: 'c' }, { http: { headers: { response: { remove: ['x-a', 'set-cookie'] } } } }, { path: 'spec.trafficRouting.virtualService.http.headers.response.remove[1]', message: /replace or drop/ }],
     ['a match on the cookie header already', { cookieName: 'c' }, { match: [{ headers: { Cookie: { regex: '.*x.*' } } }] }, { path: 'spec.trafficRouting.virtualService.match[0].headers.cookie', message: /Cookie header/ }],
   ])('%s', (_name, affinity, vs, expected) => {
     expect(problems(affinity, vs)).toContainEqual({ path: expected.path, message: expect.stringMatching(expected.message) });
+  });
+
+  it('route headers that add a Set-Cookie, or set other headers, keep the sticky cookies: accepted', () => {
+    expect(problems({ cookieName: 'c' }, { http: { headers: { response: { add: { 'Set-Cookie': 'x=1' }, set: { 'x-a': '1' }, remove: ['x-b'] } } } })).toEqual([]);
   });
 });
