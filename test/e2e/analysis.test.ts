@@ -16,6 +16,7 @@ import {
   ROLLOUTS, VIRTUAL_SERVICES, createNamespace, eventually, expectValidWeights, getObject, gitopsApply, listEvents, waitForEvents, waitForWeights,
   rolloutManifest, testKube, weightsOf, type RolloutLike, type TestKube, type VirtualServiceLike,
 } from '../support/kube.ts';
+import { waitForSeries } from '../support/prometheus.ts';
 
 const NS = 'e2e';
 const SERVICES = ['healthy', 'bad', 'quiet', 'outage', 'grpc', 'nosidecar'] as const;
@@ -91,12 +92,7 @@ beforeAll(async () => {
   await createNamespace(k, NS);
   for (const s of SERVICES) planes.push(followVirtualService(k.kc, mesh[s], { namespace: NS, virtualService: s, destinationRule: s }));
   controller = await ControllerProcess.start({ kubeconfig: cluster.kubeconfigPath, args: ['--namespace', NS, '--resync', '30s', '--prometheus-address', prometheus.url] });
-  // Prometheus sees new targets only after its first discovery cycle (~5 s).
-  await eventually(async () => {
-    const res = await fetch(`${prometheus.url}/api/v1/query?query=${encodeURIComponent('sum(istio_requests_total)')}`);
-    const body = (await res.json()) as { data?: { result?: unknown[] } };
-    return (body.data?.result?.length ?? 0) > 0;
-  }, 'Prometheus to scrape the mesh', 30_000, 500);
+  await waitForSeries(prometheus.url, 'istio_requests_total', 1, 'Prometheus to scrape the mesh');
 }, 240_000);
 
 afterAll(async () => {

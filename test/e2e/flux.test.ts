@@ -44,6 +44,7 @@ import {
 } from '../support/kube.ts';
 import { kstatusOf, type KStatus } from '../support/kstatus.ts';
 import { argoHealth } from '../support/lua.ts';
+import { waitForSeries } from '../support/prometheus.ts';
 
 const NS = 'shop';
 const FIXTURES = fileURLToPath(new URL('../fixtures/gitops-status', import.meta.url));
@@ -191,10 +192,7 @@ beforeAll(async () => {
   plane = followVirtualService(k.kc, mesh, { namespace: NS, virtualService: 'web', destinationRule: 'web' });
   controller = await ControllerProcess.start({ kubeconfig: cluster.kubeconfigPath, args: ['--prometheus-address', prometheus.url], env: { LOG_LEVEL: 'info' } });
   flux = await startFlux({ kubeconfig: cluster.kubeconfigPath, dir: join(dir, 'flux'), ...(process.env.FLEDGE_TEST_LOGS ? { log: (l: string) => process.stderr.write(`${l}\n`) } : {}) });
-  await eventually(async () => {
-    const res = await fetch(`${prometheus.url}/api/v1/query?query=${encodeURIComponent('sum(istio_requests_total)')}`);
-    return ((await res.json()) as { data?: { result?: unknown[] } }).data?.result?.length ?? 0;
-  }, 'Prometheus to scrape the mesh', 30_000, 500);
+  await waitForSeries(prometheus.url, 'istio_requests_total', 1, 'Prometheus to scrape the mesh');
 }, 240_000);
 
 afterAll(async () => {

@@ -18,6 +18,7 @@ import {
   ROLLOUTS, VIRTUAL_SERVICES, createNamespace, eventually, expectValidWeights, getObject, gitopsApply, listEvents, rolloutManifest, testKube,
   waitForWeights, weightsOf, type RolloutLike, type TestKube, type VirtualServiceLike,
 } from '../support/kube.ts';
+import { waitForSeries } from '../support/prometheus.ts';
 
 const NS = 'retry';
 const NAME = 'flaky';
@@ -65,11 +66,7 @@ beforeAll(async () => {
   await createNamespace(k, NS);
   plane = followVirtualService(k.kc, mesh, { namespace: NS, virtualService: NAME, destinationRule: NAME });
   controller = await ControllerProcess.start({ kubeconfig: cluster.kubeconfigPath, args: ['--namespace', NS, '--resync', '30s', '--prometheus-address', prometheus.url] });
-  await eventually(async () => {
-    const res = await fetch(`${prometheus.url}/api/v1/query?query=${encodeURIComponent('sum(istio_requests_total)')}`);
-    const body = (await res.json()) as { data?: { result?: unknown[] } };
-    return (body.data?.result?.length ?? 0) > 0;
-  }, 'Prometheus to scrape the mesh', 30_000, 500);
+  await waitForSeries(prometheus.url, 'istio_requests_total', 1, 'Prometheus to scrape the mesh');
 }, 240_000);
 
 afterAll(async () => {

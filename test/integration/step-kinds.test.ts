@@ -16,6 +16,7 @@ import {
   ROLLOUTS, VIRTUAL_SERVICES, createNamespace, eventually, expectValidWeights, getObject, gitopsApply, rolloutManifest, testKube,
   waitForEvents, weightsOf, type RolloutLike, type TestKube, type VirtualServiceLike,
 } from '../support/kube.ts';
+import { waitForSeries } from '../support/prometheus.ts';
 
 const NS = 'steps';
 const HEADER = { headers: { 'x-canary': { exact: 'true' } } };
@@ -72,11 +73,7 @@ beforeAll(async () => {
   await createNamespace(k, NS);
   for (const s of Object.keys(mesh)) planes.push(followVirtualService(k.kc, mesh[s]!, { namespace: NS, virtualService: s, destinationRule: s, periodMs: 100 }));
   controller = await ControllerProcess.start({ kubeconfig: cluster.kubeconfigPath, args: ['--namespace', NS, '--resync', '30s', '--prometheus-address', prometheus.url] });
-  await eventually(async () => {
-    const res = await fetch(`${prometheus.url}/api/v1/query?query=${encodeURIComponent('count(istio_requests_total)')}`);
-    const body = (await res.json()) as { data?: { result?: { value?: [number, string] }[] } };
-    return Number(body.data?.result?.[0]?.value?.[1] ?? 0) >= 12;
-  }, 'Prometheus to scrape both meshes', 30_000, 500);
+  await waitForSeries(prometheus.url, 'istio_requests_total', 12, 'Prometheus to scrape both meshes');
 }, 240_000);
 
 afterAll(async () => {
