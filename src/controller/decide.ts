@@ -128,8 +128,22 @@ export function admission(s: AdmissionInput, router: TrafficRouter): Admission {
     kind: 'admitted',
     r,
     warnings: dedupe(warnings),
-    dryRun: r.virtualService.mode === 'generated' || r.destinationRule.mode === 'generated',
+    dryRun: (r.virtualService.mode === 'generated' || r.destinationRule.mode === 'generated') && !routedBefore(s.rollout),
   };
+}
+
+/** Phases in which this generation's routing has been written (so its shapes passed the dry run). */
+const ROUTED_PHASES: ReadonlySet<string> = new Set(['Progressing', 'Paused', 'Promoted', 'RolledBack']);
+
+/**
+ * The status already shows this generation admitted and routed: a controller (this one before a
+ * restart, or the previous leader) dry-ran its objects then. Status is the memory, so a restart or
+ * failover does not dry-run every Rollout again (2 requests each; 10,000 at 5,000 Rollouts).
+ */
+function routedBefore(rollout: Snapshot['rollout']): boolean {
+  const st = rollout.status;
+  return st?.observedGeneration !== undefined && st.observedGeneration === rollout.metadata.generation
+    && st.phase !== undefined && ROUTED_PHASES.has(st.phase);
 }
 
 /** Each of the Rollout's VirtualServices as live (undefined: not there), in its order. */

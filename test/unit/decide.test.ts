@@ -181,7 +181,8 @@ describe('admission and judgementDue', () => {
   it('asks for a dry run only of generated objects, and a judgement only once admitted and due', () => {
     const s = snapshot({ spec: analysisSpec, status: startedWithAnalysis });
     const a = admission(s, istioRouter);
-    expect(a).toMatchObject({ kind: 'admitted', dryRun: true });
+    // The status shows this generation routed: its objects passed a dry run then (before a restart).
+    expect(a).toMatchObject({ kind: 'admitted', dryRun: false });
     // The first check comes after checkInterval (10 s) at the first step.
     expect(judgementDue(a, s, at(1 * S))).toBeUndefined();
     expect(judgementDue(a, s, at(10 * S))).toMatchObject({ stepIndex: 0 });
@@ -189,6 +190,22 @@ describe('admission and judgementDue', () => {
     const waiting = admission(snapshot({ spec: (doc) => { doc.spec.trafficRouting = { virtualService: { ref: 'web-routes' } }; } }), istioRouter);
     expect(waiting).toEqual({ kind: 'waiting', objectKind: 'VirtualService', name: 'web-routes' });
     expect(judgementDue(waiting, s, at(10 * S))).toBeUndefined();
+  });
+});
+
+describe('the dry run, once per generation, remembered by the status', () => {
+  it.each<[string, RolloutStatus | undefined, number, boolean]>([
+    ['a new Rollout (no status)', undefined, 1, true],
+    ['routed at this generation (Progressing)', { ...started, observedGeneration: 1 }, 1, false],
+    ['routed at this generation (Promoted)', { ...started, phase: 'Promoted', observedGeneration: 1 }, 1, false],
+    ['routed at this generation (RolledBack)', { ...started, phase: 'RolledBack', observedGeneration: 1 }, 1, false],
+    ['routed at an older generation', { ...started, observedGeneration: 1 }, 2, true],
+    ['Invalid at this generation (a refusal is read again)', { ...started, phase: 'Invalid', observedGeneration: 1 }, 1, true],
+    ['Pending at this generation (never routed)', { ...started, phase: 'Pending', observedGeneration: 1 }, 1, true],
+  ])('%s: dry run %s', (_what, status, generation, dryRun) => {
+    const s = snapshot({ ...(status ? { status } : {}) });
+    s.rollout.metadata.generation = generation;
+    expect(admission(s, istioRouter)).toMatchObject({ kind: 'admitted', dryRun });
   });
 });
 
